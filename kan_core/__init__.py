@@ -1,0 +1,44 @@
+"""kan_core — Kolmogorov-Arnold Networks in pure PyTorch, with pykan's names.
+
+Train with sparsity regularisation, prune, refine grids, snap edges to symbolic functions, and
+read off a closed-form formula. No I/O beyond ``save``/``load``; no printing.
+"""
+
+from .curves import edge_curve as edge_curve
+from .curves import edge_curves as edge_curves
+from .datasets import PRESETS as PRESETS
+from .datasets import Preset as Preset
+from .datasets import create_dataset as create_dataset
+from .datasets import dataset_from_formula as dataset_from_formula
+from .datasets import validate_dataset as validate_dataset
+from .formula import compile_formula as compile_formula
+from .formula import formula_complete as formula_complete
+from .formula import formula_fidelity as formula_fidelity
+from .formula import symbolic_formula as symbolic_formula
+from .formula import to_latex as to_latex
+from .formula import to_mathml as to_mathml
+from .formula import to_python as to_python
+from .layer import KANLayer as KANLayer
+from .model import KAN as KAN
+from .model import KANConfig as KANConfig
+from .parser import FormulaError as FormulaError
+from .parser import ParsedFormula as ParsedFormula
+from .parser import parse_formula as parse_formula
+from .prune import PrunePlan as PrunePlan
+from .spline import b_spline_basis as b_spline_basis
+from .spline import curve_to_coef as curve_to_coef
+from .symbolic import SymbolicFit as SymbolicFit
+from .symbolic_lib import SYMBOLIC_LIB as SYMBOLIC_LIB
+from .symbolic_lib import SymbolicFunction as SymbolicFunction
+from .train import StepResult as StepResult
+from .train import TrainOptions as TrainOptions
+from .train import Trainer as Trainer
+from .train import fit as fit
+
+__all__ = [
+    "KAN", "KANConfig", "KANLayer", "PRESETS", "Preset", "PrunePlan", "SYMBOLIC_LIB", "StepResult",
+    "SymbolicFit", "SymbolicFunction", "TrainOptions", "Trainer", "FormulaError", "ParsedFormula",
+    "b_spline_basis", "compile_formula", "create_dataset", "curve_to_coef", "dataset_from_formula",
+    "edge_curve", "edge_curves", "fit", "formula_complete", "formula_fidelity", "parse_formula",
+    "symbolic_formula", "to_latex", "to_mathml", "to_python", "validate_dataset",
+]

@@ -1,0 +1,252 @@
+"""``KANLayer``: a learnable 1-D function on every edge ``(i, j)`` from input ``i`` to output ``j``.
+
+    φ_ij(x) = mask_ij · [ (1 − s_ij)·(scale_base_ij·silu(x) + scale_sp_ij·spline_ij(x))
+                          + s_ij·(c·f(a·x + b) + d) ]
+
+where ``s_ij`` marks a symbolic edge. The fast path never builds the ``(batch, in, out)`` tensor:
+it evaluates the bases once per *input* and does one matmul with a packed weight that folds mask,
+spline scale, coefficients and base scale together. Symbolic edges are masked out of the matmul
+and added back, one small gather per distinct function.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .spline import (
+    b_spline_basis,
+    b_spline_basis_t,
+    basis_inverses,
+    curve_to_coef,
+    extend_grid,
+    uniform_grid,
+)
+from .symbolic_lib import SYMBOLIC_LIB
+
+__all__ = ["KANLayer", "BASE_FUNS"]
+
+BASE_FUNS = {
+    "silu": F.silu,
+    "identity": lambda x: x,
+    "zero": torch.zeros_like,
+}
+
+
+class KANLayer(nn.Module):
+    """Shapes: input ``(batch, in_dim)`` → output ``(batch, out_dim)``; ``K = grid + k`` bases."""
+
+    def __init__(
+        self,
+        in_dim: int,
+        out_dim: int,
+        grid: int = 5,
+        k: int = 3,
+        grid_range: tuple[float, float] = (-1.0, 1.0),
+        base_fun: str = "silu",
+        noise_scale: float = 0.1,
+        generator: torch.Generator | None = None,
+    ):
+        super().__init__()
+        if base_fun not in BASE_FUNS:
+            raise ValueError(f"unknown base_fun {base_fun!r}; choose from {sorted(BASE_FUNS)}")
+        self.in_dim, self.out_dim, self.num, self.k = in_dim, out_dim, grid, k
+        self.base_fun_name = base_fun
+        self.base_fun = BASE_FUNS[base_fun]
+        self.register_buffer("grid", uniform_grid(in_dim, grid, *grid_range, k))
+        self.register_buffer("mask", torch.ones(in_dim, out_dim))
+        self.register_buffer("sym_mask", torch.zeros(in_dim, out_dim))
+        g = generator
+        noise = (torch.rand(grid + 1, in_dim, out_dim, generator=g) - 0.5) * noise_scale / grid
+        coef = curve_to_coef(self.grid[:, k:-k].T.contiguous(), noise, self.grid, k)
+        self.coef = nn.Parameter(coef)
+        bound = 1.0 / in_dim**0.5
+        self.scale_base = nn.Parameter((torch.rand(in_dim, out_dim, generator=g) * 2 - 1) * bound)
+        self.scale_sp = nn.Parameter(torch.full((in_dim, out_dim), bound))
+        # a, b, c, d of c·f(a·x + b) + d per edge; trained only where the edge is symbolic.
+        self.affine = nn.Parameter(torch.tensor([1.0, 0.0, 1.0, 0.0]).repeat(in_dim, out_dim, 1))
+        self.sym_funs: dict[tuple[int, int], str] = {}
+        self._inv_key = None
+        self._groups = None
+
+    # --- cached derived state -------------------------------------------------------------
+    def _consts(self) -> dict:
+        key = (self.grid.data_ptr(), self.grid._version)
+        if self._inv_key != key:
+            self._inv = basis_inverses(self.grid, self.k)
+            self._inv_key = key
+        return self._inv
+
+    def _sym_groups(self) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+        """Symbolic edges grouped by function: ``[(name, in_idx, out_idx), ...]``."""
+        if self._groups is None:
+            by_name: dict[str, list[tuple[int, int]]] = {}
+            for (i, j), name in sorted(self.sym_funs.items()):
+                by_name.setdefault(name, []).append((i, j))
+            self._groups = [
+                (n, torch.tensor([e[0] for e in es]), torch.tensor([e[1] for e in es]))
+                for n, es in by_name.items()
+            ]
+        return self._groups
+
+    def invalidate(self) -> None:
+        """Call after changing ``sym_funs`` or ``grid`` by hand."""
+        self._groups = None
+        self._inv_key = None
+
+    # --- forward ------------------------------------------------------------------------------
+    # Internally activations are laid out feature-major, ``(nodes, batch)``: the batch is the long
+    # contiguous inner dimension of every elementwise op, and no transposes are needed between
+    # layers. ``forward`` takes and returns the usual ``(batch, nodes)``.
+    def features_t(self, xt: torch.Tensor) -> torch.Tensor:
+        """``[B(x) | base(x)]``: ``(in, batch)`` → ``(K + 1, in, batch)``."""
+        bases = b_spline_basis_t(xt, self.k, self._consts())
+        return torch.cat([bases, self.base_fun(xt).unsqueeze(0)], dim=0)
+
+    def edge_weights(self) -> torch.Tensor:
+        """Per-edge weights on the features: ``(in, out, K + 1)``, zero on masked/symbolic edges."""
+        live = self.mask * (1.0 - self.sym_mask)
+        w_sp = self.coef * (self.scale_sp * live).unsqueeze(-1)
+        w_b = (self.scale_base * live).unsqueeze(-1)
+        return torch.cat([w_sp, w_b], dim=-1)
+
+    def forward_t(self, xt: torch.Tensor, with_reg: bool = False):
+        """``(in, batch)`` → ``(out, batch)``; with ``with_reg`` also the ``(in, out)`` edge scales."""
+        assert xt.dim() == 2 and xt.shape[0] == self.in_dim, xt.shape
+        feats = self.features_t(xt)
+        w = self.edge_weights()
+        yt = w.permute(1, 2, 0).reshape(self.out_dim, -1) @ feats.reshape(-1, xt.shape[1])
+        if self.sym_funs:
+            yt = yt + self.symbolic_forward_t(xt)
+        if not with_reg:
+            return yt
+        return yt, self.edge_scales(xt, feats, w)
+
+    def forward(self, x: torch.Tensor, with_reg: bool = False):
+        """``(batch, in)`` → ``(batch, out)`` (and edge scales with ``with_reg``)."""
+        assert x.dim() == 2 and x.shape[1] == self.in_dim, x.shape
+        out = self.forward_t(x.T, with_reg)
+        return (out[0].T, out[1]) if with_reg else out.T
+
+    def symbolic_forward_t(self, xt: torch.Tensor) -> torch.Tensor:
+        """Sum of the symbolic edges' ``c·f(a·x+b)+d`` per output: ``(in, batch)`` → ``(out, batch)``."""
+        y = xt.new_zeros(self.out_dim, xt.shape[1])
+        for name, ii, jj in self._sym_groups():
+            p = self.affine[ii, jj].unsqueeze(-1)  # (n, 4, 1)
+            z = xt[ii] * p[:, 0] + p[:, 1]
+            v = (p[:, 2] * SYMBOLIC_LIB[name].torch_fn(z) + p[:, 3]) * self.mask[ii, jj].unsqueeze(1)
+            y = y.index_add(0, jj, v)
+        return y
+
+    @staticmethod
+    def edge_scales(xt: torch.Tensor, feats: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """pykan's regularisation metric: std of each numeric edge over the batch / (std(x_i) + 0.1).
+
+        Exact without the ``(batch, in, out)`` tensor: var_ij = w_ijᵀ · Cov(features_i) · w_ij,
+        with every input's covariance read off one small Gram matrix of all features.
+        """
+        k1, n_in, batch = feats.shape
+        f = feats.reshape(k1 * n_in, batch)
+        mean = f.mean(1)
+        gram = (f @ f.T).view(k1, n_in, k1, n_in).diagonal(dim1=1, dim2=3)  # (K+1, K+1, in)
+        m = mean.view(k1, n_in)
+        cov = (gram / batch - m.unsqueeze(1) * m.unsqueeze(0)) * (batch / max(batch - 1, 1))
+        var = torch.einsum("iok,kli,iol->io", w, cov, w)
+        return (var.clamp_min(0) + 1e-10).sqrt() / (xt.std(1) + 0.1).unsqueeze(1)
+
+    # --- per-edge views (on demand) -------------------------------------------------------------
+    def spline_values(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw splines (coefficients only): ``(batch, in)`` → ``(batch, in, out)``."""
+        bases = b_spline_basis(x, self.grid, self.k, self._consts())
+        return torch.einsum("bik,iok->bio", bases, self.coef)
+
+    def numeric_activations(self, x: torch.Tensor) -> torch.Tensor:
+        """Spline + base branch of every edge, unmasked: ``(batch, in, out)``."""
+        base = self.base_fun(x).unsqueeze(-1) * self.scale_base
+        return base + self.spline_values(x) * self.scale_sp
+
+    def symbolic_activations(self, x: torch.Tensor) -> torch.Tensor:
+        """Symbolic branch ``c·f(a·x+b)+d`` for symbolic edges (zeros elsewhere): ``(batch, in, out)``."""
+        out = x.new_zeros(x.shape[0], self.in_dim, self.out_dim)
+        for (i, j), name in self.sym_funs.items():
+            a, b, c, d = self.affine[i, j]
+            out[:, i, j] = c * SYMBOLIC_LIB[name].torch_fn(a * x[:, i] + b) + d
+        return out
+
+    def edge_activations(self, x: torch.Tensor) -> torch.Tensor:
+        """What each edge contributes to its output node: ``(batch, in, out)``."""
+        num = self.numeric_activations(x) * (1.0 - self.sym_mask)
+        if self.sym_funs:
+            num = num + self.symbolic_activations(x) * self.sym_mask
+        return num * self.mask
+
+    # --- grids ----------------------------------------------------------------------------------
+    @torch.no_grad()
+    def adaptive_grid(self, x: torch.Tensor, num: int, grid_eps: float) -> torch.Tensor:
+        """Extended grid with ``num`` intervals: quantiles of ``x`` mixed with uniform by ``grid_eps``.
+
+        An input whose samples span (almost) nothing keeps its current range.
+        """
+        xs = torch.sort(x, dim=0).values
+        n = xs.shape[0]
+        ids = [int(n / num * i) for i in range(num)] + [n - 1]
+        adaptive = xs[ids].T  # (in, num + 1)
+        lo, hi = adaptive[:, :1], adaptive[:, -1:]
+        uniform = lo + (hi - lo) * torch.linspace(0, 1, num + 1).unsqueeze(0)
+        interior = grid_eps * uniform + (1 - grid_eps) * adaptive
+        k = self.k
+        old_lo, old_hi = self.grid[:, k : k + 1], self.grid[:, -k - 1 : -k]
+        old = old_lo + (old_hi - old_lo) * torch.linspace(0, 1, num + 1).unsqueeze(0)
+        flat = (hi - lo).squeeze(1) < 1e-4
+        interior = torch.where(flat.unsqueeze(1), old, interior)
+        # Duplicate samples can make quantile knots coincide; keep them strictly increasing.
+        interior = torch.maximum(interior, torch.cummax(interior, dim=1).values)
+        gaps = torch.diff(interior, dim=1).clamp_min(1e-6 * (interior[:, -1:] - interior[:, :1]))
+        interior = torch.cat([interior[:, :1], interior[:, :1] + torch.cumsum(gaps, 1)], 1)
+        return extend_grid(interior, k)
+
+    @torch.no_grad()
+    def set_grid_preserving(self, new_grid: torch.Tensor, x: torch.Tensor) -> None:
+        """Move to ``new_grid`` (any size), refitting coefficients so each spline keeps its values
+        on the samples ``x`` and on a dense sweep of the new grid's interior."""
+        k = self.k
+        lo, hi = new_grid[:, k], new_grid[:, -k - 1]
+        sweep = lo + (hi - lo) * torch.linspace(0, 1, 4 * new_grid.shape[1]).unsqueeze(1)
+        pts = torch.cat([x, sweep], dim=0)
+        y = self.spline_values(pts)
+        coef = curve_to_coef(pts, y, new_grid, k)
+        if new_grid.shape == self.grid.shape:  # in place, so optimisers keep their parameters
+            self.grid.copy_(new_grid)
+            self.coef.copy_(coef)
+        else:
+            self.grid = new_grid.contiguous()
+            self.coef = nn.Parameter(coef)
+        self.num = new_grid.shape[1] - 1 - 2 * k
+        self.invalidate()
+
+    @torch.no_grad()
+    def update_grid(self, x: torch.Tensor, grid_eps: float = 0.02) -> None:
+        """Adapt the grid to the samples ``x`` (this layer's inputs), keeping the function."""
+        self.set_grid_preserving(self.adaptive_grid(x, self.num, grid_eps), x)
+
+    # --- structure ------------------------------------------------------------------------------
+    def subset(self, in_idx: list[int], out_idx: list[int]) -> KANLayer:
+        """A layer keeping only the given inputs/outputs (for shrinking a pruned model)."""
+        new = KANLayer.__new__(KANLayer)
+        nn.Module.__init__(new)
+        new.in_dim, new.out_dim, new.num, new.k = len(in_idx), len(out_idx), self.num, self.k
+        new.base_fun_name, new.base_fun = self.base_fun_name, self.base_fun
+        ii, jj = torch.tensor(in_idx, dtype=torch.long), torch.tensor(out_idx, dtype=torch.long)
+        new.register_buffer("grid", self.grid[ii].clone())
+        for name in ("mask", "sym_mask"):
+            new.register_buffer(name, getattr(self, name)[ii][:, jj].clone())
+        for name in ("coef", "scale_base", "scale_sp", "affine"):
+            new.register_parameter(name, nn.Parameter(getattr(self, name)[ii][:, jj].detach().clone()))
+        pos_i = {old: n for n, old in enumerate(in_idx)}
+        pos_j = {old: n for n, old in enumerate(out_idx)}
+        new.sym_funs = {
+            (pos_i[i], pos_j[j]): f for (i, j), f in self.sym_funs.items() if i in pos_i and j in pos_j
+        }
+        new._inv_key, new._groups = None, None
+        return new

@@ -1,0 +1,303 @@
+"""``KAN``: a stack of ``KANLayer``s with pykan's names — forward, grids, pruning, symbolic snapping.
+
+The heavier operations live in their own modules (``prune``, ``symbolic``, ``formula``, ``train``,
+``io``); the methods here are the pykan-shaped front door to them.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+from .layer import KANLayer
+
+__all__ = ["KAN", "KANConfig"]
+
+
+@dataclass
+class KANConfig:
+    width: list[int] = field(default_factory=lambda: [2, 5, 1])  # nodes per layer, inputs first
+    grid: int = 5  # spline intervals per edge
+    k: int = 3  # spline order (3 = cubic)
+    seed: int = 0  # seeds every random draw of the initialisation
+    grid_range: tuple[float, float] = (-1.0, 1.0)  # initial grid span (adapted to data by fit)
+    base_fun: str = "silu"  # residual base function b(x) on every edge
+    grid_eps: float = 0.02  # 0 = grid at data quantiles, 1 = uniform over the data's range
+    noise_scale: float = 0.3  # scale of the initial spline noise (pykan: 0.3)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> KANConfig:
+        d = dict(d)
+        d["width"] = [int(w) for w in d["width"]]
+        d["grid_range"] = tuple(float(v) for v in d["grid_range"])
+        return cls(**d)
+
+    def validate(self) -> None:
+        w = self.width
+        if len(w) < 2 or any(int(n) != n or n < 1 for n in w):
+            raise ValueError(f"width must list ≥ 2 positive integers, got {w}")
+        if not (1 <= self.grid <= 1000):
+            raise ValueError(f"grid must be in [1, 1000], got {self.grid}")
+        if not (1 <= self.k <= 5):
+            raise ValueError(f"k must be in [1, 5], got {self.k}")
+        lo, hi = self.grid_range
+        if not hi > lo:
+            raise ValueError(f"grid_range must be increasing, got {self.grid_range}")
+
+
+class KAN(nn.Module):
+    """``KAN(width=[2, 5, 1], grid=5, k=3, seed=0)``; ``model(x)``: ``(batch, width[0])`` →
+    ``(batch, width[-1])``. Edge ``(l, i, j)`` goes from node ``i`` of layer ``l`` to node ``j``
+    of layer ``l + 1``."""
+
+    def __init__(
+        self,
+        width: list[int] | None = None,
+        grid: int = 5,
+        k: int = 3,
+        seed: int = 0,
+        grid_range: tuple[float, float] = (-1.0, 1.0),
+        base_fun: str = "silu",
+        grid_eps: float = 0.02,
+        noise_scale: float = 0.3,
+        config: KANConfig | None = None,
+    ):
+        super().__init__()
+        if config is None:
+            config = KANConfig(
+                width=list(width) if width is not None else [2, 5, 1],
+                grid=grid,
+                k=k,
+                seed=seed,
+                grid_range=tuple(grid_range),
+                base_fun=base_fun,
+                grid_eps=grid_eps,
+                noise_scale=noise_scale,
+            )
+        config.validate()
+        self.config = config
+        gen = torch.Generator().manual_seed(config.seed)
+        w = config.width
+        self.layers = nn.ModuleList(
+            KANLayer(w[l], w[l + 1], config.grid, config.k, config.grid_range, config.base_fun,
+                     config.noise_scale, gen)
+            for l in range(len(w) - 1)
+        )
+        self.reference_input: torch.Tensor | None = None
+
+    # --- shape -------------------------------------------------------------------------------
+    @property
+    def width(self) -> list[int]:
+        return [self.layers[0].in_dim] + [layer.out_dim for layer in self.layers]
+
+    @property
+    def depth(self) -> int:
+        return len(self.layers)
+
+    @property
+    def grid(self) -> int:
+        return self.layers[0].num
+
+    @property
+    def k(self) -> int:
+        return self.config.k
+
+    def copy(self) -> KAN:
+        return copy.deepcopy(self)
+
+    def _check_edge(self, l: int, i: int, j: int) -> KANLayer:
+        if not (0 <= l < self.depth):
+            raise IndexError(f"layer {l} out of range (model has {self.depth} layers)")
+        layer = self.layers[l]
+        if not (0 <= i < layer.in_dim and 0 <= j < layer.out_dim):
+            raise IndexError(f"edge ({l},{i},{j}) out of range for layer of shape "
+                             f"{layer.in_dim}→{layer.out_dim}")
+        return layer
+
+    def set_reference_input(self, x: torch.Tensor) -> None:
+        """Inputs that scores, pruning and symbolic fits use when no ``x`` is given."""
+        self.reference_input = x.detach()
+
+    def _x(self, x: torch.Tensor | None) -> torch.Tensor:
+        if x is not None:
+            return x
+        if self.reference_input is None:
+            raise ValueError("no data: pass x, or fit the model / set_reference_input(x) first")
+        return self.reference_input
+
+    # --- forward -----------------------------------------------------------------------------
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        xt = x.T
+        for layer in self.layers:
+            xt = layer.forward_t(xt)
+        return xt.T
+
+    def forward_with_reg(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Output and each layer's ``(in, out)`` edge scales for the regulariser."""
+        scales, xt = [], x.T
+        for layer in self.layers:
+            xt, s = layer.forward_t(xt, with_reg=True)
+            scales.append(s)
+        return xt.T, scales
+
+    @torch.no_grad()
+    def layer_inputs(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Values at every node layer: ``[x, h_1, ..., output]`` (``depth + 1`` tensors)."""
+        out = [x]
+        for layer in self.layers:
+            out.append(layer(out[-1]))
+        return out
+
+    @torch.no_grad()
+    def activations(self, x: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """Every edge's activation per layer: list of ``(batch, in, out)``."""
+        xs = self.layer_inputs(self._x(x))
+        return [layer.edge_activations(xs[l]) for l, layer in enumerate(self.layers)]
+
+    # --- grids -------------------------------------------------------------------------------
+    @torch.no_grad()
+    def update_grid(self, x: torch.Tensor | None = None) -> None:
+        """Adapt every layer's grid to the data flowing into it (pykan's ``update_grid``)."""
+        h = self._x(x)
+        for layer in self.layers:
+            layer.update_grid(h, self.config.grid_eps)
+            h = layer(h)
+
+    @torch.no_grad()
+    def refine(self, new_grid: int, x: torch.Tensor | None = None) -> KAN:
+        """A copy on ``new_grid`` intervals per edge that reproduces this model's function."""
+        if not (1 <= int(new_grid) <= 1000):
+            raise ValueError(f"grid must be in [1, 1000], got {new_grid}")
+        h = self._x(x)
+        new = self.copy()
+        new.config = KANConfig(**{**self.config.to_dict(), "grid": int(new_grid)})
+        for old_layer, layer in zip(self.layers, new.layers, strict=True):
+            layer.set_grid_preserving(layer.adaptive_grid(h, int(new_grid), self.config.grid_eps), h)
+            h = old_layer(h)
+        return new
+
+    # --- edges -------------------------------------------------------------------------------
+    def edge_state(self, l: int, i: int, j: int) -> str:
+        layer = self._check_edge(l, i, j)
+        if layer.mask[i, j] == 0:
+            return "pruned"
+        return "symbolic" if layer.sym_mask[i, j] > 0 else "active"
+
+    def edges(self):
+        """Every edge index ``(l, i, j)`` in order."""
+        for l, layer in enumerate(self.layers):
+            for i in range(layer.in_dim):
+                for j in range(layer.out_dim):
+                    yield l, i, j
+
+    # Delegating front door (pykan names) ----------------------------------------------------
+    def fit(self, dataset, **kw):
+        from .train import fit
+
+        return fit(self, dataset, **kw)
+
+    def edge_scores(self, x=None):
+        from .prune import edge_scores
+
+        return edge_scores(self, self._x(x))
+
+    def node_scores(self, x=None):
+        from .prune import node_scores
+
+        return node_scores(self, self._x(x))
+
+    def prune_plan(self, node_th=1e-2, edge_th=3e-2, x=None):
+        from .prune import prune_plan
+
+        return prune_plan(self, node_th, edge_th, self._x(x))
+
+    def apply_prune(self, plan, shrink=False):
+        from .prune import apply_prune
+
+        return apply_prune(self, plan, shrink)
+
+    def prune(self, node_th=1e-2, edge_th=3e-2, x=None, shrink=True):
+        plan = self.prune_plan(node_th, edge_th, x)
+        return self.apply_prune(plan, shrink)
+
+    def prune_edge(self, l, i, j):
+        from .prune import prune_edge
+
+        return prune_edge(self, l, i, j)
+
+    def restore_edge(self, l, i, j):
+        self._check_edge(l, i, j)
+        self.layers[l].mask[i, j] = 1.0
+
+    def prune_node(self, l, i):
+        from .prune import prune_node
+
+        return prune_node(self, l, i)
+
+    def restore_node(self, l, i):
+        from .prune import restore_node
+
+        restore_node(self, l, i)
+
+    def suggest_symbolic(self, l, i, j, lib=None, topk=5, x=None, exclude=()):
+        from .symbolic import suggest_symbolic
+
+        return suggest_symbolic(self, l, i, j, lib=lib, topk=topk, x=self._x(x), exclude=exclude)
+
+    def fix_symbolic(self, l, i, j, name, x=None, fit=None):
+        from .symbolic import fix_symbolic
+
+        return fix_symbolic(self, l, i, j, name, x=None if fit else self._x(x), fit=fit)
+
+    def unfix_symbolic(self, l, i, j):
+        from .symbolic import unfix_symbolic
+
+        unfix_symbolic(self, l, i, j)
+
+    def auto_symbolic(self, lib=None, r2_threshold=None, x=None, exclude=None):
+        from .symbolic import auto_symbolic
+
+        return auto_symbolic(self, lib=lib, r2_threshold=r2_threshold, x=self._x(x), exclude=exclude)
+
+    def symbolic_formula(self, var_names=None, placeholders=False, digits=5):
+        from .formula import symbolic_formula
+
+        return symbolic_formula(self, var_names, placeholders=placeholders, digits=digits)
+
+    def edge_curves(self, n=64):
+        from .curves import edge_curves
+
+        return edge_curves(self, n)
+
+    def edge_curve(self, l, i, j, n=128, x=None):
+        from .curves import edge_curve
+
+        return edge_curve(self, l, i, j, n, x if x is not None else self.reference_input)
+
+    def save(self, path):
+        from .io import save
+
+        save(self, path)
+
+    @classmethod
+    def load(cls, path):
+        from .io import load
+
+        return load(path)
+
+    def to_bytes(self) -> bytes:
+        from .io import to_bytes
+
+        return to_bytes(self)
+
+    @classmethod
+    def from_bytes(cls, data: bytes):
+        from .io import from_bytes
+
+        return from_bytes(data)

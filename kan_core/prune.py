@@ -1,0 +1,211 @@
+"""Importance scores and pruning, with a safety net: a useful input never loses its last path to
+the output silently, and no output is left constant.
+
+Scores follow pykan's attribution: with ``σ`` the std over the data,
+``edge(l,i,j) = σ(φ_lij) · node(l+1, j) / σ(h_{l+1,j})`` and ``node(l, i) = Σ_j edge(l, i, j)``,
+starting from ``node(L, ·) = 1``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+__all__ = [
+    "PrunePlan",
+    "apply_prune",
+    "edge_scores",
+    "node_scores",
+    "prune_edge",
+    "prune_node",
+    "prune_plan",
+    "reachability",
+    "restore_node",
+]
+
+
+@dataclass
+class PrunePlan:
+    edge_masks: list[torch.Tensor]  # per layer, (in, out) bool: keep
+    node_masks: list[torch.Tensor]  # per node layer, (width,) bool: keep
+    warnings: list[str] = field(default_factory=list)
+
+
+@torch.no_grad()
+def _scores(model, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    hs = model.layer_inputs(x)
+    edge_std = [layer.edge_activations(hs[l]).std(0) for l, layer in enumerate(model.layers)]
+    nodes = [torch.ones(model.width[-1])]
+    edges: list[torch.Tensor] = []
+    for l in range(model.depth - 1, -1, -1):
+        e = edge_std[l] * (nodes[0] / (hs[l + 1].std(0) + 1e-4)).unsqueeze(0)
+        edges.insert(0, e)
+        nodes.insert(0, e.sum(1))
+    return edges, nodes
+
+
+def edge_scores(model, x: torch.Tensor) -> list[torch.Tensor]:
+    """Per layer ``(in, out)`` importance of every edge (0 for pruned edges)."""
+    return _scores(model, x)[0]
+
+
+def node_scores(model, x: torch.Tensor) -> list[torch.Tensor]:
+    """Per node layer ``(width[l],)`` importance; outputs are 1."""
+    return _scores(model, x)[1]
+
+
+def reachability(masks: list[torch.Tensor]) -> torch.Tensor:
+    """``(n_in, n_out)`` bool: whether input ``i`` has an active path to output ``j``."""
+    r = torch.eye(masks[0].shape[0])
+    for m in masks:
+        r = ((r @ m.float()) > 0).float()
+    return r > 0
+
+
+def _var(i: int) -> str:
+    return f"x_{i + 1}"
+
+
+def _strongest_path(scores: list[torch.Tensor], allowed: list[torch.Tensor], start: int, end=None):
+    """Edges of the path from input ``start`` maximising its weakest edge score (to output ``end``,
+    or to whichever output is best). Returns ``(min score, [(l, i, j), ...])`` or ``(0, [])``."""
+    best = torch.full((scores[0].shape[0],), -1.0)
+    best[start] = float("inf")
+    back = []
+    for s, ok in zip(scores, allowed, strict=True):
+        cand = torch.minimum(best.unsqueeze(1), s.clamp_min(0))  # (in, out)
+        cand = torch.where(ok & (best.unsqueeze(1) >= 0), cand, torch.full_like(cand, -1.0))
+        best, arg = cand.max(0)
+        back.append(arg)
+    j = int(best.argmax()) if end is None else end
+    if best[j] < 0:
+        return 0.0, []
+    value, path = float(best[j]), []
+    for l in range(len(scores) - 1, -1, -1):
+        i = int(back[l][j])
+        path.insert(0, (l, i, j))
+        j = i
+    return value, path
+
+
+def _drop_dangling(masks: list[torch.Tensor]) -> None:
+    """Unmask edges into hidden nodes with no way out, and out of hidden nodes with no way in."""
+    changed = True
+    while changed:
+        changed = False
+        for l in range(1, len(masks)):
+            has_in, has_out = masks[l - 1].any(0), masks[l].any(1)
+            dead = ~(has_in & has_out)
+            if (masks[l - 1][:, dead].any()) or (masks[l][dead].any()):
+                masks[l - 1][:, dead] = False
+                masks[l][dead] = False
+                changed = True
+
+
+@torch.no_grad()
+def prune_plan(model, node_th: float, edge_th: float, x: torch.Tensor) -> PrunePlan:
+    """pykan's two passes (hidden nodes below ``node_th``, then edges below ``edge_th`` with scores
+    recomputed), then the safety net. Nothing is changed on ``model``."""
+    before = [layer.mask > 0 for layer in model.layers]
+    edges, nodes = _scores(model, x)
+    masks = [m.clone() for m in before]
+    for l in range(1, model.depth):
+        weak = nodes[l] < node_th
+        masks[l - 1][:, weak] = False
+        masks[l][weak] = False
+    trial = model.copy()
+    for layer, m in zip(trial.layers, masks, strict=True):
+        layer.mask.copy_(m.float())
+    edges2, _ = _scores(trial, x)
+    masks = [m & (e >= edge_th) for m, e in zip(masks, edges2, strict=True)]
+    _drop_dangling(masks)
+
+    warnings: list[str] = []
+    reach_before, reach = reachability(before), reachability(masks)
+    for i in range(model.width[0]):
+        if not reach_before[i].any() or reach[i].any():
+            continue
+        if nodes[0][i] >= node_th:
+            value, path = _strongest_path(edges, before, i)
+            for l, a, b in path:
+                masks[l][a, b] = True
+            warnings.append(f"kept the strongest path from {_var(i)} (weakest edge score "
+                            f"{value:.3g}) so this input is not cut off")
+        else:
+            warnings.append(f"{_var(i)} no longer reaches the output (score {nodes[0][i]:.3g})")
+    reach = reachability(masks)
+    for j in range(model.width[-1]):
+        if reach_before[:, j].any() and not reach[:, j].any():
+            i = int((nodes[0] * reach_before[:, j]).argmax())
+            _, path = _strongest_path(edges, before, i, end=j)
+            for l, a, b in path:
+                masks[l][a, b] = True
+            warnings.append(f"kept the path {_var(i)} → output {j + 1} so it is not constant")
+    node_masks = [masks[0].any(1) | True]
+    node_masks += [masks[l - 1].any(0) & masks[l].any(1) for l in range(1, model.depth)]
+    node_masks.append(torch.ones(model.width[-1], dtype=torch.bool))
+    return PrunePlan(masks, node_masks, warnings)
+
+
+def apply_prune(model, plan: PrunePlan, shrink: bool):
+    """A copy of ``model`` with ``plan``'s masks; with ``shrink``, dead hidden nodes removed."""
+    new = model.copy()
+    for layer, m in zip(new.layers, plan.edge_masks, strict=True):
+        layer.mask.copy_(m.float())
+    new.prune_warnings = list(plan.warnings)
+    if not shrink:
+        return new
+    keep = [torch.nonzero(m).flatten().tolist() for m in plan.node_masks]
+    for l in range(1, model.depth):
+        if not keep[l]:  # keep one node so the model stays a model; its edges are masked
+            keep[l] = [0]
+    new.layers = type(new.layers)(
+        layer.subset(keep[l], keep[l + 1]) for l, layer in enumerate(new.layers)
+    )
+    new.config.width = new.width
+    return new
+
+
+def _cut_warnings(model, before: torch.Tensor) -> list[str]:
+    after = reachability([layer.mask > 0 for layer in model.layers])
+    out = []
+    for i in range(model.width[0]):
+        if before[i].any() and not after[i].any():
+            out.append(f"{_var(i)} no longer reaches the output")
+    for j in range(model.width[-1]):
+        if before[:, j].any() and not after[:, j].any():
+            out.append(f"output {j + 1} no longer depends on any input")
+    return out
+
+
+def prune_edge(model, l: int, i: int, j: int) -> list[str]:
+    """Mask one edge (in place); returns warnings if it cut an input's last path."""
+    layer = model._check_edge(l, i, j)
+    before = reachability([m.mask > 0 for m in model.layers])
+    layer.mask[i, j] = 0.0
+    return _cut_warnings(model, before)
+
+
+def _check_node(model, l: int, i: int) -> None:
+    if not (0 <= l < model.depth):
+        raise IndexError(f"node layer {l} cannot be pruned (inputs are 0, hidden 1..{model.depth - 1})")
+    if not (0 <= i < model.width[l]):
+        raise IndexError(f"node ({l},{i}) out of range (layer {l} has {model.width[l]} nodes)")
+
+
+def prune_node(model, l: int, i: int) -> list[str]:
+    """Mask every edge of node ``(l, i)`` (an input or hidden node), in place."""
+    _check_node(model, l, i)
+    before = reachability([m.mask > 0 for m in model.layers])
+    model.layers[l].mask[i, :] = 0.0
+    if l > 0:
+        model.layers[l - 1].mask[:, i] = 0.0
+    return _cut_warnings(model, before)
+
+
+def restore_node(model, l: int, i: int) -> None:
+    _check_node(model, l, i)
+    model.layers[l].mask[i, :] = 1.0
+    if l > 0:
+        model.layers[l - 1].mask[:, i] = 1.0

@@ -1,0 +1,132 @@
+"""B-spline grids, bases and least-squares fits — pure tensor functions.
+
+Conventions (shared by every function here):
+- ``grid``: ``(n_in, G + 2k + 1)`` knots per input node, increasing, already extended by ``k``
+  knots on each side of the ``G`` interior intervals.
+- ``x``: ``(batch, n_in)``; bases: ``(batch, n_in, G + k)``.
+- A spline outside its extended grid is zero (the base function carries extrapolation), as in pykan.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = [
+    "basis_inverses",
+    "b_spline_basis",
+    "b_spline_basis_t",
+    "curve_to_coef",
+    "extend_grid",
+    "uniform_grid",
+]
+
+
+def uniform_grid(n_in: int, num: int, lo: float, hi: float, k: int) -> torch.Tensor:
+    """Uniform extended grid ``(n_in, num + 2k + 1)`` over ``[lo, hi]`` with ``num`` intervals."""
+    h = (hi - lo) / num
+    knots = lo + h * torch.arange(-k, num + k + 1, dtype=torch.float32)
+    return knots.expand(n_in, -1).contiguous()
+
+
+def extend_grid(interior: torch.Tensor, k: int) -> torch.Tensor:
+    """Extend interior knots ``(n_in, G + 1)`` by ``k`` equally spaced knots on each side."""
+    h_lo = interior[:, 1:2] - interior[:, 0:1]
+    h_hi = interior[:, -1:] - interior[:, -2:-1]
+    steps = torch.arange(1, k + 1, dtype=interior.dtype, device=interior.device)
+    left = interior[:, :1] - h_lo * steps.flip(0)
+    right = interior[:, -1:] + h_hi * steps
+    return torch.cat([left, interior, right], dim=1)
+
+
+def basis_inverses(grid: torch.Tensor, k: int) -> dict:
+    """Grid-only constants for Cox–de Boor, laid out knot-major ``(n, n_in, 1)``.
+
+    Per level ``p = 1..k``: ``inv = 1 / (t[i+p] − t[i])`` and ``−t[i]·inv``, so that
+    ``ω_i(x) = (x − t_i)/(t_{i+p} − t_i) = x·inv − t·inv`` is one fused operation. They depend only
+    on the grid, so a layer computes them once per grid change. A zero-width span gets 0 (the
+    0/0 := 0 convention), which keeps repeated knots finite.
+    """
+    levels = []
+    for p in range(1, k + 1):
+        span = grid[:, p:] - grid[:, :-p]
+        inv = torch.where(span > 0, 1.0 / span.clamp_min(1e-30), torch.zeros_like(span))
+        neg_t_inv = -(grid[:, :-p] * inv)
+        levels.append((inv.T.unsqueeze(-1).contiguous(), neg_t_inv.T.unsqueeze(-1).contiguous()))
+    return {"knots": grid.T.unsqueeze(-1).contiguous(), "levels": levels}
+
+
+def _bases_t(xt: torch.Tensor, k: int, consts: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cox–de Boor in the knot-major layout: ``xt (n_in, batch)`` → ``(G + k, n_in, batch)``, and
+    the order ``k − 1`` bases (for the derivative). The batch is the contiguous inner dimension,
+    so every step is a long vectorised loop and slices over knots are contiguous blocks.
+
+    Level ``p``: ``B_i,p = ω_i·B_i,p−1 + (1 − ω_i+1)·B_i+1,p−1``.
+    """
+    x = xt.unsqueeze(0)
+    step = (x >= consts["knots"]).to(xt.dtype)  # (n_knots, n_in, batch)
+    bases = step[:-1] - step[1:]  # order 0 on half-open intervals [t_i, t_i+1)
+    prev = bases
+    for inv, neg_t_inv in consts["levels"]:
+        omega_b = torch.addcmul(neg_t_inv, x, inv) * bases
+        prev = bases
+        bases = omega_b[:-1] - omega_b[1:] + bases[1:]
+    return bases, prev
+
+
+class _BSpline(torch.autograd.Function):
+    """Bases with an analytic derivative in x: dB_i,k/dx = k·(B_i,k−1·inv_i − B_i+1,k−1·inv_i+1)."""
+
+    @staticmethod
+    def forward(ctx, xt, k, consts):
+        bases, prev = _bases_t(xt, k, consts)
+        ctx.save_for_backward(prev, consts["levels"][k - 1][0])
+        ctx.k = k
+        return bases
+
+    @staticmethod
+    def backward(ctx, grad):
+        prev, inv = ctx.saved_tensors
+        scaled = prev * inv  # (n_basis + 1, n_in, batch)
+        d = ctx.k * (scaled[:-1] - scaled[1:])
+        return (grad * d).sum(0), None, None
+
+
+def b_spline_basis_t(xt: torch.Tensor, k: int, consts: dict) -> torch.Tensor:
+    """Knot-major bases ``(n_in, batch)`` → ``(G + k, n_in, batch)``, differentiable in x."""
+    if xt.requires_grad and k > 0:
+        return _BSpline.apply(xt, k, consts)
+    return _bases_t(xt, k, consts)[0]
+
+
+def b_spline_basis(x: torch.Tensor, grid: torch.Tensor, k: int, consts=None) -> torch.Tensor:
+    """B-spline bases of order ``k`` at ``x``: ``(batch, n_in)`` → ``(batch, n_in, G + k)``.
+
+    Vectorised Cox–de Boor on half-open intervals ``[t_i, t_{i+1})``, differentiable in ``x``.
+    """
+    assert x.dim() == 2 and x.shape[1] == grid.shape[0], (x.shape, grid.shape)
+    if consts is None:
+        consts = basis_inverses(grid, k)
+    bases = b_spline_basis_t(x.T, k, consts).permute(2, 1, 0)
+    assert bases.shape == (x.shape[0], x.shape[1], grid.shape[1] - 1 - k), bases.shape
+    return bases
+
+
+def curve_to_coef(
+    x: torch.Tensor, y: torch.Tensor, grid: torch.Tensor, k: int, ridge: float = 1e-8
+) -> torch.Tensor:
+    """Least-squares spline coefficients: ``x (n, n_in)``, ``y (n, n_in, n_out)`` → ``(n_in, n_out, G + k)``.
+
+    Solved by ridge-regularised normal equations in float64 with a deterministic LU solve (the
+    CPU ``lstsq`` driver varies between processes; this does not), so refits are reproducible.
+    """
+    n_in, n_out = y.shape[1], y.shape[2]
+    bases = b_spline_basis(x.double(), grid.double(), k)  # (n, n_in, K)
+    b = bases.permute(1, 0, 2)  # (n_in, n, K)
+    gram = b.transpose(1, 2) @ b  # (n_in, K, K)
+    scale = gram.diagonal(dim1=1, dim2=2).mean(-1).clamp_min(1e-12)
+    eye = torch.eye(gram.shape[-1], dtype=gram.dtype)
+    gram = gram + ridge * scale[:, None, None] * eye + 1e-12 * eye
+    rhs = b.transpose(1, 2) @ y.double().permute(1, 0, 2)  # (n_in, K, n_out)
+    coef = torch.linalg.solve(gram, rhs)  # (n_in, K, n_out)
+    assert coef.shape == (n_in, grid.shape[1] - 1 - k, n_out)
+    return coef.permute(0, 2, 1).to(y.dtype).contiguous()

@@ -1,0 +1,125 @@
+"""The typed library of symbolic edge functions ``f`` used as ``c·f(a·x + b) + d``.
+
+Each entry carries a torch function (safe: finite everywhere, clamped near singularities so a
+snapped edge that drifts during training never produces NaN), a sympy function (built-ins only,
+so ``sympy.lambdify`` works on every formula), a complexity (lower is simpler; used to prefer the
+simplest candidate that is nearly as good), and a domain on which the function is honestly defined.
+A candidate whose argument ``a·x + b`` leaves that domain on the data is excluded.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sympy
+import torch
+
+__all__ = ["SYMBOLIC_LIB", "SymbolicFunction", "domain_ok", "resolve_lib"]
+
+_EPS = 1e-6
+HALF_PI = math.pi / 2
+
+
+@dataclass(frozen=True)
+class SymbolicFunction:
+    name: str
+    torch_fn: Callable[[torch.Tensor], torch.Tensor]
+    sympy_fn: Callable[[sympy.Expr], sympy.Expr]
+    complexity: int
+    # "all" | "positive" | "nonneg" | "nonzero" | "unit_closed" | "unit_open" | "half_pi"
+    domain: str = "all"
+
+
+def _recip(z: torch.Tensor, power: float) -> torch.Tensor:
+    safe = torch.where(z.abs() < 1e-4, torch.where(z < 0, -1e-4, 1e-4), z)
+    return safe.pow(-power) if power != 1 else 1.0 / safe
+
+
+def _entries() -> list[SymbolicFunction]:
+    S = sympy
+    return [
+        SymbolicFunction("x", lambda z: z, lambda z: z, 1),
+        SymbolicFunction("x^2", lambda z: z * z, lambda z: z**2, 2),
+        SymbolicFunction("x^3", lambda z: z**3, lambda z: z**3, 3),
+        SymbolicFunction("x^4", lambda z: z**4, lambda z: z**4, 3),
+        SymbolicFunction("x^5", lambda z: z**5, lambda z: z**5, 3),
+        SymbolicFunction("1/x", lambda z: _recip(z, 1), lambda z: 1 / z, 2, "nonzero"),
+        SymbolicFunction("1/x^2", lambda z: _recip(z, 2), lambda z: z**-2, 2, "nonzero"),
+        SymbolicFunction("1/x^3", lambda z: _recip(z, 3), lambda z: z**-3, 3, "nonzero"),
+        SymbolicFunction("1/x^4", lambda z: _recip(z, 4), lambda z: z**-4, 4, "nonzero"),
+        SymbolicFunction("1/x^5", lambda z: _recip(z, 5), lambda z: z**-5, 5, "nonzero"),
+        SymbolicFunction("sqrt", lambda z: z.clamp_min(_EPS).sqrt(), S.sqrt, 2, "nonneg"),
+        SymbolicFunction("x^0.5", lambda z: z.clamp_min(_EPS).sqrt(), S.sqrt, 2, "nonneg"),
+        SymbolicFunction(
+            "x^1.5", lambda z: z.clamp_min(0) ** 1.5, lambda z: z ** S.Rational(3, 2), 4, "nonneg"
+        ),
+        SymbolicFunction(
+            "1/sqrt(x)", lambda z: z.clamp_min(1e-4).rsqrt(), lambda z: 1 / S.sqrt(z), 2, "positive"
+        ),
+        SymbolicFunction(
+            "1/x^0.5", lambda z: z.clamp_min(1e-4).rsqrt(), lambda z: 1 / S.sqrt(z), 2, "positive"
+        ),
+        SymbolicFunction("exp", lambda z: z.clamp(max=40).exp(), S.exp, 2),
+        SymbolicFunction("log", lambda z: z.clamp_min(1e-6).log(), S.log, 2, "positive"),
+        SymbolicFunction("abs", torch.abs, S.Abs, 3),
+        SymbolicFunction("sin", torch.sin, S.sin, 2),
+        SymbolicFunction("cos", torch.cos, S.cos, 2),
+        SymbolicFunction(
+            "tan", lambda z: z.clamp(-HALF_PI + 1e-3, HALF_PI - 1e-3).tan(), S.tan, 3, "half_pi"
+        ),
+        SymbolicFunction("tanh", torch.tanh, S.tanh, 3),
+        SymbolicFunction("sgn", torch.sign, S.sign, 3),
+        SymbolicFunction(
+            "arcsin", lambda z: z.clamp(-1 + _EPS, 1 - _EPS).asin(), S.asin, 4, "unit_closed"
+        ),
+        SymbolicFunction(
+            "arccos", lambda z: z.clamp(-1 + _EPS, 1 - _EPS).acos(), S.acos, 4, "unit_closed"
+        ),
+        SymbolicFunction("arctan", torch.atan, S.atan, 4),
+        SymbolicFunction(
+            "arctanh", lambda z: z.clamp(-1 + _EPS, 1 - _EPS).atanh(), S.atanh, 4, "unit_open"
+        ),
+        SymbolicFunction("0", torch.zeros_like, lambda z: S.Integer(0), 0),
+        SymbolicFunction(
+            "gaussian", lambda z: torch.exp(-z * z), lambda z: S.exp(-(z**2)), 3
+        ),
+        SymbolicFunction("cosh", lambda z: z.clamp(-40, 40).cosh(), S.cosh, 3),
+        SymbolicFunction(
+            "sigmoid", torch.sigmoid, lambda z: 1 / (1 + S.exp(-z)), 4
+        ),
+    ]
+
+
+SYMBOLIC_LIB: dict[str, SymbolicFunction] = {f.name: f for f in _entries()}
+
+
+def resolve_lib(lib) -> list[SymbolicFunction]:
+    """``None`` → the whole library; otherwise a list of names (unknown names raise)."""
+    if lib is None:
+        return list(SYMBOLIC_LIB.values())
+    unknown = [n for n in lib if n not in SYMBOLIC_LIB]
+    if unknown:
+        raise ValueError(f"unknown symbolic function(s): {', '.join(map(str, unknown))}")
+    return [SYMBOLIC_LIB[n] for n in dict.fromkeys(lib)]
+
+
+def domain_ok(domain: str, zlo: torch.Tensor, zhi: torch.Tensor) -> torch.Tensor:
+    """Whether ``[zlo, zhi]`` (elementwise) lies inside the function's domain, with a margin."""
+    m = 1e-3
+    if domain == "all":
+        return torch.ones_like(zlo, dtype=torch.bool)
+    if domain == "positive":
+        return zlo > m
+    if domain == "nonneg":
+        return zlo >= 0
+    if domain == "nonzero":
+        return (zlo > m) | (zhi < -m)
+    if domain == "unit_closed":
+        return (zlo >= -1) & (zhi <= 1)
+    if domain == "unit_open":
+        return (zlo > -1 + m) & (zhi < 1 - m)
+    if domain == "half_pi":
+        return (zlo > -HALF_PI + 0.05) & (zhi < HALF_PI - 0.05)
+    raise ValueError(f"unknown domain {domain!r}")

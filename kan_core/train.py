@@ -1,0 +1,205 @@
+"""Training: a step-wise ``Trainer`` that a caller drives one step at a time, and pykan's ``fit``.
+
+Loss = MSE + λ·Σ_layers (λ_l1·Σ|s| + λ_entropy·(row + column entropy of s)), with ``s`` each
+numeric edge's std over the batch divided by (std of its input + 0.1) — pykan's default
+``edge_forward_spline_n`` metric, computed exactly without a ``(batch, in, out)`` tensor.
+
+A step that produces a non-finite loss or parameter is rolled back to the state before it, the
+optimiser's memory is cleared, and the step is reported with ``ok=False``; after
+``max_bad_steps`` in a row the trainer stops.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+
+from .datasets import validate_dataset
+
+__all__ = ["StepResult", "TrainOptions", "Trainer", "fit", "regularization"]
+
+
+@dataclass
+class TrainOptions:
+    opt: str = "LBFGS"  # "LBFGS" or "Adam"
+    lr: float = 1.0
+    lamb: float = 0.0  # overall regularisation strength
+    lamb_l1: float = 1.0
+    lamb_entropy: float = 2.0
+    update_grid: bool = True  # adapt grids to the data during the first steps
+    grid_update_num: int = 10  # how many grid updates ...
+    stop_grid_update_step: int = 50  # ... spread over this many first steps
+    batch: int = -1  # -1 = full batch
+    seed: int = 0  # seeds minibatch sampling
+    lbfgs_iters: int = 10  # LBFGS iterations per step (pykan: 20)
+    max_bad_steps: int = 3  # consecutive rolled-back steps before stopping
+
+    def validate(self) -> None:
+        if self.opt not in ("LBFGS", "Adam"):
+            raise ValueError(f"opt must be 'LBFGS' or 'Adam', got {self.opt!r}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be a positive number, got {self.lr}")
+        for name in ("lamb", "lamb_l1", "lamb_entropy"):
+            v = getattr(self, name)
+            if not (math.isfinite(v) and v >= 0):
+                raise ValueError(f"{name} must be ≥ 0, got {v}")
+
+
+@dataclass
+class StepResult:
+    step: int  # steps completed by this trainer, including this one
+    train_loss: float  # RMSE
+    test_loss: float  # RMSE
+    reg: float
+    ok: bool = True
+    message: str = ""
+
+
+def regularization(scales: list[torch.Tensor], lamb_l1: float, lamb_entropy: float) -> torch.Tensor:
+    """L1 + entropy (over each node's incoming and outgoing edges) of per-layer edge scales."""
+    total = scales[0].new_zeros(())
+    for s in scales:
+        p_out = s / (s.sum(1, keepdim=True) + 1)  # over the outputs of each input node
+        p_in = s / (s.sum(0, keepdim=True) + 1)  # over the inputs of each output node
+        ent_out = -(p_out * torch.log2(p_out + 1e-4)).sum(1).mean()
+        ent_in = -(p_in * torch.log2(p_in + 1e-4)).sum(0).mean()
+        total = total + lamb_l1 * s.sum() + lamb_entropy * (ent_out + ent_in)
+    return total
+
+
+@dataclass
+class Trainer:
+    """Drive with ``step()``; change ``options`` between steps as you like."""
+
+    model: torch.nn.Module
+    dataset: dict
+    options: TrainOptions = field(default_factory=TrainOptions)
+    steps_done: int = 0
+    bad_in_a_row: int = 0
+    stopped: bool = False
+    history: dict = field(
+        default_factory=lambda: {"train_loss": [], "test_loss": [], "reg": [], "diverged": []}
+    )
+
+    def __post_init__(self):
+        validate_dataset(self.dataset)
+        self.options.validate()
+        self.model.set_reference_input(self.dataset["train_input"])
+        self._gen = torch.Generator().manual_seed(self.options.seed)
+        self._opt = None
+        self._lr_scale = 1.0  # cut after a rolled-back step, recovered by good ones
+
+    def _optimizer(self) -> torch.optim.Optimizer:
+        if self._opt is None:
+            o, params = self.options, list(self.model.parameters())
+            lr = o.lr * self._lr_scale
+            if o.opt == "LBFGS":
+                self._opt = torch.optim.LBFGS(
+                    params, lr=lr, max_iter=o.lbfgs_iters, history_size=10,
+                    line_search_fn="strong_wolfe", tolerance_grad=1e-32, tolerance_change=1e-32,
+                )
+            else:
+                self._opt = torch.optim.Adam(params, lr=lr)
+        return self._opt
+
+    def reset_optimizer(self) -> None:
+        """Forget optimiser state (after grid changes, edits, or changed options)."""
+        self._opt = None
+
+    def _grid_due(self) -> bool:
+        o = self.options
+        every = max(1, o.stop_grid_update_step // max(1, o.grid_update_num))
+        return o.update_grid and self.steps_done < o.stop_grid_update_step and (
+            self.steps_done % every == 0
+        )
+
+    def _batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        x, y = self.dataset["train_input"], self.dataset["train_label"]
+        b = self.options.batch
+        if b <= 0 or b >= x.shape[0]:
+            return x, y
+        idx = torch.randperm(x.shape[0], generator=self._gen)[:b]
+        return x[idx], y[idx]
+
+    def step(self) -> StepResult:
+        """One optimiser step (one LBFGS ``step`` call / one Adam update)."""
+        model, o = self.model, self.options
+        saved = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if self._grid_due():
+            model.update_grid(self.dataset["train_input"])
+            self.reset_optimizer()
+        x, y = self._batch()
+        last = {}
+
+        def closure():
+            opt.zero_grad()
+            if o.lamb > 0:
+                pred, scales = model.forward_with_reg(x)
+                reg = regularization(scales, o.lamb_l1, o.lamb_entropy)
+            else:
+                pred, reg = model(x), x.new_zeros(())
+            mse = torch.mean((pred - y) ** 2)
+            loss = mse + o.lamb * reg
+            loss.backward()
+            last["mse"], last["reg"] = mse.detach(), reg.detach()
+            return loss
+
+        opt = self._optimizer()
+        try:
+            opt.step(closure)
+            error = None
+        except (RuntimeError, ValueError, IndexError) as exc:  # e.g. a singular line search
+            error = f"{type(exc).__name__}: {exc}"
+        self.steps_done += 1
+        mse = float(last.get("mse", float("nan")))
+        finite = math.isfinite(mse) and all(torch.isfinite(p).all() for p in model.parameters())
+        if error or not finite:
+            return self._roll_back(saved, error or "loss or parameters became NaN/inf")
+        self.bad_in_a_row = 0
+        if self._lr_scale < 1.0:
+            self._lr_scale = min(1.0, self._lr_scale * 2)
+            self.reset_optimizer()
+        with torch.no_grad():
+            test = float(torch.sqrt(torch.mean((model(self.dataset["test_input"])
+                                                - self.dataset["test_label"]) ** 2)))
+        result = StepResult(self.steps_done, math.sqrt(mse), test, float(last["reg"]))
+        self._record(result)
+        return result
+
+    def _roll_back(self, saved: dict, why: str) -> StepResult:
+        self.model.load_state_dict(saved)
+        for layer in self.model.layers:
+            layer.invalidate()
+        self.reset_optimizer()
+        self._lr_scale *= 0.1
+        self.bad_in_a_row += 1
+        self.history["diverged"].append(self.steps_done)
+        if self.bad_in_a_row >= self.options.max_bad_steps:
+            self.stopped = True
+        last = self.history["train_loss"][-1] if self.history["train_loss"] else float("nan")
+        last_test = self.history["test_loss"][-1] if self.history["test_loss"] else float("nan")
+        return StepResult(self.steps_done, last, last_test, float("nan"), ok=False,
+                          message=f"step {self.steps_done} rolled back: {why}")
+
+    def _record(self, r: StepResult) -> None:
+        self.history["train_loss"].append(r.train_loss)
+        self.history["test_loss"].append(r.test_loss)
+        self.history["reg"].append(r.reg)
+
+
+def fit(model, dataset, steps: int = 100, callback=None, **options) -> dict:
+    """pykan's ``fit``: run ``steps`` steps; returns the history dict (RMSE losses).
+
+    ``callback(result, trainer)`` runs after every step; returning ``False`` stops early.
+    Divergence never raises: bad steps are rolled back and listed in ``history["diverged"]``.
+    """
+    trainer = Trainer(model, dataset, TrainOptions(**options))
+    for _ in range(int(steps)):
+        result = trainer.step()
+        if callback is not None and callback(result, trainer) is False:
+            break
+        if trainer.stopped:
+            break
+    return trainer.history

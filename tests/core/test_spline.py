@@ -1,0 +1,73 @@
+"""B-spline basis against an independent scalar Cox–de Boor oracle, and its derivative."""
+
+import torch
+
+from kan_core.spline import b_spline_basis, curve_to_coef, extend_grid, uniform_grid
+
+
+def cox_de_boor(x: float, t: list[float], i: int, p: int) -> float:
+    """Textbook recursion, one basis function at one point (0/0 := 0)."""
+    if p == 0:
+        return 1.0 if t[i] <= x < t[i + 1] else 0.0
+    left = right = 0.0
+    if t[i + p] != t[i]:
+        left = (x - t[i]) / (t[i + p] - t[i]) * cox_de_boor(x, t, i, p - 1)
+    if t[i + p + 1] != t[i + 1]:
+        right = (t[i + p + 1] - x) / (t[i + p + 1] - t[i + 1]) * cox_de_boor(x, t, i + 1, p - 1)
+    return left + right
+
+
+def random_grid(n_in, num, k, gen):
+    """Non-uniform increasing interior knots, extended by k on each side."""
+    steps = torch.rand(n_in, num, generator=gen) + 0.2
+    interior = torch.cat([torch.zeros(n_in, 1), steps.cumsum(1)], 1) - 1.0
+    return extend_grid(interior, k)
+
+
+def test_basis_matches_scalar_oracle_on_nonuniform_grid():
+    gen = torch.Generator().manual_seed(0)
+    for k in (1, 2, 3):
+        grid = random_grid(3, 6, k, gen).double()
+        x = (torch.rand(40, 3, generator=gen, dtype=torch.float64) * 5) - 2.5
+        got = b_spline_basis(x, grid, k)
+        for b in range(x.shape[0]):
+            for i in range(3):
+                t = grid[i].tolist()
+                want = [cox_de_boor(float(x[b, i]), t, m, k) for m in range(len(t) - 1 - k)]
+                assert torch.allclose(got[b, i], torch.tensor(want, dtype=got.dtype), atol=1e-12)
+
+
+def test_partition_of_unity_inside_the_grid():
+    gen = torch.Generator().manual_seed(1)
+    grid = random_grid(4, 7, 3, gen)
+    k = 3
+    lo, hi = grid[:, k], grid[:, -k - 1]
+    x = lo + (hi - lo) * torch.rand(500, 4, generator=gen) * 0.999
+    sums = b_spline_basis(x, grid, k).sum(-1)
+    assert torch.allclose(sums, torch.ones_like(sums), atol=1e-5)
+
+
+def test_basis_is_zero_outside_the_extended_grid():
+    grid = uniform_grid(1, 5, -1, 1, 3)
+    x = torch.tensor([[-5.0], [5.0], [float(grid[0, -1])]])
+    assert b_spline_basis(x, grid, 3).abs().max() == 0
+
+
+def test_derivative_in_x_matches_finite_differences():
+    gen = torch.Generator().manual_seed(2)
+    grid = random_grid(2, 5, 3, gen).double()
+    x = (torch.rand(30, 2, generator=gen, dtype=torch.float64) * 3 - 1.5).requires_grad_()
+    weights = torch.randn(30, 2, 8, generator=gen, dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda v: (b_spline_basis(v, grid, 3) * weights).sum(), (x,))
+
+
+def test_curve_to_coef_recovers_a_spline_exactly():
+    gen = torch.Generator().manual_seed(3)
+    grid = random_grid(2, 6, 3, gen)
+    coef = torch.randn(2, 3, 9, generator=gen)
+    lo, hi = grid[:, 3], grid[:, -4]
+    x = lo + (hi - lo) * torch.rand(400, 2, generator=gen)
+    y = torch.einsum("bik,iok->bio", b_spline_basis(x, grid, 3), coef)
+    back = curve_to_coef(x, y, grid, 3)
+    y2 = torch.einsum("bik,iok->bio", b_spline_basis(x, grid, 3), back)
+    assert torch.allclose(y, y2, atol=1e-4)
