@@ -39,6 +39,11 @@ def _edge_term(name: str, a: float, b: float, c: float, d: float, x: sympy.Expr)
     if name in _POWERS and a != 0:
         p = _POWERS[name]
         return F(c * a**p) * (x + F(b / a)) ** p + F(d)
+    if name in ("sin", "cos"):
+        return _trig_term(name, a, b, c, x) + F(d)
+    if name == "log" and a != 0:  # c·log(a·x + b) = c·log|a| + c·log(±x + b/|a|)
+        inner = (x + F(b / a)) if a > 0 else (-x - F(b / a))
+        return F(c) * sympy.log(inner) + F(d + c * math.log(abs(a)))
     if name in ("sqrt", "x^0.5", "1/sqrt(x)", "1/x^0.5", "x^1.5") and a != 0:
         p = {"sqrt": 0.5, "x^0.5": 0.5, "x^1.5": 1.5}.get(name, -0.5)
         inner = (x + F(b / a)) if a > 0 else (-x - F(b / a))
@@ -46,10 +51,36 @@ def _edge_term(name: str, a: float, b: float, c: float, d: float, x: sympy.Expr)
     return F(c) * SYMBOLIC_LIB[name].sympy_fn(F(a) * x + F(b)) + F(d)
 
 
+def _trig_term(name: str, a: float, b: float, c: float, x: sympy.Expr) -> sympy.Expr:
+    """``c·sin/cos(a·x + b)`` rewritten exactly with ``a > 0`` and the smallest phase, switching
+    between sin and cos where that shrinks it (``cos(z) = sin(z + π/2)``)."""
+    shift = 0.0 if name == "sin" else math.pi / 2  # as a sine: phase b + shift
+    if a < 0:  # sin(−u) = −sin(u)
+        a, b, shift, c = -a, -b, -shift, -c
+    phase = math.remainder(b + shift, 2 * math.pi)  # in [−π, π]
+    if abs(phase) > math.pi / 2:  # sin(u ± π) = −sin(u)
+        phase, c = phase - math.copysign(math.pi, phase), -c
+    arg = sympy.Float(a) * x
+    if abs(phase) > math.pi / 4:  # closer to a cosine: sin(u) = cos(u − π/2)
+        cos_phase = phase - math.copysign(math.pi / 2, phase)
+        c = c * math.copysign(1.0, phase)  # sin(v + π/2) = cos v; sin(v − π/2) = −cos v
+        return sympy.Float(c) * sympy.cos(arg + sympy.Float(cos_phase))
+    return sympy.Float(c) * sympy.sin(arg + sympy.Float(phase))
+
+
 def _round_sig(v: float, digits: int) -> float:
     if v == 0 or not math.isfinite(v):
         return v
     return round(v, digits - 1 - int(math.floor(math.log10(abs(v)))))
+
+
+def _pi_multiple(v: float, digits: int) -> sympy.Rational | None:
+    """``v / π`` as a simple fraction (denominator ≤ 4, numerator ≤ 12) if ``v`` is that close."""
+    for den in (1, 2, 3, 4):
+        num = round(v / math.pi * den)
+        if num != 0 and abs(num) <= 12 and abs(v - num * math.pi / den) <= 10.0**-digits * abs(v):
+            return sympy.Rational(num, den)
+    return None
 
 
 def _clean_numbers(expr: sympy.Expr, digits: int) -> sympy.Expr:
@@ -62,6 +93,8 @@ def _clean_numbers(expr: sympy.Expr, digits: int) -> sympy.Expr:
             reps[f] = sympy.Integer(0)
         elif abs(v - r) <= 10.0**-digits * max(1.0, abs(v)) and abs(r) < 1e6:
             reps[f] = sympy.Integer(r)
+        elif (q := _pi_multiple(v, digits)) is not None:
+            reps[f] = q * sympy.pi
         else:
             reps[f] = sympy.Float(_round_sig(v, digits), digits)
     return expr.xreplace(reps)

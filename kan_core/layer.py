@@ -207,6 +207,21 @@ class KANLayer(nn.Module):
         return extend_grid(interior, k)
 
     @torch.no_grad()
+    def refined_grid(self, x: torch.Tensor, num: int, grid_eps: float) -> torch.Tensor:
+        """Grid with ``num`` intervals for ``refine``: when ``num`` is a multiple of the current
+        count, each interval is split evenly, so the new spline space contains the old one and the
+        function is reproduced exactly on the grid's span; otherwise adapted to ``x``."""
+        k, parts = self.k, num // self.num
+        lo, hi = self.grid[:, k], self.grid[:, k + self.num]
+        outside = bool(((x < lo - 1e-6) | (x > hi + 1e-6)).any())
+        if num % self.num or outside:
+            return self.adaptive_grid(x, num, grid_eps)
+        interior = self.grid[:, k : k + self.num + 1]
+        frac = torch.arange(parts, dtype=interior.dtype) / parts
+        steps = interior[:, :-1, None] + torch.diff(interior, dim=1)[:, :, None] * frac
+        return extend_grid(torch.cat([steps.reshape(self.in_dim, -1), interior[:, -1:]], 1), k)
+
+    @torch.no_grad()
     def set_grid_preserving(self, new_grid: torch.Tensor, x: torch.Tensor) -> None:
         """Move to ``new_grid`` (any size), refitting coefficients so each spline keeps its values
         on the samples ``x`` and on a dense sweep of the new grid's interior."""

@@ -178,7 +178,7 @@ class KAN(nn.Module):
         new = self.copy()
         new.config = KANConfig(**{**self.config.to_dict(), "grid": int(new_grid)})
         for old_layer, layer in zip(self.layers, new.layers, strict=True):
-            layer.set_grid_preserving(layer.adaptive_grid(h, int(new_grid), self.config.grid_eps), h)
+            layer.set_grid_preserving(layer.refined_grid(h, int(new_grid), self.config.grid_eps), h)
             h = old_layer(h)
         return new
 

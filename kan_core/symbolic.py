@@ -57,6 +57,12 @@ class SymbolicFit:
         return self.c * SYMBOLIC_LIB[self.name].torch_fn(self.a * x + self.b) + self.d
 
 
+def _score_tensor(r2: torch.Tensor, complexity: int) -> torch.Tensor:
+    """``SymbolicFit.score`` for a tensor of R² values (−inf where undefined)."""
+    q = (-torch.log10((1 - r2).clamp_min(1e-12))).clamp(max=R2_CAP)
+    return torch.where(torch.isfinite(r2), q - COMPLEXITY_WEIGHT * complexity, -math.inf)
+
+
 def _subsample(x: torch.Tensor, y: torch.Tensor, m: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Quantile subsample per edge: ``(E, n)`` → ``(E, min(m, n))``, sorted by x."""
     order = x.argsort(dim=1)
@@ -90,8 +96,8 @@ def _fit_one(fn: SymbolicFunction, t, y, var_y):
     E = t.shape[0]
     yc = y - y.mean(1, keepdim=True)
     var_y = var_y.unsqueeze(1)
-    alpha = ALPHAS.repeat_interleave(len(BETAS)).expand(E, -1)
-    beta = BETAS.repeat(len(ALPHAS)).expand(E, -1)
+    alpha = ALPHAS.to(t.dtype).repeat_interleave(len(BETAS)).expand(E, -1)
+    beta = BETAS.to(t.dtype).repeat(len(ALPHAS)).expand(E, -1)
     da, db = None, float(BETAS[1] - BETAS[0])
     for level in range(ZOOMS + 1):
         r2, _, _ = _grid_r2(fn, t, yc, var_y, alpha, beta)
@@ -102,7 +108,7 @@ def _fit_one(fn: SymbolicFunction, t, y, var_y):
         # Zoom: a 7×7 local grid; α steps multiplicatively (the coarse grid is log-spaced).
         da = 0.35 / 2**level if da is None else da / 2
         db = db / 2
-        steps = torch.linspace(-1.5, 1.5, 7)
+        steps = torch.linspace(-1.5, 1.5, 7, dtype=t.dtype)
         alpha = (a0 * torch.exp(da * steps).repeat_interleave(7)).contiguous()
         beta = (b0 + db * steps.repeat(7)).contiguous()
     r2, c, mean_f = _grid_r2(fn, t, yc, var_y, a0, b0)
@@ -110,11 +116,50 @@ def _fit_one(fn: SymbolicFunction, t, y, var_y):
     return a0.squeeze(1), b0.squeeze(1), c.squeeze(1), d.squeeze(1), r2.squeeze(1)
 
 
+def _polish(fn: SymbolicFunction, t, y, var_y, p, iters: int = 10):
+    """Levenberg–Marquardt on ``(α, β, c, d)`` from the grid's best; ``p``: (E, 4). Each edge
+    keeps a step only if it lowers the error and stays inside the function's domain."""
+    m = t.shape[1]
+
+    def sse_of(q):
+        z = q[:, :1] * t + q[:, 1:2]
+        r = q[:, 2:3] * fn.torch_fn(z) + q[:, 3:4] - y
+        zlo, zhi = z.min(1).values, z.max(1).values
+        ok = domain_ok(fn.domain, zlo, zhi)
+        sse = (r * r).sum(1)
+        return torch.where(ok & torch.isfinite(sse), sse, torch.full_like(sse, math.inf))
+
+    sse, lam = sse_of(p), torch.full((p.shape[0], 1, 1), 1e-3, dtype=p.dtype)
+    eye = torch.eye(4, dtype=p.dtype)
+    for _ in range(iters):
+        with torch.enable_grad():
+            z = (p[:, :1] * t + p[:, 1:2]).requires_grad_()
+            f = fn.torch_fn(z)
+            (fp,) = torch.autograd.grad(f.sum(), z)
+        f = f.detach()
+        r = p[:, 2:3] * f + p[:, 3:4] - y
+        J = torch.stack([p[:, 2:3] * fp * t, p[:, 2:3] * fp, f, torch.ones_like(f)], -1)
+        A = J.transpose(1, 2) @ J
+        g = (J.transpose(1, 2) @ r.unsqueeze(-1))
+        damp = lam * (A.diagonal(dim1=1, dim2=2).unsqueeze(-1) * eye + 1e-12 * eye)
+        step = torch.linalg.solve(A + damp, -g).squeeze(-1)
+        q = p + torch.nan_to_num(step, nan=0.0, posinf=0.0, neginf=0.0)
+        new = sse_of(q)
+        better = new < sse
+        p = torch.where(better.unsqueeze(1), q, p)
+        sse = torch.where(better, new, sse)
+        lam = torch.where(better.view(-1, 1, 1), lam / 3, lam * 4).clamp(1e-9, 1e6)
+    r2 = 1 - sse / (m * var_y + 1e-300)
+    return p, r2
+
+
 @torch.no_grad()
-def fit_functions(x: torch.Tensor, y: torch.Tensor, fns: list[SymbolicFunction]):
+def fit_functions(x: torch.Tensor, y: torch.Tensor, fns: list[SymbolicFunction], polish=True):
     """Fit every function to every edge. ``x, y``: ``(E, n)`` samples of E edges.
 
-    Returns ``{name: (a, b, c, d, r2)}`` with each an ``(E,)`` tensor in the original x units.
+    ``polish`` runs Levenberg–Marquardt after the grid search: ``True`` for all, or an ``(E, F)``
+    bool mask saying which (edge, function) pairs to polish. Returns ``{name: (a, b, c, d, r2)}``
+    with each an ``(E,)`` tensor in the original x units.
     """
     x, y = _subsample(x.double(), y.double(), N_POINTS)
     mu, sigma = x.mean(1, keepdim=True), x.std(1, keepdim=True).clamp_min(1e-12)
@@ -122,12 +167,21 @@ def fit_functions(x: torch.Tensor, y: torch.Tensor, fns: list[SymbolicFunction])
     var_y = y.var(1, unbiased=False)
     flat = var_y < 1e-14 * (1 + y.mean(1) ** 2)
     out = {}
-    for fn in fns:
+    for k, fn in enumerate(fns):
         if fn.name == "0":
             z = torch.zeros_like(var_y)
             out[fn.name] = (z, z, z, y.mean(1), torch.where(flat, 1.0, 0.0).double())
             continue
         al, be, c, d, r2 = _fit_one(fn, t, y, var_y)
+        sel = torch.ones_like(flat) if polish is True else (polish[:, k] if polish is not False
+                                                             else torch.zeros_like(flat))
+        sel = sel & torch.isfinite(r2)
+        if sel.any():
+            idx = sel.nonzero().flatten()
+            p0 = torch.stack([al[idx], be[idx], c[idx], d[idx]], 1)
+            p1, r2p = _polish(fn, t[idx], y[idx], var_y[idx], p0)
+            al, be, c, d = (v.index_copy(0, idx, p1[:, n]) for n, v in enumerate((al, be, c, d)))
+            r2 = r2.index_copy(0, idx, torch.maximum(r2p, r2[idx]))
         a = al / sigma.squeeze(1)
         b = be - al * mu.squeeze(1) / sigma.squeeze(1)
         r2 = torch.where(flat, torch.full_like(r2, -math.inf), r2)
@@ -180,10 +234,18 @@ def _edge_samples(model, edges, x):
     return torch.stack(xs), torch.stack(ys)
 
 
+POLISH_TOP = 6  # candidates per edge refined by Levenberg–Marquardt before the final ranking
+
+
 def _fits_for_edges(model, edges, lib, x) -> list[list[SymbolicFit]]:
+    """Grid-fit every function on every edge, polish each edge's best few, then return fits."""
     fns = resolve_lib(lib)
     ex, ey = _edge_samples(model, edges, x)
-    raw = fit_functions(ex, ey, fns)
+    coarse = fit_functions(ex, ey, fns, polish=False)
+    scores = torch.stack([_score_tensor(coarse[f.name][4], f.complexity) for f in fns], 1)
+    top = scores.topk(min(POLISH_TOP, len(fns)), dim=1).indices
+    mask = torch.zeros_like(scores, dtype=torch.bool).scatter_(1, top, True)
+    raw = fit_functions(ex, ey, fns, polish=mask)
     out = []
     for e in range(len(edges)):
         fits = []

@@ -33,7 +33,7 @@ class TrainOptions:
     stop_grid_update_step: int = 50  # ... spread over this many first steps
     batch: int = -1  # -1 = full batch
     seed: int = 0  # seeds minibatch sampling
-    lbfgs_iters: int = 10  # LBFGS iterations per step (pykan: 20)
+    lbfgs_iters: int = 20  # LBFGS iterations per step, as pykan
     max_bad_steps: int = 3  # consecutive rolled-back steps before stopping
 
     def validate(self) -> None:
@@ -157,13 +157,15 @@ class Trainer:
         finite = math.isfinite(mse) and all(torch.isfinite(p).all() for p in model.parameters())
         if error or not finite:
             return self._roll_back(saved, error or "loss or parameters became NaN/inf")
+        with torch.no_grad():
+            test = float(torch.sqrt(torch.mean((model(self.dataset["test_input"])
+                                                - self.dataset["test_label"]) ** 2)))
+        if not math.isfinite(test):
+            return self._roll_back(saved, "the model's output became NaN/inf")
         self.bad_in_a_row = 0
         if self._lr_scale < 1.0:
             self._lr_scale = min(1.0, self._lr_scale * 2)
             self.reset_optimizer()
-        with torch.no_grad():
-            test = float(torch.sqrt(torch.mean((model(self.dataset["test_input"])
-                                                - self.dataset["test_label"]) ** 2)))
         result = StepResult(self.steps_done, math.sqrt(mse), test, float(last["reg"]))
         self._record(result)
         return result

@@ -1,0 +1,69 @@
+"""Training: the step-wise trainer, bad data refused, divergence rolled back."""
+
+import math
+
+import pytest
+import torch
+
+from kan_core import KAN, Trainer, TrainOptions, create_dataset
+
+
+def data(n=200):
+    return create_dataset(lambda x: torch.sin(2 * x[:, :1]) + x[:, 1:] ** 2, 2, (-1, 1), n, n, 0)
+
+
+def test_fit_reduces_loss_and_history_shape():
+    m = KAN([2, 3, 1], seed=0)
+    h = m.fit(data(), steps=10, lamb=0.001)
+    assert len(h["train_loss"]) == 10 and len(h["test_loss"]) == 10 and len(h["reg"]) == 10
+    assert h["train_loss"][-1] < 0.3 * h["train_loss"][0]
+    assert h["diverged"] == []
+
+
+def test_adam_and_minibatches_are_seeded_and_reproducible():
+    runs = []
+    for _ in range(2):
+        m = KAN([2, 3, 1], seed=0)
+        runs.append(m.fit(data(), steps=5, opt="Adam", lr=0.01, batch=64, seed=4)["train_loss"])
+    assert runs[0] == runs[1]
+
+
+def test_trainer_steps_one_at_a_time_and_options_can_change_between_steps():
+    t = Trainer(KAN([2, 2, 1], seed=0), data())
+    r1 = t.step()
+    assert r1.ok and r1.step == 1 and math.isfinite(r1.train_loss)
+    t.options.opt = "Adam"
+    t.options.lr = 0.01
+    t.reset_optimizer()
+    assert t.step().step == 2
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_nan_or_inf_in_dataset_is_rejected_up_front(bad):
+    ds = data()
+    ds["train_label"][3, 0] = bad
+    with pytest.raises(ValueError, match="NaN/inf"):
+        KAN([2, 1]).fit(ds, steps=1)
+
+
+def test_diverging_step_is_rolled_back_and_recorded():
+    ds = data()
+    m = KAN([2, 2, 1], seed=0)
+    m.fit(ds, steps=3)
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    t = Trainer(m, ds, TrainOptions(opt="Adam", lr=1e30, update_grid=False))
+    r = t.step()  # an absurd learning rate blows the parameters up
+    assert not r.ok and "rolled back" in r.message
+    for k, v in m.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    assert t.history["diverged"] == [1]
+    # fit() never raises on divergence and stops cleanly after repeated failures
+    h = m.fit(ds, steps=10, opt="Adam", lr=1e30, update_grid=False)
+    assert len(h["diverged"]) >= 1 and all(math.isfinite(float(p.sum())) for p in m.parameters())
+
+
+def test_invalid_options_are_refused():
+    with pytest.raises(ValueError, match="opt"):
+        KAN([2, 1]).fit(data(), steps=1, opt="SGD")
+    with pytest.raises(ValueError, match="lr"):
+        KAN([2, 1]).fit(data(), steps=1, lr=-1)
