@@ -31,14 +31,39 @@ from .symbolic import SymbolicFit as SymbolicFit
 from .symbolic_lib import SYMBOLIC_LIB as SYMBOLIC_LIB
 from .symbolic_lib import SymbolicFunction as SymbolicFunction
 from .train import StepResult as StepResult
-from .train import TrainOptions as TrainOptions
 from .train import Trainer as Trainer
+from .train import TrainOptions as TrainOptions
 from .train import fit as fit
 
 __all__ = [
-    "KAN", "KANConfig", "KANLayer", "PRESETS", "Preset", "PrunePlan", "SYMBOLIC_LIB", "StepResult",
-    "SymbolicFit", "SymbolicFunction", "TrainOptions", "Trainer", "FormulaError", "ParsedFormula",
-    "b_spline_basis", "compile_formula", "create_dataset", "curve_to_coef", "dataset_from_formula",
-    "edge_curve", "edge_curves", "fit", "formula_complete", "formula_fidelity", "parse_formula",
-    "symbolic_formula", "to_latex", "to_mathml", "to_python", "validate_dataset",
+    "KAN",
+    "KANConfig",
+    "KANLayer",
+    "PRESETS",
+    "Preset",
+    "PrunePlan",
+    "SYMBOLIC_LIB",
+    "StepResult",
+    "SymbolicFit",
+    "SymbolicFunction",
+    "TrainOptions",
+    "Trainer",
+    "FormulaError",
+    "ParsedFormula",
+    "b_spline_basis",
+    "compile_formula",
+    "create_dataset",
+    "curve_to_coef",
+    "dataset_from_formula",
+    "edge_curve",
+    "edge_curves",
+    "fit",
+    "formula_complete",
+    "formula_fidelity",
+    "parse_formula",
+    "symbolic_formula",
+    "to_latex",
+    "to_mathml",
+    "to_python",
+    "validate_dataset",
 ]

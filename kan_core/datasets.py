@@ -14,8 +14,11 @@ KEYS = ("train_input", "train_label", "test_input", "test_label")
 
 
 def _ranges(ranges, n_var: int) -> list[tuple[float, float]]:
-    r = [list(map(float, ranges))] * n_var if len(ranges) == 2 and not hasattr(ranges[0], "__len__") \
+    r = (
+        [list(map(float, ranges))] * n_var
+        if len(ranges) == 2 and not hasattr(ranges[0], "__len__")
         else [list(map(float, p)) for p in ranges]
+    )
     if len(r) != n_var:
         raise ValueError(f"got {len(r)} ranges for {n_var} variable(s)")
     for k, (lo, hi) in enumerate(r):
@@ -24,8 +27,9 @@ def _ranges(ranges, n_var: int) -> list[tuple[float, float]]:
     return [(lo, hi) for lo, hi in r]
 
 
-def create_dataset(f, n_var: int = 2, ranges=(-1, 1), train_num: int = 1000, test_num: int = 1000,
-                   seed: int = 0) -> dict:
+def create_dataset(
+    f, n_var: int = 2, ranges=(-1, 1), train_num: int = 1000, test_num: int = 1000, seed: int = 0
+) -> dict:
     """Uniform samples in ``ranges`` (a pair, or one pair per variable); labels ``f(x)``.
 
     ``f`` maps ``(batch, n_var)`` to ``(batch, 1)`` (or ``(batch,)``). Non-finite labels raise.
@@ -47,8 +51,9 @@ def create_dataset(f, n_var: int = 2, ranges=(-1, 1), train_num: int = 1000, tes
     return ds
 
 
-def dataset_from_formula(text: str, ranges=(-1, 1), train_num: int = 1000, test_num: int = 1000,
-                         seed: int = 0) -> dict:
+def dataset_from_formula(
+    text: str, ranges=(-1, 1), train_num: int = 1000, test_num: int = 1000, seed: int = 0
+) -> dict:
     """``create_dataset`` for a formula string, e.g. ``"exp(sin(pi*x_1) + x_2**2)"``."""
     parsed = parse_formula(text)
     try:
@@ -67,14 +72,18 @@ def validate_dataset(ds: dict) -> None:
         if not (isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor)):
             raise ValueError(f"{part} data must be torch tensors")
         if x.dim() != 2 or y.dim() != 2 or x.shape[0] != y.shape[0] or x.shape[0] == 0:
-            raise ValueError(f"{part} shapes must be (n, n_var) and (n, n_out), got "
-                             f"{tuple(x.shape)} and {tuple(y.shape)}")
+            raise ValueError(
+                f"{part} shapes must be (n, n_var) and (n, n_out), got "
+                f"{tuple(x.shape)} and {tuple(y.shape)}"
+            )
         for name, t in ((f"{part}_input", x), (f"{part}_label", y)):
             bad = ~torch.isfinite(t)
             if bad.any():
                 row = int(bad.any(1).nonzero()[0])
-                raise ValueError(f"{name} has {int(bad.sum())} NaN/inf value(s) (first in row {row}"
-                                 f"{', input ' + str(x[row].tolist()) if 'label' in name else ''})")
+                raise ValueError(
+                    f"{name} has {int(bad.sum())} NaN/inf value(s) (first in row {row}"
+                    f"{', input ' + str(x[row].tolist()) if 'label' in name else ''})"
+                )
     if ds["train_input"].shape[1] != ds["test_input"].shape[1]:
         raise ValueError("train and test inputs have different numbers of columns")
 
@@ -90,17 +99,52 @@ class Preset:
 
 
 PRESETS: list[Preset] = [
-    Preset("toy", "The KAN paper's toy", "exp(sin(pi*x_1) + x_2**2)", [2, 5, 1],
-           [(-1, 1), (-1, 1)], "Two inputs, one hidden sum, an exponential on top."),
-    Preset("product", "Multiplication", "x_1*x_2", [2, 2, 1], [(-1, 1), (-1, 1)],
-           "A product is a difference of squares: watch two hidden nodes learn x²."),
-    Preset("sum_of_squares", "Sum of squares", "x_1**2 + x_2**2", [2, 1], [(-1, 1), (-1, 1)],
-           "No hidden layer: each edge becomes a parabola."),
-    Preset("distance", "Distance from the origin", "sqrt(x_1**2 + x_2**2)", [2, 1, 1],
-           [(-1, 1), (-1, 1)], "Squares summed, then a square root."),
-    Preset("damped_wave", "Damped wave", "exp(-x_1)*sin(2*pi*x_2)", [2, 3, 1],
-           [(0, 2), (0, 1)], "A product of two shapes over a non-symmetric range."),
-    Preset("four_vars", "Four variables (pykan)",
-           "exp((sin(pi*(x_1**2 + x_2**2)) + sin(pi*(x_3**2 + x_4**2)))/2)", [4, 4, 2, 1],
-           [(-1, 1)] * 4, "The pykan paper's deeper example."),
+    Preset(
+        "toy",
+        "The KAN paper's toy",
+        "exp(sin(pi*x_1) + x_2**2)",
+        [2, 5, 1],
+        [(-1, 1), (-1, 1)],
+        "Two inputs, one hidden sum, an exponential on top.",
+    ),
+    Preset(
+        "product",
+        "Multiplication",
+        "x_1*x_2",
+        [2, 2, 1],
+        [(-1, 1), (-1, 1)],
+        "A product is a difference of squares: watch two hidden nodes learn x².",
+    ),
+    Preset(
+        "sum_of_squares",
+        "Sum of squares",
+        "x_1**2 + x_2**2",
+        [2, 1],
+        [(-1, 1), (-1, 1)],
+        "No hidden layer: each edge becomes a parabola.",
+    ),
+    Preset(
+        "distance",
+        "Distance from the origin",
+        "sqrt(x_1**2 + x_2**2)",
+        [2, 1, 1],
+        [(-1, 1), (-1, 1)],
+        "Squares summed, then a square root.",
+    ),
+    Preset(
+        "damped_wave",
+        "Damped wave",
+        "exp(-x_1)*sin(2*pi*x_2)",
+        [2, 3, 1],
+        [(0, 2), (0, 1)],
+        "A product of two shapes over a non-symmetric range.",
+    ),
+    Preset(
+        "four_vars",
+        "Four variables (pykan)",
+        "exp((sin(pi*(x_1**2 + x_2**2)) + sin(pi*(x_3**2 + x_4**2)))/2)",
+        [4, 4, 2, 1],
+        [(-1, 1)] * 4,
+        "The pykan paper's deeper example.",
+    ),
 ]

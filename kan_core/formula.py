@@ -26,8 +26,17 @@ __all__ = [
     "to_python",
 ]
 
-_POWERS = {"x^2": 2, "x^3": 3, "x^4": 4, "x^5": 5, "1/x": -1, "1/x^2": -2, "1/x^3": -3,
-           "1/x^4": -4, "1/x^5": -5}
+_POWERS = {
+    "x^2": 2,
+    "x^3": 3,
+    "x^4": 4,
+    "x^5": 5,
+    "1/x": -1,
+    "1/x^2": -2,
+    "1/x^3": -3,
+    "1/x^4": -4,
+    "1/x^5": -5,
+}
 
 
 def _edge_term(name: str, a: float, b: float, c: float, d: float, x: sympy.Expr) -> sympy.Expr:
@@ -96,7 +105,8 @@ def _clean_numbers(expr: sympy.Expr, digits: int) -> sympy.Expr:
         elif (q := _pi_multiple(v, digits)) is not None:
             reps[f] = q * sympy.pi
         else:
-            reps[f] = sympy.Float(_round_sig(v, digits), digits)
+            r = _round_sig(v, digits)
+            reps[f] = sympy.Integer(int(r)) if float(r).is_integer() else sympy.Float(r, digits)
     return expr.xreplace(reps)
 
 
@@ -138,10 +148,69 @@ def symbolic_formula(model, var_names=None, placeholders: bool = False, digits: 
                 elif placeholders:
                     outs[j] = outs[j] + sympy.Function(f"phi_{l}_{i}_{j}")(nodes[i])
                 else:
-                    raise ValueError(f"edge ({l},{i},{j}) is not symbolic; snap it first "
-                                     "(auto_symbolic) or ask for placeholders")
+                    raise ValueError(
+                        f"edge ({l},{i},{j}) is not symbolic; snap it first "
+                        "(auto_symbolic) or ask for placeholders"
+                    )
         nodes = outs
-    return [_clean_numbers(_pull_exp_constants(e), digits) for e in nodes]
+    exprs = [_clean_numbers(_pull_exp_constants(e), digits) for e in nodes]
+    if not placeholders and model.reference_input is not None:
+        x = model.reference_input
+        x = x[torch.linspace(0, x.shape[0] - 1, min(256, x.shape[0])).long()]
+        exprs = [simplify_on_data(e, names, x) for e in exprs]
+    return exprs
+
+
+def _numeric(expr: sympy.Expr, names: list[str], cols):
+    import warnings
+
+    syms = [sympy.Symbol(n, real=True) for n in names]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        v = sympy.lambdify(syms, expr, modules="numpy")(*cols)
+    return torch.as_tensor(v, dtype=torch.float64).expand(cols[0].shape[0])
+
+
+def _candidates(v: float):
+    """Simpler numbers to try in place of ``v``, simplest first."""
+    out = [sympy.Integer(0), sympy.Integer(round(v))]
+    for den in (1, 2, 3, 4):
+        num = round(v / math.pi * den)
+        if 0 < abs(num) <= 12:
+            out.append(sympy.Rational(num, den) * sympy.pi)
+    out += [sympy.Float(_round_sig(v, d), d) for d in (1, 2, 3)]
+    return out
+
+
+def simplify_on_data(expr: sympy.Expr, names: list[str], x: torch.Tensor,
+                     rel_tol: float = 1e-4) -> sympy.Expr:
+    """Replace each number by the simplest of ``0``, an integer, a multiple of ``π/den`` or a
+    shorter decimal, whenever the formula's values on ``x`` move by less than ``rel_tol`` of their
+    spread (cumulatively): no artefacts like ``1.0·exp(…) − 1.97e-5``, no accuracy lost."""
+    cols = [c.numpy() for c in x.detach().double().T]
+    try:
+        ref = _numeric(expr, names, cols)
+    except Exception:  # noqa: BLE001 — a formula numpy cannot evaluate is left as it is
+        return expr
+    if not torch.isfinite(ref).all():
+        return expr
+    budget = rel_tol * float(ref.std() + ref.abs().mean() * 1e-3 + 1e-12)
+    current = expr
+    for f in sorted(expr.atoms(sympy.Float), key=lambda a: abs(float(a))):
+        if f not in current.atoms(sympy.Float):
+            continue
+        for cand in _candidates(float(f)):
+            if cand == f:
+                break
+            trial = current.xreplace({f: cand})
+            try:
+                dev = float(torch.sqrt(torch.mean((_numeric(trial, names, cols) - ref) ** 2)))
+            except Exception:  # noqa: BLE001
+                continue
+            if math.isfinite(dev) and dev <= budget:
+                current = trial
+                break
+    return current
 
 
 def formula_complete(model) -> bool:

@@ -50,7 +50,9 @@ def _restore(payload: dict) -> KAN:
         n_knots = tensors[f"layers.{l}.grid"].shape[1]
         layer.grid = torch.empty(layer.in_dim, n_knots)
         layer.num = n_knots - 1 - 2 * layer.k
-        layer.coef = torch.nn.Parameter(torch.empty(layer.in_dim, layer.out_dim, layer.num + layer.k))
+        layer.coef = torch.nn.Parameter(
+            torch.empty(layer.in_dim, layer.out_dim, layer.num + layer.k)
+        )
         layer.sym_funs = {(int(i), int(j)): str(n) for i, j, n in meta["symbolic"][l]}
         layer.invalidate()
     model.load_state_dict(tensors)

@@ -69,6 +69,7 @@ class KANLayer(nn.Module):
         self.sym_funs: dict[tuple[int, int], str] = {}
         self._inv_key = None
         self._groups = None
+        self._feature_cache: list[dict] = []
 
     # --- cached derived state -------------------------------------------------------------
     def _consts(self) -> dict:
@@ -94,6 +95,7 @@ class KANLayer(nn.Module):
         """Call after changing ``sym_funs`` or ``grid`` by hand."""
         self._groups = None
         self._inv_key = None
+        self._feature_cache = []
 
     # --- forward ------------------------------------------------------------------------------
     # Internally activations are laid out feature-major, ``(nodes, batch)``: the batch is the long
@@ -111,17 +113,52 @@ class KANLayer(nn.Module):
         w_b = (self.scale_base * live).unsqueeze(-1)
         return torch.cat([w_sp, w_b], dim=-1)
 
+    def _input_features(self, xt: torch.Tensor) -> dict:
+        """Features of ``xt`` (and, lazily, their covariance). Inputs that need no gradient — the
+        first layer's training data — are cached until the grid changes: an optimiser evaluates
+        the same batch many times, and for small models the bases dominate the cost."""
+        if xt.requires_grad:
+            return {"feats": self.features_t(xt)}
+        key = (xt.data_ptr(), tuple(xt.shape), xt.stride(), xt._version,
+               self.grid.data_ptr(), self.grid._version)
+        for entry in self._feature_cache:
+            if entry["key"] == key:
+                return entry
+        # the entry holds xt itself, so its memory (and data_ptr) cannot be reused while cached
+        entry = {"key": key, "src": xt, "feats": self.features_t(xt)}
+        self._feature_cache = [entry, *self._feature_cache[:1]]  # train + test batch
+        return entry
+
     def forward_t(self, xt: torch.Tensor, with_reg: bool = False):
         """``(in, batch)`` → ``(out, batch)``; with ``with_reg`` also the ``(in, out)`` edge scales."""
         assert xt.dim() == 2 and xt.shape[0] == self.in_dim, xt.shape
-        feats = self.features_t(xt)
+        if self.sym_funs and not with_reg and not bool((self.mask > self.sym_mask).any()):
+            return self.symbolic_forward_t(xt)  # every live edge is symbolic: no splines to run
+        entry = self._input_features(xt)
+        feats = entry["feats"]
         w = self.edge_weights()
         yt = w.permute(1, 2, 0).reshape(self.out_dim, -1) @ feats.reshape(-1, xt.shape[1])
         if self.sym_funs:
             yt = yt + self.symbolic_forward_t(xt)
         if not with_reg:
             return yt
-        return yt, self.edge_scales(xt, feats, w)
+        return yt, self._edge_scales(xt, entry, w)
+
+    def _edge_scales(self, xt: torch.Tensor, entry: dict, w: torch.Tensor) -> torch.Tensor:
+        """pykan's regularisation metric: std over the batch of each numeric edge, divided by
+        (std of its input + 0.1): ``(in, out)``. Exact, two ways: from the feature covariance,
+        var_ij = w_ijᵀ·Cov(features_i)·w_ij (cached with the features for the first layer, and
+        cheap for wide layers), or, for small layers fed by earlier ones, from the edges' values."""
+        feats = entry["feats"]
+        k1, n_in, batch = feats.shape
+        direct = "cov" not in entry and xt.requires_grad and n_in * self.out_dim * batch <= 2**18
+        if direct:
+            acts = torch.bmm(w, feats.permute(1, 0, 2))  # (in, out, batch)
+            return acts.std(-1) / (xt.std(1) + 0.1).unsqueeze(1)
+        if "cov" not in entry:
+            entry["cov"], entry["x_std"] = self.feature_covariance(xt, feats)
+        var = (torch.bmm(w, entry["cov"]) * w).sum(-1)
+        return (var.clamp_min(0) + 1e-10).sqrt() / (entry["x_std"] + 0.1).unsqueeze(1)
 
     def forward(self, x: torch.Tensor, with_reg: bool = False):
         """``(batch, in)`` → ``(batch, out)`` (and edge scales with ``with_reg``)."""
@@ -135,25 +172,23 @@ class KANLayer(nn.Module):
         for name, ii, jj in self._sym_groups():
             p = self.affine[ii, jj].unsqueeze(-1)  # (n, 4, 1)
             z = xt[ii] * p[:, 0] + p[:, 1]
-            v = (p[:, 2] * SYMBOLIC_LIB[name].torch_fn(z) + p[:, 3]) * self.mask[ii, jj].unsqueeze(1)
+            v = (p[:, 2] * SYMBOLIC_LIB[name].torch_fn(z) + p[:, 3]) * self.mask[ii, jj].unsqueeze(
+                1
+            )
             y = y.index_add(0, jj, v)
         return y
 
     @staticmethod
-    def edge_scales(xt: torch.Tensor, feats: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        """pykan's regularisation metric: std of each numeric edge over the batch / (std(x_i) + 0.1).
-
-        Exact without the ``(batch, in, out)`` tensor: var_ij = w_ijᵀ · Cov(features_i) · w_ij,
-        with every input's covariance read off one small Gram matrix of all features.
-        """
+    def feature_covariance(xt: torch.Tensor, feats: torch.Tensor):
+        """Per input, the covariance of its features over the batch ``(in, K+1, K+1)``, read off
+        one small Gram matrix of all features (no ``(batch, in, out)`` tensor); and each input's
+        std ``(in,)``."""
         k1, n_in, batch = feats.shape
         f = feats.reshape(k1 * n_in, batch)
-        mean = f.mean(1)
         gram = (f @ f.T).view(k1, n_in, k1, n_in).diagonal(dim1=1, dim2=3)  # (K+1, K+1, in)
-        m = mean.view(k1, n_in)
+        m = f.mean(1).view(k1, n_in)
         cov = (gram / batch - m.unsqueeze(1) * m.unsqueeze(0)) * (batch / max(batch - 1, 1))
-        var = torch.einsum("iok,kli,iol->io", w, cov, w)
-        return (var.clamp_min(0) + 1e-10).sqrt() / (xt.std(1) + 0.1).unsqueeze(1)
+        return cov.permute(2, 0, 1).contiguous(), xt.std(1)
 
     # --- per-edge views (on demand) -------------------------------------------------------------
     def spline_values(self, x: torch.Tensor) -> torch.Tensor:
@@ -257,11 +292,15 @@ class KANLayer(nn.Module):
         for name in ("mask", "sym_mask"):
             new.register_buffer(name, getattr(self, name)[ii][:, jj].clone())
         for name in ("coef", "scale_base", "scale_sp", "affine"):
-            new.register_parameter(name, nn.Parameter(getattr(self, name)[ii][:, jj].detach().clone()))
+            new.register_parameter(
+                name, nn.Parameter(getattr(self, name)[ii][:, jj].detach().clone())
+            )
         pos_i = {old: n for n, old in enumerate(in_idx)}
         pos_j = {old: n for n, old in enumerate(out_idx)}
         new.sym_funs = {
-            (pos_i[i], pos_j[j]): f for (i, j), f in self.sym_funs.items() if i in pos_i and j in pos_j
+            (pos_i[i], pos_j[j]): f
+            for (i, j), f in self.sym_funs.items()
+            if i in pos_i and j in pos_j
         }
-        new._inv_key, new._groups = None, None
+        new._inv_key, new._groups, new._feature_cache = None, None, []
         return new

@@ -85,8 +85,16 @@ class KAN(nn.Module):
         gen = torch.Generator().manual_seed(config.seed)
         w = config.width
         self.layers = nn.ModuleList(
-            KANLayer(w[l], w[l + 1], config.grid, config.k, config.grid_range, config.base_fun,
-                     config.noise_scale, gen)
+            KANLayer(
+                w[l],
+                w[l + 1],
+                config.grid,
+                config.k,
+                config.grid_range,
+                config.base_fun,
+                config.noise_scale,
+                gen,
+            )
             for l in range(len(w) - 1)
         )
         self.reference_input: torch.Tensor | None = None
@@ -109,6 +117,8 @@ class KAN(nn.Module):
         return self.config.k
 
     def copy(self) -> KAN:
+        for layer in self.layers:  # caches are cheap to rebuild; don't duplicate them
+            layer.invalidate()
         return copy.deepcopy(self)
 
     def _check_edge(self, l: int, i: int, j: int) -> KANLayer:
@@ -116,8 +126,9 @@ class KAN(nn.Module):
             raise IndexError(f"layer {l} out of range (model has {self.depth} layers)")
         layer = self.layers[l]
         if not (0 <= i < layer.in_dim and 0 <= j < layer.out_dim):
-            raise IndexError(f"edge ({l},{i},{j}) out of range for layer of shape "
-                             f"{layer.in_dim}→{layer.out_dim}")
+            raise IndexError(
+                f"edge ({l},{i},{j}) out of range for layer of shape {layer.in_dim}→{layer.out_dim}"
+            )
         return layer
 
     def set_reference_input(self, x: torch.Tensor) -> None:
@@ -263,7 +274,9 @@ class KAN(nn.Module):
     def auto_symbolic(self, lib=None, r2_threshold=None, x=None, exclude=None):
         from .symbolic import auto_symbolic
 
-        return auto_symbolic(self, lib=lib, r2_threshold=r2_threshold, x=self._x(x), exclude=exclude)
+        return auto_symbolic(
+            self, lib=lib, r2_threshold=r2_threshold, x=self._x(x), exclude=exclude
+        )
 
     def symbolic_formula(self, var_names=None, placeholders=False, digits=5):
         from .formula import symbolic_formula

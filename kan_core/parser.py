@@ -51,8 +51,13 @@ FUNCTIONS: dict[str, tuple[Callable, Callable, int]] = {
     "atan": (sympy.atan, torch.atan, 1),
     "atanh": (sympy.atanh, torch.atanh, 1),
 }
-for _alias, _name in {"arcsin": "asin", "arccos": "acos", "arctan": "atan",
-                      "arctanh": "atanh", "sgn": "sign"}.items():
+for _alias, _name in {
+    "arcsin": "asin",
+    "arccos": "acos",
+    "arctan": "atan",
+    "arctanh": "atanh",
+    "sgn": "sign",
+}.items():
     FUNCTIONS[_alias] = FUNCTIONS[_name]
 CONSTANTS = {"pi": (sympy.pi, math.pi), "e": (sympy.E, math.e)}
 
@@ -76,7 +81,9 @@ def _order_variables(names: set[str]) -> list[str]:
         n = max(int(re.sub(r"\D", "", v)) for v in indexed)
         style = "x_" if any("_" in v for v in indexed) else "x"
         return [f"{style}{i}" for i in range(1, n + 1)]
-    return sorted(names, key=lambda s: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)])
+    return sorted(
+        names, key=lambda s: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)]
+    )
 
 
 def _const_value(node: ast.AST) -> float | None:
@@ -92,8 +99,9 @@ def _const_value(node: ast.AST) -> float | None:
         a, b = _const_value(node.left), _const_value(node.right)
         if a is None or b is None or (isinstance(node.op, ast.Div) and b == 0):
             return None
-        return {ast.Div: a / b if b else None, ast.Mult: a * b, ast.Add: a + b,
-                ast.Sub: a - b}[type(node.op)]
+        return {ast.Div: a / b if b else None, ast.Mult: a * b, ast.Add: a + b, ast.Sub: a - b}[
+            type(node.op)
+        ]
     return None
 
 
@@ -143,9 +151,13 @@ class _Builder:
         return -s, lambda cols: -f(cols)
 
     def _BinOp(self, node, depth):
-        ops = {ast.Add: (sympy.Add, torch.add), ast.Sub: (None, torch.sub),
-               ast.Mult: (sympy.Mul, torch.mul), ast.Div: (None, torch.div),
-               ast.Pow: (sympy.Pow, None)}
+        ops = {
+            ast.Add: (sympy.Add, torch.add),
+            ast.Sub: (None, torch.sub),
+            ast.Mult: (sympy.Mul, torch.mul),
+            ast.Div: (None, torch.div),
+            ast.Pow: (sympy.Pow, None),
+        }
         if type(node.op) not in ops:
             raise FormulaError(f"operator '{type(node.op).__name__}' is not allowed")
         if isinstance(node.op, ast.Pow):

@@ -130,8 +130,10 @@ def prune_plan(model, node_th: float, edge_th: float, x: torch.Tensor) -> PruneP
             value, path = _strongest_path(edges, before, i)
             for l, a, b in path:
                 masks[l][a, b] = True
-            warnings.append(f"kept the strongest path from {_var(i)} (weakest edge score "
-                            f"{value:.3g}) so this input is not cut off")
+            warnings.append(
+                f"kept the strongest path from {_var(i)} (weakest edge score "
+                f"{value:.3g}) so this input is not cut off"
+            )
         else:
             warnings.append(f"{_var(i)} no longer reaches the output (score {nodes[0][i]:.3g})")
     reach = reachability(masks)
@@ -142,7 +144,7 @@ def prune_plan(model, node_th: float, edge_th: float, x: torch.Tensor) -> PruneP
             for l, a, b in path:
                 masks[l][a, b] = True
             warnings.append(f"kept the path {_var(i)} → output {j + 1} so it is not constant")
-    node_masks = [masks[0].any(1) | True]
+    node_masks = [torch.ones(model.width[0], dtype=torch.bool)]  # inputs always stay
     node_masks += [masks[l - 1].any(0) & masks[l].any(1) for l in range(1, model.depth)]
     node_masks.append(torch.ones(model.width[-1], dtype=torch.bool))
     return PrunePlan(masks, node_masks, warnings)
@@ -189,7 +191,9 @@ def prune_edge(model, l: int, i: int, j: int) -> list[str]:
 
 def _check_node(model, l: int, i: int) -> None:
     if not (0 <= l < model.depth):
-        raise IndexError(f"node layer {l} cannot be pruned (inputs are 0, hidden 1..{model.depth - 1})")
+        raise IndexError(
+            f"node layer {l} cannot be pruned (inputs are 0, hidden 1..{model.depth - 1})"
+        )
     if not (0 <= i < model.width[l]):
         raise IndexError(f"node ({l},{i}) out of range (layer {l} has {model.width[l]} nodes)")
 

@@ -140,7 +140,7 @@ def _polish(fn: SymbolicFunction, t, y, var_y, p, iters: int = 10):
         r = p[:, 2:3] * f + p[:, 3:4] - y
         J = torch.stack([p[:, 2:3] * fp * t, p[:, 2:3] * fp, f, torch.ones_like(f)], -1)
         A = J.transpose(1, 2) @ J
-        g = (J.transpose(1, 2) @ r.unsqueeze(-1))
+        g = J.transpose(1, 2) @ r.unsqueeze(-1)
         damp = lam * (A.diagonal(dim1=1, dim2=2).unsqueeze(-1) * eye + 1e-12 * eye)
         step = torch.linalg.solve(A + damp, -g).squeeze(-1)
         q = p + torch.nan_to_num(step, nan=0.0, posinf=0.0, neginf=0.0)
@@ -173,8 +173,11 @@ def fit_functions(x: torch.Tensor, y: torch.Tensor, fns: list[SymbolicFunction],
             out[fn.name] = (z, z, z, y.mean(1), torch.where(flat, 1.0, 0.0).double())
             continue
         al, be, c, d, r2 = _fit_one(fn, t, y, var_y)
-        sel = torch.ones_like(flat) if polish is True else (polish[:, k] if polish is not False
-                                                             else torch.zeros_like(flat))
+        sel = (
+            torch.ones_like(flat)
+            if polish is True
+            else (polish[:, k] if polish is not False else torch.zeros_like(flat))
+        )
         sel = sel & torch.isfinite(r2)
         if sel.any():
             idx = sel.nonzero().flatten()
@@ -189,12 +192,27 @@ def fit_functions(x: torch.Tensor, y: torch.Tensor, fns: list[SymbolicFunction],
     return out
 
 
-_POWER = {"x^2": 2, "x^3": 3, "x^4": 4, "x^5": 5, "1/x": -1, "1/x^2": -2, "1/x^3": -3,
-          "1/x^4": -4, "1/x^5": -5, "sqrt": 0.5, "x^0.5": 0.5, "x^1.5": 1.5, "1/sqrt(x)": -0.5,
-          "1/x^0.5": -0.5}
+_POWER = {
+    "x^2": 2,
+    "x^3": 3,
+    "x^4": 4,
+    "x^5": 5,
+    "1/x": -1,
+    "1/x^2": -2,
+    "1/x^3": -3,
+    "1/x^4": -4,
+    "1/x^5": -5,
+    "sqrt": 0.5,
+    "x^0.5": 0.5,
+    "x^1.5": 1.5,
+    "1/sqrt(x)": -0.5,
+    "1/x^0.5": -0.5,
+}
 
 
-def canonical(name: str, a: float, b: float, c: float, d: float) -> tuple[float, float, float, float]:
+def canonical(
+    name: str, a: float, b: float, c: float, d: float
+) -> tuple[float, float, float, float]:
     """Remove the redundancy between ``a, b`` and ``c, d`` (well-scaled for training, clean to read):
     powers get ``|a| = 1`` (``c·(a·x+b)^p = c·|a|^p·(±x + b/|a|)^p``), ``x`` gets ``a = 1, b = 0``,
     ``exp`` gets ``b = 0`` and ``log`` gets ``|a| = 1``."""
@@ -292,7 +310,7 @@ def fix_symbolic(model, l, i, j, name, x=None, fit: SymbolicFit | None = None) -
 
 
 def unfix_symbolic(model, l, i, j) -> None:
-    layer = model.layers[l] if model._check_edge(l, i, j) else None
+    layer = model._check_edge(l, i, j)
     layer.sym_mask[i, j] = 0.0
     layer.sym_funs.pop((i, j), None)
     layer.invalidate()

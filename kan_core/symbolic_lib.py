@@ -82,13 +82,9 @@ def _entries() -> list[SymbolicFunction]:
             "arctanh", lambda z: z.clamp(-1 + _EPS, 1 - _EPS).atanh(), S.atanh, 4, "unit_open"
         ),
         SymbolicFunction("0", torch.zeros_like, lambda z: S.Integer(0), 0),
-        SymbolicFunction(
-            "gaussian", lambda z: torch.exp(-z * z), lambda z: S.exp(-(z**2)), 3
-        ),
+        SymbolicFunction("gaussian", lambda z: torch.exp(-z * z), lambda z: S.exp(-(z**2)), 3),
         SymbolicFunction("cosh", lambda z: z.clamp(-40, 40).cosh(), S.cosh, 3),
-        SymbolicFunction(
-            "sigmoid", torch.sigmoid, lambda z: 1 / (1 + S.exp(-z)), 4
-        ),
+        SymbolicFunction("sigmoid", torch.sigmoid, lambda z: 1 / (1 + S.exp(-z)), 4),
     ]
 
 

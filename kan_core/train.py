@@ -58,14 +58,17 @@ class StepResult:
 
 
 def regularization(scales: list[torch.Tensor], lamb_l1: float, lamb_entropy: float) -> torch.Tensor:
-    """L1 + entropy (over each node's incoming and outgoing edges) of per-layer edge scales."""
+    """L1 + entropy (over each node's outgoing and incoming edges) of per-layer edge scales.
+
+    pykan's definition: ``p = s / (Σ + 1)`` along each direction, entropy ``−Σ p·log2(p + 1e-4)``
+    averaged over nodes; both directions are computed in one stacked pass.
+    """
     total = scales[0].new_zeros(())
     for s in scales:
-        p_out = s / (s.sum(1, keepdim=True) + 1)  # over the outputs of each input node
-        p_in = s / (s.sum(0, keepdim=True) + 1)  # over the inputs of each output node
-        ent_out = -(p_out * torch.log2(p_out + 1e-4)).sum(1).mean()
-        ent_in = -(p_in * torch.log2(p_in + 1e-4)).sum(0).mean()
-        total = total + lamb_l1 * s.sum() + lamb_entropy * (ent_out + ent_in)
+        n_in, n_out = s.shape
+        p = torch.stack([s / (s.sum(1, keepdim=True) + 1), s / (s.sum(0, keepdim=True) + 1)])
+        ent = (p * torch.log2(p + 1e-4)).sum((1, 2))
+        total = total + lamb_l1 * s.sum() - lamb_entropy * (ent[0] / n_in + ent[1] / n_out)
     return total
 
 
@@ -97,8 +100,13 @@ class Trainer:
             lr = o.lr * self._lr_scale
             if o.opt == "LBFGS":
                 self._opt = torch.optim.LBFGS(
-                    params, lr=lr, max_iter=o.lbfgs_iters, history_size=10,
-                    line_search_fn="strong_wolfe", tolerance_grad=1e-32, tolerance_change=1e-32,
+                    params,
+                    lr=lr,
+                    max_iter=o.lbfgs_iters,
+                    history_size=10,
+                    line_search_fn="strong_wolfe",
+                    tolerance_grad=1e-32,
+                    tolerance_change=1e-32,
                 )
             else:
                 self._opt = torch.optim.Adam(params, lr=lr)
@@ -111,8 +119,10 @@ class Trainer:
     def _grid_due(self) -> bool:
         o = self.options
         every = max(1, o.stop_grid_update_step // max(1, o.grid_update_num))
-        return o.update_grid and self.steps_done < o.stop_grid_update_step and (
-            self.steps_done % every == 0
+        return (
+            o.update_grid
+            and self.steps_done < o.stop_grid_update_step
+            and (self.steps_done % every == 0)
         )
 
     def _batch(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -158,8 +168,13 @@ class Trainer:
         if error or not finite:
             return self._roll_back(saved, error or "loss or parameters became NaN/inf")
         with torch.no_grad():
-            test = float(torch.sqrt(torch.mean((model(self.dataset["test_input"])
-                                                - self.dataset["test_label"]) ** 2)))
+            test = float(
+                torch.sqrt(
+                    torch.mean(
+                        (model(self.dataset["test_input"]) - self.dataset["test_label"]) ** 2
+                    )
+                )
+            )
         if not math.isfinite(test):
             return self._roll_back(saved, "the model's output became NaN/inf")
         self.bad_in_a_row = 0
@@ -182,8 +197,14 @@ class Trainer:
             self.stopped = True
         last = self.history["train_loss"][-1] if self.history["train_loss"] else float("nan")
         last_test = self.history["test_loss"][-1] if self.history["test_loss"] else float("nan")
-        return StepResult(self.steps_done, last, last_test, float("nan"), ok=False,
-                          message=f"step {self.steps_done} rolled back: {why}")
+        return StepResult(
+            self.steps_done,
+            last,
+            last_test,
+            float("nan"),
+            ok=False,
+            message=f"step {self.steps_done} rolled back: {why}",
+        )
 
     def _record(self, r: StepResult) -> None:
         self.history["train_loss"].append(r.train_loss)

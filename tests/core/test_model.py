@@ -33,9 +33,10 @@ def test_fast_regulariser_matches_direct_std_of_edge_activations():
     # pykan's formula: L1 + entropy over rows and columns
     s = scales[0]
     p_row, p_col = s / (s.sum(1, keepdim=True) + 1), s / (s.sum(0, keepdim=True) + 1)
-    ent = -(p_row * torch.log2(p_row + 1e-4)).sum(1).mean() - (
-        p_col * torch.log2(p_col + 1e-4)
-    ).sum(0).mean()
+    ent = (
+        -(p_row * torch.log2(p_row + 1e-4)).sum(1).mean()
+        - (p_col * torch.log2(p_col + 1e-4)).sum(0).mean()
+    )
     assert torch.allclose(regularization([s], 1.0, 2.0), s.sum() + 2 * ent)
 
 

@@ -79,12 +79,14 @@ def test_dataset_from_formula_rejects_nan_on_the_range():
 
 
 def test_dataset_shapes_ranges_and_seed():
-    ds = dataset_from_formula("x_1*x_2", ranges=[[0, 2 * math.pi], [0.5, 2]], train_num=50,
-                              test_num=20, seed=3)
+    ds = dataset_from_formula(
+        "x_1*x_2", ranges=[[0, 2 * math.pi], [0.5, 2]], train_num=50, test_num=20, seed=3
+    )
     assert ds["train_input"].shape == (50, 2) and ds["test_label"].shape == (20, 1)
     assert ds["train_input"].dtype == torch.float32
     assert 0 <= float(ds["train_input"][:, 0].min()) and float(ds["train_input"][:, 0].max()) <= 6.3
     assert 0.5 <= float(ds["train_input"][:, 1].min())
-    again = dataset_from_formula("x_1*x_2", ranges=[[0, 2 * math.pi], [0.5, 2]], train_num=50,
-                                 test_num=20, seed=3)
+    again = dataset_from_formula(
+        "x_1*x_2", ranges=[[0, 2 * math.pi], [0.5, 2]], train_num=50, test_num=20, seed=3
+    )
     assert torch.equal(ds["train_input"], again["train_input"])

@@ -107,9 +107,11 @@ def test_fix_unfix_and_formula_for_every_function():
     for name in SYMBOLIC_LIB:
         m = KAN([1, 1], seed=0)
         m.set_reference_input(x)
-        m.fix_symbolic(0, 0, 0, name, fit=None) if name not in ("arcsin", "arccos", "arctanh") else (
-            m.fix_symbolic(0, 0, 0, name, x=x * 0.5 - 0.5)
-        )
+        m.fix_symbolic(0, 0, 0, name, fit=None) if name not in (
+            "arcsin",
+            "arccos",
+            "arctanh",
+        ) else (m.fix_symbolic(0, 0, 0, name, x=x * 0.5 - 0.5))
         assert m.edge_state(0, 0, 0) == "symbolic"
         (expr,) = m.symbolic_formula()
         f = sympy.lambdify(sympy.Symbol("x_1", real=True), expr, "math")

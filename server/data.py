@@ -1,0 +1,242 @@
+"""From a create request to a dataset and a fresh model: presets, formulas, CSV; the limits.
+
+Everything here is synchronous and pure (no store, no threads) so it is testable on its own.
+``SpecError`` carries a readable message that routes answer with 422.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from typing import Any
+
+import torch
+
+import kan_core
+
+from .config import Settings
+from .schemas import SessionCreate
+
+
+class SpecError(ValueError):
+    """An invalid create request (unknown preset, bad formula, over a limit...): HTTP 422."""
+
+
+def presets() -> list[dict[str, Any]]:
+    return [
+        {
+            "name": p.name,
+            "title": p.title,
+            "formula": p.formula,
+            "width": list(p.width),
+            "ranges": _ranges_list(p.ranges, p.width[0]),
+            "description": getattr(p, "description", ""),
+        }
+        for p in kan_core.PRESETS
+    ]
+
+
+def check_formula(formula: str) -> dict[str, Any]:
+    """Validate a formula for inline feedback: variables and LaTeX, or the parser's message."""
+    try:
+        parsed = _parse(formula)
+    except SpecError as exc:
+        return {"ok": False, "message": str(exc), "variables": [], "latex": None}
+    return {
+        "ok": True,
+        "message": None,
+        "variables": parsed.variables,
+        "latex": kan_core.to_latex(parsed.expr),
+    }
+
+
+def preset_preview(name: str, n: int) -> dict[str, Any]:
+    """The target on an ``n``×``n`` grid over the first two variables (others at their range's
+    middle), for a thumbnail; a curve when there is only one variable."""
+    by_name = {p.name: p for p in kan_core.PRESETS}
+    if name not in by_name:
+        raise SpecError(f"unknown preset {name!r}")
+    p = by_name[name]
+    parsed = _parse(p.formula)
+    ranges = _ranges_list(p.ranges, len(parsed.variables))
+    axes = [torch.linspace(lo, hi, n) for lo, hi in ranges[:2]]
+    mids = [(lo + hi) / 2 for lo, hi in ranges]
+    if len(axes) == 1:
+        x = axes[0].reshape(-1, 1)
+        return {
+            "variables": parsed.variables,
+            "x": axes[0].tolist(),
+            "y": None,
+            "z": [_finite(v) for v in parsed.fn(x).reshape(-1).tolist()],
+        }
+    gx, gy = torch.meshgrid(axes[0], axes[1], indexing="xy")
+    x = torch.tensor(mids, dtype=torch.float32).repeat(n * n, 1)
+    x[:, 0], x[:, 1] = gx.reshape(-1), gy.reshape(-1)
+    z = parsed.fn(x).reshape(n, n).tolist()
+    return {
+        "variables": parsed.variables,
+        "x": axes[0].tolist(),
+        "y": axes[1].tolist(),
+        "z": [[_finite(v) for v in row] for row in z],
+    }
+
+
+def _finite(v: float) -> float | None:
+    return round(v, 5) if math.isfinite(v) else None
+
+
+def _ranges_list(ranges, n_var: int) -> list[list[float]]:
+    """Normalise ``[lo, hi]`` or ``[[lo, hi], ...]`` to one pair per variable."""
+    if ranges is None:
+        ranges = (-1.0, 1.0)
+    seq = list(ranges)
+    if len(seq) == 2 and all(isinstance(v, int | float) for v in seq):
+        seq = [seq] * n_var
+    out = [[float(lo), float(hi)] for lo, hi in seq]
+    if len(out) != n_var:
+        raise SpecError(f"ranges: expected {n_var} [lo, hi] pairs, got {len(out)}")
+    for lo, hi in out:
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+            raise SpecError(f"ranges: need finite lo < hi, got [{lo}, {hi}]")
+    return out
+
+
+def build_spec(req: SessionCreate, settings: Settings) -> dict[str, Any]:
+    """Validate a create request into a JSON-able spec (fast: no model or dataset built)."""
+    spec: dict[str, Any] = {
+        "grid": req.grid,
+        "k": req.k,
+        "seed": req.seed,
+        "train": req.train.model_dump(),
+    }
+    if req.preset is not None:
+        by_name = {p.name: p for p in kan_core.PRESETS}
+        if req.preset not in by_name:
+            raise SpecError(f"unknown preset {req.preset!r}; choose from {sorted(by_name)}")
+        p = by_name[req.preset]
+        width = list(req.width or p.width)
+        variables = _parse(p.formula).variables
+        spec.update(
+            kind="preset",
+            preset=p.name,
+            formula=p.formula,
+            ranges=_ranges_list(p.ranges, len(variables)),
+        )
+    elif req.formula is not None:
+        variables = _parse(req.formula).variables
+        width = list(req.width or [len(variables), 5, 1])
+        spec.update(
+            kind="formula", formula=req.formula, ranges=_ranges_list(req.ranges, len(variables))
+        )
+    else:
+        header, _ = parse_csv(req.csv, settings)
+        target = req.target or header[-1]
+        if target not in header:
+            raise SpecError(f"target: no column {target!r} in the CSV header {header}")
+        variables = [h for h in header if h != target]
+        width = list(req.width or [len(variables), 5, 1])
+        spec.update(kind="csv", target=target, test_fraction=req.test_fraction)
+    spec.update(variables=variables, width=width, train_num=req.train_num, test_num=req.test_num)
+    check_limits(spec, settings)
+    return spec
+
+
+def _parse(formula: str):
+    try:
+        return kan_core.parse_formula(formula)
+    except ValueError as exc:  # FormulaError is a ValueError
+        raise SpecError(f"formula: {exc}") from None
+    except Exception as exc:  # anything else the parser trips on is still the input's fault
+        raise SpecError(f"formula: cannot parse ({type(exc).__name__})") from None
+
+
+def check_limits(spec: dict[str, Any], settings: Settings) -> None:
+    width, n_var = spec["width"], len(spec["variables"])
+    if width[0] != n_var:
+        raise SpecError(f"width: first layer must be {n_var} (one per variable), got {width[0]}")
+    if width[-1] != 1:
+        raise SpecError(f"width: last layer must be 1 (one target), got {width[-1]}")
+    if len(width) - 1 > settings.max_depth:
+        raise SpecError(f"width: at most {settings.max_depth} layers")
+    edges = sum(a * b for a, b in zip(width[:-1], width[1:], strict=False))
+    if edges > settings.max_edges:
+        raise SpecError(f"width: {edges} edges is over the limit of {settings.max_edges}")
+    if spec["grid"] > settings.max_grid:
+        raise SpecError(f"grid: at most {settings.max_grid}")
+    if spec["k"] > settings.max_k:
+        raise SpecError(f"k: at most {settings.max_k}")
+    if spec["train_num"] + spec["test_num"] > settings.max_train_num:
+        raise SpecError(f"train_num + test_num: at most {settings.max_train_num}")
+
+
+def parse_csv(text: str, settings: Settings) -> tuple[list[str], torch.Tensor]:
+    """CSV text with a header → (column names, float32 ``(rows, cols)``), within the limits."""
+    if len(text.encode()) > settings.max_upload_bytes:
+        raise SpecError(f"csv: larger than {settings.max_upload_bytes} bytes")
+    rows = list(csv.reader(io.StringIO(text)))
+    rows = [r for r in rows if any(c.strip() for c in r)]
+    if len(rows) < 3:
+        raise SpecError("csv: need a header row and at least 2 data rows")
+    header = [h.strip() for h in rows[0]]
+    if not 2 <= len(header) <= settings.max_csv_cols:
+        raise SpecError(f"csv: need 2 to {settings.max_csv_cols} columns, got {len(header)}")
+    if len(set(header)) != len(header) or not all(header):
+        raise SpecError("csv: column names must be unique and non-empty")
+    if len(rows) - 1 > settings.max_csv_rows:
+        raise SpecError(f"csv: at most {settings.max_csv_rows} data rows")
+    values = []
+    for n, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise SpecError(f"csv: line {n} has {len(row)} fields, expected {len(header)}")
+        try:
+            vals = [float(c) for c in row]
+        except ValueError:
+            raise SpecError(f"csv: line {n} has a non-numeric value") from None
+        if not all(math.isfinite(v) for v in vals):
+            raise SpecError(f"csv: line {n} has NaN or infinity")
+        values.append(vals)
+    return header, torch.tensor(values, dtype=torch.float32)
+
+
+def build_dataset(
+    spec: dict[str, Any], csv_text: str | None, settings: Settings
+) -> dict[str, torch.Tensor]:
+    """The session's dataset, reproducible from spec (+ stored CSV) alone."""
+    if spec["kind"] == "csv":
+        header, table = parse_csv(csv_text or "", settings)
+        target = header.index(spec["target"])
+        inputs = [c for c in range(len(header)) if c != target]
+        gen = torch.Generator().manual_seed(spec["seed"])
+        perm = torch.randperm(table.shape[0], generator=gen)
+        n_test = max(1, int(round(table.shape[0] * spec["test_fraction"])))
+        n_test = min(n_test, table.shape[0] - 1)
+        test, train = perm[:n_test], perm[n_test:]
+        dataset = {
+            "train_input": table[train][:, inputs],
+            "train_label": table[train][:, [target]],
+            "test_input": table[test][:, inputs],
+            "test_label": table[test][:, [target]],
+        }
+    else:
+        dataset = kan_core.dataset_from_formula(
+            spec["formula"],
+            ranges=spec["ranges"],
+            train_num=spec["train_num"],
+            test_num=spec["test_num"],
+            seed=spec["seed"],
+        )
+    try:
+        kan_core.validate_dataset(dataset)
+    except ValueError as exc:
+        raise SpecError(f"dataset: {exc}") from None
+    return dataset
+
+
+def build_model(spec: dict[str, Any], dataset: dict[str, torch.Tensor]) -> kan_core.KAN:
+    """A fresh model for the spec; its grid spans the training inputs."""
+    model = kan_core.KAN(
+        width=list(spec["width"]), grid=spec["grid"], k=spec["k"], seed=spec["seed"]
+    )
+    model.set_reference_input(dataset["train_input"])
+    return model

@@ -1,0 +1,119 @@
+"""The app factory: ``create_app(settings)``; the lifespan owns the Store and SessionManager."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import plotly
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from . import PROTOCOL_VERSION
+from .config import Settings, get_settings
+from .manager import SessionManager
+from .routes import edges, health, presets, sessions
+from .store import Store
+from .stream import router as stream_router
+
+log = logging.getLogger("kan_workbench")
+DEFAULT_WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+FAVICON = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
+    b'<rect width="16" height="16" rx="3" fill="#2b6cb0"/>'
+    b'<path d="M3 12 Q6 2 8 8 T13 4" stroke="#fff" stroke-width="1.6" fill="none"/></svg>'
+)
+
+
+async def _housekeeping(manager: SessionManager) -> None:
+    while True:
+        await asyncio.sleep(1.0)
+        try:
+            await asyncio.to_thread(manager.housekeeping)
+        except Exception:  # never let the watchdog die
+            log.exception("housekeeping failed")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        store = Store(settings.db_path)
+        manager = SessionManager(settings, store)
+        app.state.settings, app.state.store, app.state.manager = settings, store, manager
+        task = asyncio.create_task(_housekeeping(manager))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await asyncio.to_thread(manager.close)
+            store.close()
+
+    app = FastAPI(
+        title="KAN Workbench",
+        version=f"protocol {PROTOCOL_VERSION}",
+        description="Train, prune and snap Kolmogorov-Arnold Networks live; "
+        "stream protocol in docs/protocol.md.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+
+    @app.middleware("http")
+    async def refuse_oversized_uploads(request: Request, call_next):
+        """Refuse a too-large body from its header, before it is read and spooled."""
+        size = request.headers.get("content-length", "")
+        if size.isdigit() and int(size) > settings.max_upload_bytes + 64 * 1024:
+            return JSONResponse(
+                {"detail": f"body: larger than {settings.max_upload_bytes} bytes"}, 413
+            )
+        return await call_next(request)
+
+    for module in (health, presets, sessions, edges):
+        app.include_router(module.router)
+    app.include_router(stream_router)
+    _mount_pages(app, settings.web_dir or DEFAULT_WEB_DIR)
+    return app
+
+
+def _mount_pages(app: FastAPI, web_dir: Path) -> None:
+    """The single-page app: ``/`` and ``/sessions/{id}`` serve web/index.html; other files of
+    web/ are served from the root (``/js/main.js``); Plotly.js comes from the plotly package."""
+
+    def index() -> Response:
+        page = web_dir / "index.html"
+        if not page.is_file():  # a server without its page still answers, and says why
+            return HTMLResponse(
+                f"<h1>KAN Workbench</h1><p>No web page at {page}; the API is "
+                '<a href="/docs">here</a>.</p>'
+            )
+        return FileResponse(page, media_type="text/html")
+
+    app.get("/", include_in_schema=False)(index)
+
+    @app.get("/sessions/{session_id}", include_in_schema=False)
+    def session_page(session_id: str) -> Response:
+        return index()
+
+    @app.get("/static/plotly.min.js", include_in_schema=False)
+    def plotly_js() -> FileResponse:
+        return FileResponse(
+            PLOTLY_JS,
+            media_type="text/javascript",
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    @app.get("/favicon.svg", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(FAVICON, media_type="image/svg+xml")
+
+    # Last, so every API route wins: web/js/main.js is served at /js/main.js, and so on.
+    app.mount("/", StaticFiles(directory=web_dir, check_dir=False), name="web")

@@ -1,0 +1,127 @@
+"""``SessionManager``: creates sessions, finds them (loading from the store on demand), evicts
+idle ones to disk, and watches for hung steps. Lives in the app's lifespan."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+
+import kan_core
+
+from .config import Settings
+from .data import SpecError, build_dataset, build_model, build_spec
+from .schemas import SessionCreate
+from .sessions import CommandError, Session
+from .store import SessionRecord, Store
+
+log = logging.getLogger("kan_workbench.manager")
+
+
+class SessionManager:
+    def __init__(self, settings: Settings, store: Store):
+        self.settings, self.store = settings, store
+        self._live: dict[str, Session] = {}
+        self._lock = threading.RLock()
+
+    @property
+    def n_live(self) -> int:
+        return len(self._live)
+
+    def create(self, req: SessionCreate) -> Session:
+        """Validate, build, persist and start a session (blocking: call off the event loop)."""
+        if self.store.count_sessions() >= self.settings.max_sessions:
+            raise CommandError(
+                429, f"at most {self.settings.max_sessions} sessions; delete one first"
+            )
+        spec = build_spec(req, self.settings)
+        try:
+            dataset = build_dataset(spec, req.csv, self.settings)
+            model = build_model(spec, dataset)
+        except SpecError:
+            raise
+        except Exception as exc:  # e.g. a formula that evaluates to NaN everywhere
+            log.warning("create failed: %r", exc)
+            raise SpecError(f"cannot build this session: {type(exc).__name__}: {exc}") from None
+        rec = SessionRecord(
+            id=secrets.token_urlsafe(9),
+            owner_token=secrets.token_urlsafe(24),
+            viewer_token=secrets.token_urlsafe(24),
+            spec=spec,
+            model=model.to_bytes(),
+            csv=req.csv,
+        )
+        self.store.create_session(rec)
+        return self._start(Session(rec, dataset, model, self.settings, self.store))
+
+    def get_live(self, session_id: str) -> Session | None:
+        return self._live.get(session_id)
+
+    def get(self, session_id: str) -> Session | None:
+        """The live session, loading it from the store if it was evicted or the server
+        restarted (blocking when it loads: call off the event loop)."""
+        s = self._live.get(session_id)
+        if s is not None:
+            return s
+        with self._lock:
+            s = self._live.get(session_id)
+            if s is not None:
+                return s
+            rec = self.store.load_session(session_id)
+            if rec is None:
+                return None
+            try:
+                dataset = build_dataset(rec.spec, rec.csv, self.settings)
+            except SpecError:
+                log.exception("session %s: cannot rebuild its dataset", session_id)
+                return None
+            model = kan_core.KAN.from_bytes(rec.model)
+            model.set_reference_input(dataset["train_input"])
+            return self._start(Session(rec, dataset, model, self.settings, self.store))
+
+    def delete(self, session_id: str) -> None:
+        with self._lock:
+            s = self._live.pop(session_id, None)
+        if s is not None:
+            s.hub.publish_event("deleted", "this session was deleted")
+            s.stop()
+        self.store.delete_session(session_id)
+
+    def _start(self, s: Session) -> Session:
+        with self._lock:
+            if len(self._live) >= self.settings.max_live_sessions:
+                self._evict(force_one=True)
+            if len(self._live) >= self.settings.max_live_sessions:
+                raise CommandError(503, "too many active sessions; try again later")
+            self._live[s.id] = s
+        s.start()
+        return s
+
+    def _evict(self, force_one: bool = False) -> list[str]:
+        """Stop idle sessions (their state is already in the store); ``force_one`` evicts the
+        least recently used idle session even if it has not been idle long."""
+        now = time.monotonic()
+        idle = sorted((s for s in self._live.values() if not s.busy), key=lambda s: s.last_active)
+        gone = [s for s in idle if now - s.last_active > self.settings.idle_evict_s]
+        if force_one and not gone and idle:
+            gone = idle[:1]
+        for s in gone:
+            self._live.pop(s.id, None)
+            s.stop()
+        return [s.id for s in gone]
+
+    def housekeeping(self) -> None:
+        """Called about once a second by the app: hung-step watchdog and idle eviction."""
+        for s in list(self._live.values()):
+            s.check_hung()
+        with self._lock:
+            evicted = self._evict()
+        if evicted:
+            log.info("evicted idle sessions to disk: %s", evicted)
+
+    def close(self) -> None:
+        with self._lock:
+            sessions, self._live = list(self._live.values()), {}
+        for s in sessions:
+            s.stop(timeout=2.0)

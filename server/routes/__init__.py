@@ -1,0 +1,1 @@
+"""Thin routers: validate, call the session (on its worker), return a schema."""

@@ -1,0 +1,158 @@
+"""Session-level routes: create, read, delete, train/play/pause/reset, whole-model edits."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Form, HTTPException, Response, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from pydantic import ValidationError
+
+from .. import commands, snapshot
+from ..data import SpecError
+from ..deps import ManagerDep, OwnerSession, ReaderSession, SettingsDep, run_command
+from ..schemas import (
+    AutoPruneRequest,
+    AutoSymbolicRequest,
+    EditResult,
+    Formula,
+    RefineRequest,
+    SessionCreate,
+    SessionCreated,
+    SessionSnapshot,
+    TrainRequest,
+    TrainSettingsPatch,
+)
+from ..sessions import CommandError
+
+router = APIRouter(prefix="/api/sessions", tags=["sessions"])
+ERRORS = {
+    401: {"description": "no token"},
+    403: {"description": "wrong or viewer token"},
+    404: {"description": "unknown session"},
+    409: {"description": "impossible edit"},
+}
+
+
+async def _create(manager, req: SessionCreate) -> dict:
+    try:
+        s = await run_in_threadpool(manager.create, req)
+    except SpecError as exc:
+        raise HTTPException(422, str(exc)) from None
+    except CommandError as exc:
+        raise HTTPException(exc.status, exc.message) from None
+    return {
+        "id": s.id,
+        "owner_token": s.owner_token,
+        "viewer_token": s.viewer_token,
+        "url": f"/sessions/{s.id}",
+        "viewer_url": f"/sessions/{s.id}?view={s.viewer_token}",
+        "status": s.status,
+        "step": s.step,
+    }
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=SessionCreated,
+    responses={422: {"description": "invalid formula, unknown preset, over a limit"}},
+)
+async def create_session(req: SessionCreate, manager: ManagerDep) -> dict:
+    """Create a session from a preset, a formula or CSV text; returns its tokens."""
+    return await _create(manager, req)
+
+
+@router.post("/upload", status_code=201, response_model=SessionCreated)
+async def create_from_csv(
+    manager: ManagerDep,
+    settings: SettingsDep,
+    file: UploadFile,
+    options: str = Form("{}", description="JSON: SessionCreate fields"),
+):
+    """Create a session from an uploaded CSV file (header row; last column is the target
+    unless ``options.target`` says otherwise)."""
+    raw = await file.read(settings.max_upload_bytes + 1)
+    if len(raw) > settings.max_upload_bytes:
+        raise HTTPException(413, f"file: larger than {settings.max_upload_bytes} bytes")
+    try:
+        fields = json.loads(options or "{}")
+        if not isinstance(fields, dict):
+            raise ValueError("options must be a JSON object")
+        req = SessionCreate(**{**fields, "csv": raw.decode("utf-8-sig")})
+    except (ValueError, ValidationError, UnicodeDecodeError) as exc:
+        raise HTTPException(422, f"options/file: {exc}") from None
+    return await _create(manager, req)
+
+
+@router.get("/{session_id}", response_model=SessionSnapshot, responses=ERRORS)
+async def get_session(s: ReaderSession) -> dict:
+    return (await snapshot.get(s))[0]
+
+
+@router.delete("/{session_id}", status_code=204, responses=ERRORS)
+async def delete_session(s: OwnerSession, manager: ManagerDep) -> Response:
+    await run_in_threadpool(manager.delete, s.id)
+    return Response(status_code=204)
+
+
+@router.post("/{session_id}/train", response_model=EditResult, responses=ERRORS)
+async def train(s: OwnerSession, body: TrainRequest, settings: SettingsDep) -> dict:
+    """Start training ``steps`` steps and return at once; then the status becomes paused."""
+    if body.steps > settings.max_steps_per_request:
+        raise HTTPException(422, f"steps: at most {settings.max_steps_per_request}")
+    return await run_command(s, commands.train, body.steps)
+
+
+@router.post("/{session_id}/play", response_model=EditResult, responses=ERRORS)
+async def play(s: OwnerSession, settings: SettingsDep) -> dict:
+    """Train until paused (or ``play_max_steps``)."""
+    return await run_command(s, commands.train, settings.play_max_steps)
+
+
+@router.post("/{session_id}/pause", response_model=EditResult, responses=ERRORS)
+async def pause(s: OwnerSession) -> dict:
+    return await run_command(s, commands.pause)
+
+
+@router.post("/{session_id}/reset", response_model=EditResult, responses=ERRORS)
+async def reset(s: OwnerSession) -> dict:
+    """Back to the initial weights (an undoable edit)."""
+    return await run_command(s, commands.reset)
+
+
+@router.patch("/{session_id}/settings", response_model=EditResult, responses=ERRORS)
+async def update_settings(s: OwnerSession, body: TrainSettingsPatch) -> dict:
+    return await run_command(s, commands.update_settings, body.model_dump(exclude_none=True))
+
+
+@router.post("/{session_id}/prune", response_model=EditResult, responses=ERRORS)
+async def auto_prune(s: OwnerSession, body: AutoPruneRequest) -> dict:
+    """Prune every edge and node below the thresholds (the network keeps its shape)."""
+    return await run_command(s, commands.auto_prune, body.node_th, body.edge_th)
+
+
+@router.post("/{session_id}/refine", response_model=EditResult, responses=ERRORS)
+async def refine(s: OwnerSession, body: RefineRequest) -> dict:
+    return await run_command(s, commands.refine, body.grid)
+
+
+@router.post("/{session_id}/auto-symbolic", response_model=EditResult, responses=ERRORS)
+async def auto_symbolic(s: OwnerSession, body: AutoSymbolicRequest) -> dict:
+    return await run_command(s, commands.auto_symbolic, body.r2_threshold)
+
+
+@router.get("/{session_id}/formula", response_model=Formula, responses=ERRORS)
+async def formula(s: ReaderSession) -> dict:
+    """Always 200: ``complete`` is false while some edges are not symbolic."""
+    return await run_command(s, commands.formula)
+
+
+@router.post("/{session_id}/undo", response_model=EditResult, responses=ERRORS)
+async def undo(s: OwnerSession) -> dict:
+    return await run_command(s, commands.undo, False)
+
+
+@router.post("/{session_id}/redo", response_model=EditResult, responses=ERRORS)
+async def redo(s: OwnerSession) -> dict:
+    return await run_command(s, commands.undo, True)

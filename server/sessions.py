@@ -1,0 +1,303 @@
+"""A training session: one model, one dataset, and one worker thread that owns both.
+
+The worker runs ``Trainer.step()`` and, between steps, the commands that routes submit; so an edit
+never races a step. Routes get a ``concurrent.futures.Future`` and await it off the event loop.
+Results go out through the session's :class:`~server.hub.Hub` (latest-wins, shared by viewers).
+
+Threads: each worker calls ``torch.set_num_threads(settings.torch_threads)`` (default 1) on its
+own thread when it starts. PyTorch keeps this partly per thread (OpenMP) and partly process-wide
+(threads started later inherit it), so every worker sets it itself rather than relying on one
+call. With the default pool (one thread per core) concurrent sessions on a 2-core machine were
+seen slowing each other 10-200x; with one thread each, N sessions share the cores like N processes.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+import torch
+
+import kan_core
+
+from . import views
+from .config import Settings
+from .data import build_model
+from .hub import Hub
+from .store import SessionRecord, Store
+
+log = logging.getLogger("kan_workbench.sessions")
+_threads_set = threading.Lock()
+SCORES_EVERY_S = 1.0  # edge/node scores shown while training may lag this much
+
+
+class CommandError(Exception):
+    """A refused command: ``status`` is the HTTP code routes answer with."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+class Session:
+    """State of one session; every mutation happens on its worker thread."""
+
+    def __init__(
+        self,
+        rec: SessionRecord,
+        dataset: dict,
+        model: kan_core.KAN,
+        settings: Settings,
+        store: Store,
+    ):
+        self.id, self.owner_token, self.viewer_token = rec.id, rec.owner_token, rec.viewer_token
+        self.spec, self.csv, self.settings, self.store = rec.spec, rec.csv, settings, store
+        self.dataset = dataset
+        self.variables: list[str] = list(rec.spec["variables"])
+        self.target: str = rec.spec.get("target", "y")
+        self.rejects: dict[str, list[str]] = rec.rejects
+        self.fits: dict[str, dict] = rec.fits  # last fit per edge "l,i,j" (model keeps no R²)
+        self.step = rec.step
+        self.status = "paused" if rec.step else "idle"
+        self.error: str | None = None
+        self.hub = Hub(
+            metrics=deque(rec.metrics, maxlen=settings.metrics_history),
+            status=self.status,
+            step=self.step,
+        )
+        self.model = model
+        self._good = rec.model  # bytes of the last checkpoint: what a failure rolls back to
+        self._trainer: kan_core.Trainer | None = None
+        self._steps_base = 0  # session step at the last reset (for the grid-update schedule)
+        self._queue: queue.Queue = queue.Queue()
+        self._remaining = 0
+        self._stop = threading.Event()
+        self._step_started: float | None = None
+        self._hung = False
+        self._edges_due = 0.0  # monotonic time after which edges may be recomputed
+        self._edges_dirty = True
+        self._scores: tuple[list, list] | None = None  # (edge, node) scores, cached briefly
+        self._scores_at = 0.0
+        self._last_ckpt = time.monotonic()
+        self.last_active = time.monotonic()
+        self._thread = threading.Thread(target=self._run, name=f"kan-session-{rec.id}", daemon=True)
+
+    # --- lifecycle ------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the worker after its current step; checkpoint an interrupted run."""
+        self.submit(self._stop_now)
+        self._thread.join(timeout)
+
+    def _stop_now(self) -> None:
+        if self._remaining:
+            self._remaining = 0
+            self._set_status("paused")
+            self.checkpoint()
+        self._stop.set()
+
+    @property
+    def busy(self) -> bool:
+        return self._remaining > 0 or self.hub.n_subscribers > 0 or not self._queue.empty()
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        """Run ``fn(*args)`` on the worker between steps; the future holds its result."""
+        fut: Future = Future()
+        self.last_active = time.monotonic()
+        self._queue.put((fut, fn, args))
+        return fut
+
+    # --- worker loop ----------------------------------------------------------------------
+    def _run(self) -> None:
+        with _threads_set:  # the setter touches process-wide state too: one at a time
+            if torch.get_num_threads() != self.settings.torch_threads:
+                torch.set_num_threads(self.settings.torch_threads)
+        while not self._stop.is_set():
+            try:
+                if self._remaining > 0:
+                    item = self._queue.get_nowait()
+                else:  # idle: sleep until a command comes (or edges are due for viewers)
+                    due = self._edges_dirty and self.hub.n_subscribers > 0
+                    item = self._queue.get(timeout=0.2 if due else None)
+            except queue.Empty:
+                item = None
+            try:
+                if item is not None:
+                    self._execute(*item)
+                elif self._remaining > 0:
+                    self._train_one()
+                self._maybe_publish_edges()
+            except Exception as exc:  # the worker must outlive any failure of its session
+                log.exception("session %s: worker error", self.id)
+                if self.status != "error":
+                    self._fail(f"internal error: {type(exc).__name__}: {exc}", rollback=True)
+                self._edges_dirty = False  # do not retry a failing computation in a loop
+
+    def _execute(self, fut: Future, fn: Callable[..., Any], args: tuple) -> None:
+        if not fut.set_running_or_notify_cancel():
+            return
+        try:
+            fut.set_result(fn(*args))
+        except CommandError as exc:
+            fut.set_exception(exc)
+        except Exception as exc:  # a core error must not kill the worker
+            log.exception("session %s: command %s failed", self.id, getattr(fn, "__name__", fn))
+            fut.set_exception(CommandError(409, f"{type(exc).__name__}: {exc}"))
+
+    def _train_one(self) -> None:
+        self._step_started = time.monotonic()
+        try:
+            res, reason = self._get_trainer().step(), None
+        except Exception as exc:
+            log.exception("session %s: step failed", self.id)
+            res, reason = None, f"training step raised {type(exc).__name__}: {exc}"
+        finally:
+            self._step_started = None
+        if self._hung:  # the watchdog already reported it; drop whatever the step did
+            self._hung = False
+            self._rollback()
+            return
+        if res is None or not res.ok:
+            self._fail(
+                reason or f"training diverged: {res.message or 'NaN/inf loss'}",
+                rollback=res is None,
+            )
+            return
+        self.step += 1
+        self._remaining -= 1
+        self.hub.publish_point(
+            {
+                "step": self.step,
+                "train_loss": views.rnd(res.train_loss, 6),
+                "test_loss": views.rnd(res.test_loss, 6),
+                "reg": views.rnd(res.reg, 6),
+            }
+        )
+        self._edges_dirty = True
+        if self._remaining == 0:
+            self._set_status("paused")
+            self.checkpoint()
+            self.hub.publish_event("trained", f"trained to step {self.step}")
+        elif time.monotonic() - self._last_ckpt > 10.0:
+            self.checkpoint()
+
+    def _get_trainer(self) -> kan_core.Trainer:
+        if self._trainer is None:
+            opts = kan_core.TrainOptions(**self.spec["train"], seed=self.spec["seed"])
+            self._trainer = kan_core.Trainer(self.model, self.dataset, opts)
+            # The grid-update schedule counts from the session's first step, not from the
+            # last restart or edit; a reset starts it again.
+            self._trainer.steps_done = self.step - self._steps_base
+        return self._trainer
+
+    def _maybe_publish_edges(self) -> None:
+        now = time.monotonic()
+        if not self._edges_dirty or now < self._edges_due or self.hub.n_subscribers == 0:
+            return
+        self.publish_edges()
+        # Keep a steady cadence: frames land on step boundaries, so counting the period from
+        # the previous due time (not from now) keeps the average rate at edges_hz.
+        period = 1.0 / self.settings.edges_hz
+        late = now - self._edges_due
+        self._edges_due = (self._edges_due + period) if 0 <= late < period else now + period
+
+    # --- state helpers (worker thread) ----------------------------------------------------
+    def publish_edges(self) -> list[dict[str, Any]]:
+        """Recompute every edge once; all viewers read the result from the hub."""
+        now = time.monotonic()
+        if self._scores is None or now - self._scores_at > SCORES_EVERY_S:
+            # Scores need a forward pass over the reference data and change slowly.
+            with torch.no_grad():
+                self._scores = (self.model.edge_scores(), self.model.node_scores())
+            self._scores_at = now
+        edge_scores, node_scores = self._scores
+        edges = views.edges(self.model, self.settings.curve_samples, self.fits, edge_scores)
+        nodes = views.nodes(self.model, self.variables, self.target, edges, node_scores)
+        self.hub.publish_edges(edges, nodes)
+        self._edges_dirty = False
+        return edges
+
+    def _set_status(self, status: str) -> None:
+        self.status = status
+        self.hub.publish_status(status, self.step)
+
+    def checkpoint(self) -> None:
+        self._good = self.model.to_bytes()
+        self.store.save_checkpoint(self.id, self._good, self.step, list(self.hub.metrics))
+        self._last_ckpt = time.monotonic()
+
+    def set_model(self, model: kan_core.KAN) -> None:
+        """Replace the model (refine, reset, undo...)."""
+        model.set_reference_input(self.dataset["train_input"])
+        self.model = model
+        if self._trainer is not None:
+            self._trainer.model = model
+        self.mark_changed()
+
+    def mark_changed(self) -> None:
+        """The model changed outside a step: drop optimiser state, republish edges now."""
+        if self._trainer is not None:
+            self._trainer.reset_optimizer()
+        self._edges_dirty, self._edges_due, self._scores = True, 0.0, None
+
+    def drop_trainer(self) -> None:
+        """New options take effect with a new trainer (the schedule continues)."""
+        self._trainer = None
+
+    def restart_schedule(self) -> None:
+        """After a reset: grid updates run again over the next steps."""
+        self._steps_base, self._trainer = self.step, None
+
+    def _rollback(self) -> None:
+        self.set_model(kan_core.KAN.from_bytes(self._good))
+
+    def _fail(self, reason: str, rollback: bool) -> None:
+        self._remaining = 0
+        self.error = reason
+        try:
+            self._rollback() if rollback else self.checkpoint()
+        except Exception:  # keep reporting the first failure, not this one
+            log.exception("session %s: could not restore the last good state", self.id)
+        self._set_status("error")
+        self.hub.publish_event("error", reason)
+
+    def commit(self, model_bytes: bytes) -> None:
+        """``model_bytes`` is now the stored checkpoint (what a failure rolls back to)."""
+        self._good = model_bytes
+
+    def start_training(self, steps: int) -> None:
+        self._remaining = steps
+        self.error = None
+        self._set_status("training")
+
+    def pause(self) -> None:
+        if self._remaining:
+            self._remaining = 0
+            self._set_status("paused")
+            self.checkpoint()
+            self.hub.publish_event("paused", f"paused at step {self.step}")
+
+    # --- watchdog (event loop thread) -----------------------------------------------------
+    def check_hung(self) -> bool:
+        started = self._step_started
+        if started is None or self._hung or self.status == "error":
+            return False
+        if time.monotonic() - started < self.settings.step_timeout_s:
+            return False
+        self._hung = True
+        self._remaining = 0
+        self.error = f"a training step ran longer than {self.settings.step_timeout_s:g} s"
+        self._set_status("error")
+        self.hub.publish_event("error", self.error)
+        return True
+
+    def fresh_model(self) -> kan_core.KAN:
+        return build_model(self.spec, self.dataset)

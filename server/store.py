@@ -1,0 +1,298 @@
+"""SQLite persistence: sessions, their latest checkpoint, and the edit history.
+
+stdlib ``sqlite3`` in WAL mode, one connection guarded by a lock (workers write from their own
+threads). Every write is one transaction that has committed when the method returns, so a caller
+that acknowledges after calling it never acknowledges something a crash could lose.
+
+Undo/redo keeps whole model snapshots: each edit row holds the model bytes from before and after
+the edit. Undo restores ``before`` of the newest live edit; redo restores ``after`` of the oldest
+undone one; a new edit drops the undone tail (like an editor).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    owner_token TEXT NOT NULL,
+    viewer_token TEXT NOT NULL,
+    spec TEXT NOT NULL,          -- JSON: how to rebuild the dataset and the initial model
+    csv TEXT,                    -- uploaded CSV text, when the dataset came from one
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    step INTEGER NOT NULL DEFAULT 0,
+    rejects TEXT NOT NULL DEFAULT '{}',   -- JSON: "l,i,j" -> [names the user rejected]
+    metrics TEXT NOT NULL DEFAULT '[]',   -- JSON: loss history points
+    fits TEXT NOT NULL DEFAULT '{}',      -- JSON: "l,i,j" -> last symbolic fit (for its R²)
+    model BLOB NOT NULL                   -- latest checkpoint, KAN.to_bytes()
+);
+CREATE TABLE IF NOT EXISTS edits (
+    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    params TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    created REAL NOT NULL,
+    undone INTEGER NOT NULL DEFAULT 0,
+    before BLOB NOT NULL,
+    after BLOB NOT NULL,
+    PRIMARY KEY (session_id, seq)
+);
+"""
+
+MAX_EDITS_KEPT = 200  # per session; older edits can no longer be undone
+
+
+@dataclass
+class SessionRecord:
+    """One stored session, as the SessionManager needs it to rebuild a live Session."""
+
+    id: str
+    owner_token: str
+    viewer_token: str
+    spec: dict[str, Any]
+    model: bytes
+    csv: str | None = None
+    step: int = 0
+    rejects: dict[str, list[str]] = field(default_factory=dict)
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    fits: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class EditRecord:
+    seq: int
+    kind: str
+    params: dict[str, Any]
+    summary: str
+    step: int
+    undone: bool
+
+
+class Store:
+    """All database access. Thread-safe; each public method is one committed transaction."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives a process crash (SIGKILL); only power loss can drop the tail.
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Columns added after the first release of the schema."""
+        cols = {row[1] for row in self._db.execute("PRAGMA table_info(sessions)")}
+        if "fits" not in cols:
+            self._db.execute("ALTER TABLE sessions ADD COLUMN fits TEXT NOT NULL DEFAULT '{}'")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _tx(self, fn, *args):
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                out = fn(self._db, *args)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+            return out
+
+    def _query(self, sql: str, args: tuple = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    # --- sessions -------------------------------------------------------------------------
+    def create_session(self, rec: SessionRecord) -> None:
+        now = time.time()
+        self._tx(
+            lambda db: db.execute(
+                "INSERT INTO sessions (id, owner_token, viewer_token, spec, csv, created, updated,"
+                " step, rejects, metrics, model) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    rec.id,
+                    rec.owner_token,
+                    rec.viewer_token,
+                    json.dumps(rec.spec),
+                    rec.csv,
+                    now,
+                    now,
+                    rec.step,
+                    json.dumps(rec.rejects),
+                    json.dumps(rec.metrics),
+                    rec.model,
+                ),
+            )
+        )
+
+    def load_session(self, session_id: str) -> SessionRecord | None:
+        rows = self._query(
+            "SELECT id, owner_token, viewer_token, spec, model, csv, step, rejects, metrics,"
+            " fits FROM sessions WHERE id = ?",
+            (session_id,),
+        )
+        if not rows:
+            return None
+        sid, owner, viewer, spec, model, csv, step, rejects, metrics, fits = rows[0]
+        return SessionRecord(
+            sid,
+            owner,
+            viewer,
+            json.loads(spec),
+            bytes(model),
+            csv,
+            step,
+            json.loads(rejects),
+            json.loads(metrics),
+            json.loads(fits),
+        )
+
+    def exists(self, session_id: str) -> bool:
+        return bool(self._query("SELECT 1 FROM sessions WHERE id = ?", (session_id,)))
+
+    def count_sessions(self) -> int:
+        return self._query("SELECT COUNT(*) FROM sessions")[0][0]
+
+    def session_ids(self) -> list[str]:
+        return [r[0] for r in self._query("SELECT id FROM sessions ORDER BY created")]
+
+    def delete_session(self, session_id: str) -> None:
+        self._tx(lambda db: db.execute("DELETE FROM sessions WHERE id = ?", (session_id,)))
+
+    def save_checkpoint(
+        self, session_id: str, model: bytes, step: int, metrics: list[dict[str, Any]]
+    ) -> None:
+        """The latest model state (end of a train run, reset, undo...)."""
+        self._tx(
+            lambda db: db.execute(
+                "UPDATE sessions SET model = ?, step = ?, metrics = ?, updated = ? WHERE id = ?",
+                (model, step, json.dumps(metrics), time.time(), session_id),
+            )
+        )
+
+    def save_spec(self, session_id: str, spec: dict[str, Any]) -> None:
+        self._tx(
+            lambda db: db.execute(
+                "UPDATE sessions SET spec = ?, updated = ? WHERE id = ?",
+                (json.dumps(spec), time.time(), session_id),
+            )
+        )
+
+    def save_rejects(self, session_id: str, rejects: dict[str, list[str]]) -> None:
+        self._tx(
+            lambda db: db.execute(
+                "UPDATE sessions SET rejects = ?, updated = ? WHERE id = ?",
+                (json.dumps(rejects), time.time(), session_id),
+            )
+        )
+
+    # --- edits ----------------------------------------------------------------------------
+    def record_edit(
+        self,
+        session_id: str,
+        kind: str,
+        params: dict[str, Any],
+        summary: str,
+        before: bytes,
+        after: bytes,
+        step: int,
+        metrics: list[dict[str, Any]],
+        fits: dict[str, dict[str, Any]] | None = None,
+    ) -> int:
+        """Append an edit (dropping the redo tail) and make ``after`` the checkpoint."""
+
+        def write(db: sqlite3.Connection) -> int:
+            db.execute("DELETE FROM edits WHERE session_id = ? AND undone = 1", (session_id,))
+            (last,) = db.execute(
+                "SELECT COALESCE(MAX(seq), 0) FROM edits WHERE session_id = ?", (session_id,)
+            ).fetchone()
+            seq = last + 1
+            db.execute(
+                "INSERT INTO edits (session_id, seq, kind, params, summary, step, created,"
+                " before, after) VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    session_id,
+                    seq,
+                    kind,
+                    json.dumps(params),
+                    summary,
+                    step,
+                    time.time(),
+                    before,
+                    after,
+                ),
+            )
+            db.execute(
+                "DELETE FROM edits WHERE session_id = ? AND seq <= ?",
+                (session_id, seq - MAX_EDITS_KEPT),
+            )
+            db.execute(
+                "UPDATE sessions SET model = ?, step = ?, metrics = ?, updated = ? WHERE id = ?",
+                (after, step, json.dumps(metrics), time.time(), session_id),
+            )
+            if fits is not None:
+                db.execute(
+                    "UPDATE sessions SET fits = ? WHERE id = ?", (json.dumps(fits), session_id)
+                )
+            return seq
+
+        return self._tx(write)
+
+    def edits(self, session_id: str) -> list[EditRecord]:
+        rows = self._query(
+            "SELECT seq, kind, params, summary, step, undone FROM edits WHERE session_id = ?"
+            " ORDER BY seq",
+            (session_id,),
+        )
+        return [EditRecord(s, k, json.loads(p), m, st, bool(u)) for s, k, p, m, st, u in rows]
+
+    def undo(self, session_id: str, step: int, metrics: list[dict[str, Any]]):
+        """Mark the newest live edit undone; returns ``(EditRecord, model_before)`` or None."""
+        return self._tx(self._move, session_id, True, step, metrics)
+
+    def redo(self, session_id: str, step: int, metrics: list[dict[str, Any]]):
+        """Re-apply the oldest undone edit; returns ``(EditRecord, model_after)`` or None."""
+        return self._tx(self._move, session_id, False, step, metrics)
+
+    @staticmethod
+    def _move(db: sqlite3.Connection, session_id: str, undo: bool, step: int, metrics):
+        if undo:
+            sql = (
+                "SELECT seq, kind, params, summary, step, before FROM edits"
+                " WHERE session_id = ? AND undone = 0 ORDER BY seq DESC LIMIT 1"
+            )
+        else:
+            sql = (
+                "SELECT seq, kind, params, summary, step, after FROM edits"
+                " WHERE session_id = ? AND undone = 1 ORDER BY seq ASC LIMIT 1"
+            )
+        row = db.execute(sql, (session_id,)).fetchone()
+        if row is None:
+            return None
+        seq, kind, params, summary, edit_step, model = row
+        db.execute(
+            "UPDATE edits SET undone = ? WHERE session_id = ? AND seq = ?",
+            (1 if undo else 0, session_id, seq),
+        )
+        db.execute(
+            "UPDATE sessions SET model = ?, step = ?, metrics = ?, updated = ? WHERE id = ?",
+            (model, step, json.dumps(metrics), time.time(), session_id),
+        )
+        rec = EditRecord(seq, kind, json.loads(params), summary, edit_step, undo)
+        return rec, bytes(model)

@@ -1,0 +1,199 @@
+"""Read-only views of a model as JSON-able dicts: edges, nodes, candidates, formula.
+
+Pure functions of (model, dataset); the worker calls them between training steps, so they never
+race a step. Floats are rounded to keep a 200-edge snapshot well under 1 MiB.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+import kan_core
+
+DIGITS = 4
+
+
+def rnd(v: float, digits: int = DIGITS) -> float | None:
+    """Round to ``digits`` significant digits; None for NaN/inf (JSON has no NaN)."""
+    v = float(v)
+    if not math.isfinite(v):
+        return None
+    if v == 0.0:
+        return 0.0
+    return round(v, digits - 1 - int(math.floor(math.log10(abs(v)))))
+
+
+def rnd_list(t: torch.Tensor | list | None) -> list[float | None] | None:
+    """``rnd`` for many values at once (vectorised: curves are most of a frame's work)."""
+    if t is None:
+        return None
+    t = torch.as_tensor(t, dtype=torch.float64).detach().reshape(-1)
+    finite = torch.isfinite(t)
+    mag = t.abs().where(finite & (t != 0), torch.ones_like(t))
+    scale = 10.0 ** (DIGITS - 1 - torch.floor(torch.log10(mag)))
+    out = (torch.round(t * scale) / scale).where(finite, torch.zeros_like(t)).tolist()
+    if not bool(finite.all()):
+        out = [v if ok else None for v, ok in zip(out, finite.tolist(), strict=True)]
+    return out
+
+
+def symbolic_fit(
+    model: kan_core.KAN, l: int, i: int, j: int, known: dict | None = None
+) -> dict[str, Any] | None:
+    """The symbolic function fixed on edge (l, i, j), or None.
+
+    Reads the layer's public ``sym_funs``/``affine``; ``known`` (the fit the server got from
+    ``fix_symbolic``/``auto_symbolic``) supplies R², which the model does not keep.
+    """
+    layer = model.layers[l]
+    name = layer.sym_funs.get((i, j))
+    if name is None:
+        return None
+    a, b, c, d = (float(v) for v in layer.affine[i, j].tolist())
+    lib = kan_core.SYMBOLIC_LIB
+    r2 = known.get("r2") if known and known.get("name") == name else None
+    return {
+        "name": name,
+        "a": rnd(a),
+        "b": rnd(b),
+        "c": rnd(c),
+        "d": rnd(d),
+        "r2": rnd(r2) if r2 is not None else None,
+        "complexity": float(lib[name].complexity) if name in lib else 0.0,
+    }
+
+
+def edges(
+    model: kan_core.KAN, n: int, fits: dict[str, dict], scores: list[torch.Tensor]
+) -> list[dict[str, Any]]:
+    """Every edge: state, score (``model.edge_scores()``), symbolic fit and ``n`` curve
+    samples on its grid range."""
+    with torch.no_grad():
+        curves = model.edge_curves(n=n)
+    out = []
+    for l, (xs, ys) in enumerate(curves):
+        layer_scores = rnd_list(scores[l])  # (in, out) flattened row-major
+        n_out = ys.shape[2]
+        flat = rnd_list(ys.permute(1, 2, 0))  # (in, out, n) row-major, one rounding pass
+        y_rows = [flat[k : k + n] for k in range(0, len(flat), n)]
+        x_rows = rnd_list(xs.T)
+        for i in range(xs.shape[1]):
+            x = x_rows[i * n : (i + 1) * n]
+            for j in range(n_out):
+                out.append(
+                    {
+                        "l": l,
+                        "i": i,
+                        "j": j,
+                        "state": model.edge_state(l, i, j),
+                        "score": layer_scores[i * n_out + j] or 0.0,
+                        "symbolic": symbolic_fit(model, l, i, j, fits.get(f"{l},{i},{j}")),
+                        "curve": {"x": x, "y": y_rows[i * n_out + j]},
+                    }
+                )
+    return out
+
+
+def nodes(
+    model: kan_core.KAN,
+    variables: list[str],
+    target: str,
+    edge_list: list[dict[str, Any]],
+    scores: list[torch.Tensor],
+) -> list[dict[str, Any]]:
+    """Every node with a label and score (``model.node_scores()``); a node is pruned when no
+    live edge passes through it."""
+    width = list(model.width)
+    live_in, live_out = set(), set()
+    for e in edge_list:
+        if e["state"] != "pruned":
+            live_out.add((e["l"], e["i"]))
+            live_in.add((e["l"] + 1, e["j"]))
+    out = []
+    for l, w in enumerate(width):
+        for i in range(w):
+            if l == 0:
+                label, alive = (variables[i] if i < len(variables) else f"x{i}"), (l, i) in live_out
+            elif l == len(width) - 1:
+                label, alive = (target if w == 1 else f"{target}{i}"), (l, i) in live_in
+            else:
+                label, alive = f"h{l}.{i}", (l, i) in live_in and (l, i) in live_out
+            out.append(
+                {
+                    "l": l,
+                    "i": i,
+                    "label": label,
+                    "score": rnd(scores[l][i]) or 0.0,
+                    "state": "active" if alive else "pruned",
+                }
+            )
+    return out
+
+
+def candidates(
+    model: kan_core.KAN, l: int, i: int, j: int, topk: int, exclude: list[str], n: int
+) -> list[dict[str, Any]]:
+    """Top-k symbolic candidates for one edge, each with its curve on the edge's sample x."""
+    fits = model.suggest_symbolic(l, i, j, topk=topk, exclude=tuple(exclude))
+    curve = model.edge_curve(l, i, j, n=n)
+    x = torch.as_tensor(curve["x"], dtype=torch.float32).reshape(-1)
+    out = []
+    for f in fits:
+        with torch.no_grad():
+            y = f.curve(x)
+        out.append(
+            {
+                "name": f.name,
+                "a": rnd(f.a),
+                "b": rnd(f.b),
+                "c": rnd(f.c),
+                "d": rnd(f.d),
+                "r2": rnd(f.r2),
+                "complexity": float(f.complexity),
+                "curve": {"x": rnd_list(x), "y": rnd_list(y)},
+            }
+        )
+    return out
+
+
+def fit_dict(fit) -> dict[str, Any]:
+    return {
+        "name": fit.name,
+        "a": rnd(fit.a),
+        "b": rnd(fit.b),
+        "c": rnd(fit.c),
+        "d": rnd(fit.d),
+        "r2": rnd(fit.r2),
+        "complexity": float(fit.complexity),
+    }
+
+
+def formula(model: kan_core.KAN, dataset: dict, variables: list[str]) -> dict[str, Any]:
+    """The symbolic formula; while incomplete, spline edges appear as ``phi_l_i_j(...)``."""
+    complete = bool(kan_core.formula_complete(model))
+    exprs = model.symbolic_formula(var_names=variables, placeholders=not complete)
+    outputs = [
+        {"sympy": str(e), "latex": kan_core.to_latex(e), "mathml": kan_core.to_mathml(e)}
+        for e in exprs
+    ]
+    result = {
+        "complete": complete,
+        "placeholders": not complete,
+        "variables": variables,
+        "outputs": outputs,
+        "python": None,
+        "formula_rmse": None,
+        "network_rmse": None,
+        "message": None
+        if complete
+        else "edges that are not symbolic yet appear as phi_l_i_j(...) placeholders",
+    }
+    if complete:
+        result["python"] = kan_core.to_python(exprs, variables)
+        fid = kan_core.formula_fidelity(model, dataset)
+        result["formula_rmse"] = rnd(fid["formula_rmse"])
+        result["network_rmse"] = rnd(fid["network_rmse"])
+    return result

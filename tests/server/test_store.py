@@ -1,0 +1,87 @@
+"""Store: committed writes, undo/redo over model snapshots, history trimming, reopen."""
+
+from server.store import MAX_EDITS_KEPT, SessionRecord, Store
+
+
+def _rec(sid="s1", model=b"m0"):
+    return SessionRecord(
+        id=sid,
+        owner_token="own",
+        viewer_token="view",
+        spec={"kind": "preset", "seed": 0},
+        model=model,
+    )
+
+
+def test_create_load_roundtrip(tmp_path):
+    store = Store(tmp_path / "db.sqlite3")
+    store.create_session(_rec())
+    rec = store.load_session("s1")
+    assert rec.owner_token == "own" and rec.viewer_token == "view" and rec.model == b"m0"
+    assert store.load_session("nope") is None
+    assert store.count_sessions() == 1 and store.session_ids() == ["s1"]
+
+
+def test_checkpoint_survives_reopen(tmp_path):
+    path = tmp_path / "db.sqlite3"
+    store = Store(path)
+    store.create_session(_rec())
+    store.save_checkpoint("s1", b"m7", 7, [{"step": 7, "train_loss": 0.1}])
+    store.save_rejects("s1", {"0,0,0": ["sin"]})
+    store.close()
+    rec = Store(path).load_session("s1")
+    assert (rec.model, rec.step, rec.rejects) == (b"m7", 7, {"0,0,0": ["sin"]})
+    assert rec.metrics == [{"step": 7, "train_loss": 0.1}]
+
+
+def test_undo_redo_and_new_edit_drops_redo_tail(tmp_path):
+    store = Store(tmp_path / "db.sqlite3")
+    store.create_session(_rec())
+    store.record_edit("s1", "prune_edge", {"l": 0}, "e1", b"m0", b"m1", 3, [])
+    store.record_edit("s1", "refine", {"grid": 10}, "e2", b"m1", b"m2", 5, [])
+    rec, model = store.undo("s1", 5, [])
+    assert (rec.summary, model, store.load_session("s1").model) == ("e2", b"m1", b"m1")
+    rec, model = store.undo("s1", 5, [])
+    assert (rec.summary, model) == ("e1", b"m0")
+    assert store.undo("s1", 5, []) is None
+    rec, model = store.redo("s1", 5, [])
+    assert (rec.summary, model) == ("e1", b"m1")
+    store.record_edit("s1", "reset", {}, "e3", b"m1", b"m3", 6, [])
+    assert store.redo("s1", 6, []) is None  # e2 was dropped by the new edit
+    assert [(e.summary, e.undone) for e in store.edits("s1")] == [("e1", False), ("e3", False)]
+
+
+def test_history_is_trimmed(tmp_path):
+    store = Store(tmp_path / "db.sqlite3")
+    store.create_session(_rec())
+    for n in range(MAX_EDITS_KEPT + 5):
+        store.record_edit("s1", "k", {}, f"e{n}", b"a", b"b", n, [])
+    edits = store.edits("s1")
+    assert len(edits) == MAX_EDITS_KEPT and edits[-1].summary == f"e{MAX_EDITS_KEPT + 4}"
+
+
+def test_delete_cascades(tmp_path):
+    store = Store(tmp_path / "db.sqlite3")
+    store.create_session(_rec())
+    store.record_edit("s1", "k", {}, "e", b"a", b"b", 0, [])
+    store.delete_session("s1")
+    assert not store.exists("s1") and store.edits("s1") == []
+
+
+def test_old_databases_gain_new_columns(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(path)
+    db.execute(
+        "CREATE TABLE sessions (id TEXT PRIMARY KEY, owner_token TEXT NOT NULL,"
+        " viewer_token TEXT NOT NULL, spec TEXT NOT NULL, csv TEXT, created REAL NOT NULL,"
+        " updated REAL NOT NULL, step INTEGER NOT NULL DEFAULT 0,"
+        " rejects TEXT NOT NULL DEFAULT '{}', metrics TEXT NOT NULL DEFAULT '[]',"
+        " model BLOB NOT NULL)"
+    )
+    db.execute("INSERT INTO sessions VALUES ('s1','o','v','{}',NULL,0,0,3,'{}','[]',x'00')")
+    db.commit()
+    db.close()
+    rec = Store(path).load_session("s1")
+    assert rec.step == 3 and rec.fits == {}

@@ -1,0 +1,197 @@
+// Decides what a user action means: calls the server, reports failures as readable messages,
+// and refreshes the derived data (edge detail, candidates, formula, history) after edits.
+// Views call these methods; the server's stream then tells every page what changed.
+
+export class Controller {
+  constructor(store, api, toasts) {
+    this.store = store;
+    this.api = api;
+    this.toasts = toasts;
+    this._timers = {};
+    this._selSeq = 0;
+    store.on("edited", () => this.afterEdit());
+    store.on("event", (ev) => this.onEvent(ev));
+    store.on("snapshot", () => {
+      this.refreshFormula();
+      if (this.store.selection && !this.store.detail) this.loadSelection();
+    });
+  }
+
+  /** Run a REST call; show its warnings; turn a failure into a message, never a silent one. */
+  /** Edits wait for an in-flight suggestions read of the selected edge, so a quick "click an
+   *  edge, then Prune" never makes that read arrive after the prune (a 409). */
+  async mutate(send) {
+    await this._pendingSuggestions?.catch(() => {});
+    return this.run(send());
+  }
+
+  async run(promise) {
+    try {
+      const res = await promise;
+      if (res?.warnings?.length) this.toasts.show(res.warnings.join(" "), "warning", 8000);
+      if (res?.status && res.status !== this.store.status) {
+        this.store.status = res.status;
+        this.store.emit("status");
+      }
+      return res;
+    } catch (err) {
+      this.toasts.error(err.message);
+      return null;
+    }
+  }
+
+  // --- training ----------------------------------------------------------------------------
+  togglePlay() {
+    return this.store.status === "training" ? this.pause() : this.play();
+  }
+  play() {
+    return this.mutate(() => this.api.post("/play"));
+  }
+  pause() {
+    return this.mutate(() => this.api.post("/pause"));
+  }
+  step(n = 1) {
+    if (this.store.status === "training") return null;
+    return this.mutate(() => this.api.post("/train", { steps: Math.max(1, Math.min(1000, Math.round(n))) }));
+  }
+  reset() {
+    return this.mutate(() => this.api.post("/reset"));
+  }
+  settings(patch) {
+    return this.run(this.api.patch("/settings", patch));
+  }
+
+  // --- whole-model edits -------------------------------------------------------------------
+  autoPrune(th) {
+    return this.mutate(() => this.api.post("/prune", th));
+  }
+  refine(grid) {
+    return this.mutate(() => this.api.post("/refine", { grid }));
+  }
+  autoSymbolic(r2) {
+    return this.mutate(() => this.api.post("/auto-symbolic", { r2_threshold: Number.isFinite(r2) ? r2 : null }));
+  }
+  undo() {
+    return this.mutate(() => this.api.post("/undo"));
+  }
+  redo() {
+    return this.mutate(() => this.api.post("/redo"));
+  }
+
+  // --- the selected edge or node -----------------------------------------------------------
+  select(sel) {
+    this.store.pinned = null;
+    this.store.select(sel);
+    this.loadSelection();
+  }
+  selectedKey(kind) {
+    const sel = this.store.selection;
+    return sel?.kind === kind ? sel.key : null;
+  }
+  pruneEdge() {
+    return this.mutate(() => this.api.post(this.api.edgePath(this.selectedKey("edge"), "prune")));
+  }
+  restoreEdge() {
+    return this.mutate(() => this.api.post(this.api.edgePath(this.selectedKey("edge"), "restore")));
+  }
+  unfix() {
+    return this.mutate(() => this.api.post(this.api.edgePath(this.selectedKey("edge"), "unfix")));
+  }
+  accept(name) {
+    this.store.pinned = null;
+    return this.mutate(() => this.api.post(this.api.edgePath(this.selectedKey("edge"), "symbolic"), { name }));
+  }
+  async reject(name) {
+    const key = this.selectedKey("edge");
+    if (this.store.preview === name) this.store.setPreview(null);
+    const res = await this.mutate(() => this.api.post(this.api.edgePath(key, "reject"), { name }));
+    if (res) this.loadSuggestions(key);
+  }
+  pruneNode() {
+    return this.mutate(() => this.api.post(this.api.nodePath(this.selectedKey("node"), "prune")));
+  }
+  restoreNode() {
+    return this.mutate(() => this.api.post(this.api.nodePath(this.selectedKey("node"), "restore")));
+  }
+  preview(name) {
+    this.store.setPreview(name);
+  }
+
+  /** Fetch the selected edge's detail and (for an active edge) its candidates. */
+  async loadSelection() {
+    const sel = this.store.selection;
+    if (sel?.kind !== "edge") return;
+    const seq = ++this._selSeq;
+    const edge = this.store.edge(sel.key);
+    if (edge?.state === "active" && !this.store.suggestions) this.loadSuggestions(sel.key);
+    try {
+      const detail = await this.api.get(this.api.edgePath(sel.key));
+      if (seq === this._selSeq && this.store.selection?.key === sel.key) this.store.setDetail(detail);
+    } catch (err) {
+      this.toasts.error(err.message);
+    }
+  }
+
+  loadSuggestions(key) {
+    this._pendingSuggestions = this._fetchSuggestions(key);
+    return this._pendingSuggestions;
+  }
+
+  async _fetchSuggestions(key) {
+    const keep = this.store.suggestions?.key === key ? this.store.suggestions : null;
+    if (!keep) this.store.setSuggestions({ key, loading: true });
+    try {
+      const res = await this.api.get(this.api.edgePath(key, "suggestions") + "?topk=5");
+      if (this.store.selection?.key === key) this.store.setSuggestions({ key, ...res });
+    } catch (err) {
+      if (this.store.selection?.key === key) this.store.setSuggestions({ key, error: err.message });
+    }
+  }
+
+  // --- keeping derived data fresh ----------------------------------------------------------
+  onEvent(ev) {
+    if (ev.kind === "error") this.toasts.error(`Training stopped: ${ev.message}`);
+    if (ev.kind === "trained" || ev.kind === "paused") {
+      this.refreshFormula();
+      this.refreshSelection();
+    }
+  }
+
+  afterEdit() {
+    this.debounce("meta", 100, async () => {
+      try {
+        this.store.applyMeta(await this.api.get());
+      } catch (err) {
+        this.toasts.error(err.message);
+      }
+    });
+    this.refreshFormula();
+    this.refreshSelection();
+  }
+
+  refreshSelection() {
+    this.debounce("selection", 150, () => {
+      const sel = this.store.selection;
+      if (sel?.kind !== "edge") return;
+      const edge = this.store.edge(sel.key);
+      if (edge?.state === "active") this.loadSuggestions(sel.key);
+      else this.store.setSuggestions(null);
+      this.loadSelection();
+    });
+  }
+
+  refreshFormula() {
+    this.debounce("formula", 200, async () => {
+      try {
+        this.store.setFormula(await this.api.get("/formula"));
+      } catch (err) {
+        this.toasts.error(`Formula: ${err.message}`);
+      }
+    });
+  }
+
+  debounce(name, ms, fn) {
+    clearTimeout(this._timers[name]);
+    this._timers[name] = setTimeout(fn, ms);
+  }
+}

@@ -1,0 +1,103 @@
+// Wiring only: pick the page from the URL, create the store, API, controller and views, and
+// connect the stream and the keyboard.
+
+import { h } from "./dom.js";
+import { SessionApi, Stream, listPresets } from "./api.js";
+import { Store } from "./state.js";
+import { Controller } from "./controller.js";
+import { sessionTokens } from "./tokens.js";
+import { Toasts } from "./views/toasts.js";
+import { renderGallery } from "./views/gallery.js";
+import { buildWorkbench, renderTitle, renderShare } from "./views/layout.js";
+import { NetworkView } from "./views/network.js";
+import { LossChart } from "./views/loss_chart.js";
+import { Inspector } from "./views/inspector.js";
+import { FormulaView } from "./views/formula.js";
+import { HistoryView } from "./views/history.js";
+import { StatusView, Toolbar } from "./views/controls.js";
+
+const app = document.getElementById("app");
+const toasts = new Toasts(document.getElementById("toasts"));
+const match = /^\/sessions\/([^/]+)\/?$/.exec(location.pathname);
+if (match) openSession(decodeURIComponent(match[1]));
+else renderGallery(app, toasts);
+
+async function openSession(id) {
+  const viewToken = new URLSearchParams(location.search).get("view");
+  const mine = sessionTokens(id);
+  const token = viewToken || mine?.owner_token;
+  if (!token) return noAccess("This browser holds no token for this session. Ask its owner for the viewer link.");
+  const api = new SessionApi(id, token);
+  let snap;
+  try {
+    snap = await api.get();
+  } catch (err) {
+    return noAccess(err.status === 404 ? "This session does not exist (any more)." : err.message);
+  }
+  const store = new Store({ sessionId: id, role: viewToken ? "viewer" : "owner" });
+  const controller = new Controller(store, api, toasts);
+  const regions = buildWorkbench(app, { isOwner: store.isOwner });
+  const select = (sel) => controller.select(sel);
+  new NetworkView(regions.diagram, store, { onSelect: select });
+  new LossChart(regions.loss, store);
+  new Inspector(regions.inspector, store, controller);
+  new FormulaView(regions.formula, store);
+  new HistoryView(regions.history, store);
+  new StatusView(regions.status, store);
+  if (store.isOwner) {
+    new Toolbar(regions.toolbar, store, controller);
+    renderShare(regions.share, id, mine?.viewer_token, toasts);
+    bindKeys(store, controller);
+  }
+  const title = await presetTitle(snap.source);
+  const showTitle = () => renderTitle(regions.title, store.session, title || mine?.title);
+  store.on("snapshot", showTitle);
+  store.on("meta", showTitle);
+  store.applySnapshot(snap);
+  controller.loadSelection();
+  document.title = `${title || "Session"} · KAN Workbench`;
+
+  const stream = new Stream(id, token, {
+    onMessage: (msg) => dispatch(store, msg),
+    onState: (state) => store.setConnection(state),
+    onRefused: (why) => toasts.error(why),
+  });
+  window.__kanwb = { store, controller, stream }; // for the browser tests and the console
+}
+
+function dispatch(store, msg) {
+  if (msg.type === "snapshot") store.applySnapshot(msg);
+  else if (msg.type === "metrics") store.applyMetrics(msg);
+  else if (msg.type === "edges") store.applyEdges(msg);
+  else if (msg.type === "event") store.applyEvent(msg);
+}
+
+async function presetTitle(source) {
+  if (source?.kind !== "preset") return null;
+  try {
+    return (await listPresets()).find((p) => p.name === source.preset)?.title ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function bindKeys(store, controller) {
+  document.addEventListener("keydown", (ev) => {
+    const t = ev.target;
+    if (t.closest?.("input, select, textarea, button, a, [contenteditable]")) return;
+    const mod = ev.ctrlKey || ev.metaKey;
+    if (ev.key === " " && !mod) controller.togglePlay();
+    else if (ev.key === "ArrowRight" && !mod) controller.step(1);
+    else if (ev.key === "Escape") controller.select(null);
+    else if (mod && ev.key.toLowerCase() === "z") (ev.shiftKey ? controller.redo() : controller.undo());
+    else if (mod && ev.key.toLowerCase() === "y") controller.redo();
+    else return;
+    ev.preventDefault();
+  });
+}
+
+function noAccess(message) {
+  app.replaceChildren(
+    h("div.no-access", {}, h("h1", {}, "KAN Workbench"), h("p.error", { role: "alert" }, message), h("p", {}, h("a", { href: "/" }, "Back to the gallery"))),
+  );
+}

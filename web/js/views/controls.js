@@ -1,0 +1,116 @@
+// The top bar: status and step (everyone), and for the owner the training controls, the
+// whole-model edits (auto-prune, refine, auto-symbolic) and undo/redo. Built once; status and
+// history changes only flip labels and disabled flags.
+
+import { h } from "../dom.js";
+
+const STATUS_TEXT = {
+  idle: "Ready: press Play",
+  training: "Training",
+  paused: "Paused",
+  error: "Error",
+};
+
+export class StatusView {
+  constructor(root, store) {
+    this.store = store;
+    this.pill = h("span.status", { role: "status", "data-status": "idle" });
+    this.step = h("span.step-counter", {}, "step ", h("b", { "data-step": "" }, "0"));
+    this.conn = h("span.conn");
+    this.errorText = h("span.error-text", { role: "alert" });
+    root.append(this.pill, this.errorText, this.step, this.conn);
+    store.on("status", () => this.render());
+    this.render();
+  }
+
+  render() {
+    const st = this.store;
+    this.pill.dataset.status = st.status;
+    this.pill.textContent = STATUS_TEXT[st.status] || st.status;
+    this.pill.title = st.status === "error" && st.error ? st.error : "";
+    this.errorText.textContent = st.status === "error" && st.error ? st.error : "";
+    this.errorText.hidden = !this.errorText.textContent;
+    this.step.querySelector("b").textContent = String(st.step);
+    const conn = { open: "", connecting: "connecting…", reconnecting: "connection lost, reconnecting…", closed: "disconnected" }[st.connection];
+    this.conn.textContent = conn;
+    this.conn.hidden = !conn;
+  }
+}
+
+export class Toolbar {
+  constructor(root, store, actions) {
+    this.store = store;
+    this.actions = actions;
+    const a = actions;
+    this.play = h("button.primary.play", { type: "button", onclick: () => a.togglePlay(), title: "train until paused (space)" }, "Play");
+    this.stepBtn = h("button", { type: "button", onclick: () => a.step(this.stepsInput.valueAsNumber || 1), title: "train a few steps (→ key)" }, "Step");
+    this.stepsInput = h("input.num", { type: "number", min: 1, max: 1000, value: 1, "aria-label": "steps per Step click", title: "steps per Step click" });
+    this.reset = h("button", { type: "button", onclick: () => a.reset(), title: "back to the initial weights (undoable)" }, "Reset");
+    this.opt = h("select", { "aria-label": "optimizer", onchange: () => a.settings({ opt: this.opt.value }) }, h("option", { value: "LBFGS" }, "LBFGS"), h("option", { value: "Adam" }, "Adam"));
+    this.lr = numberInput("learning rate", 0.0001, 100, (v) => a.settings({ lr: v }));
+    this.lamb = numberInput("λ: sparsity regularisation", 0, 100, (v) => a.settings({ lamb: v }));
+    this.edgeTh = h("input.num", { type: "number", min: 0, max: 1, step: 0.01, value: 0.03, "aria-label": "auto-prune edge threshold", title: "edges whose importance is below this are pruned" });
+    this.autoPrune = h("button", { type: "button", onclick: () => a.autoPrune({ edge_th: this.edgeTh.valueAsNumber, node_th: 0.01 }), title: "prune every edge below the threshold" }, "Auto-prune");
+    this.grid = h("select", { "aria-label": "new grid size" });
+    this.refine = h("button", { type: "button", onclick: () => a.refine(Number(this.grid.value)), title: "more grid intervals: finer curves, same function" }, "Refine grid");
+    this.r2 = h("input.num", { type: "number", min: 0, max: 1, step: 0.01, value: 0.9, "aria-label": "auto-symbolic R² threshold", title: "only snap edges whose best fit has at least this R²" });
+    this.autoSym = h("button", { type: "button", onclick: () => a.autoSymbolic(this.r2.valueAsNumber), title: "snap every edge whose best formula fits well enough" }, "Auto-symbolic");
+    this.undo = h("button", { type: "button", onclick: () => a.undo(), title: "undo the last edit (Ctrl+Z)" }, "Undo");
+    this.redo = h("button", { type: "button", onclick: () => a.redo(), title: "redo (Ctrl+Shift+Z)" }, "Redo");
+    root.append(
+      group("Train", this.play, this.stepBtn, this.stepsInput, this.reset),
+      group("Optimiser", this.opt, label("lr", this.lr), label("λ", this.lamb)),
+      group("Simplify", this.autoPrune, label("below", this.edgeTh), this.grid, this.refine, this.autoSym, label("R² ≥", this.r2)),
+      group("Edits", this.undo, this.redo),
+    );
+    store.on("status", () => this.renderStatus());
+    store.on("history", () => this.renderMeta());
+    store.on("meta", () => this.renderMeta());
+    this.renderStatus();
+    this.renderMeta();
+  }
+
+  renderStatus() {
+    const training = this.store.status === "training";
+    // The toggle's accessible name is its text: "Play" or "Pause".
+    this.play.textContent = training ? "Pause" : "Play";
+    this.play.classList.toggle("training", training);
+    this.play.title = training ? "stop after the current step (space)" : "train until paused (space)";
+    this.stepBtn.disabled = training;
+  }
+
+  renderMeta() {
+    const s = this.store.session;
+    if (!s) return;
+    this.undo.disabled = !s.can_undo;
+    this.redo.disabled = !s.can_redo;
+    this.undo.title = s.can_undo ? `undo: ${lastLive(s.history)?.summary ?? "last edit"}` : "nothing to undo";
+    if (document.activeElement !== this.lr) this.lr.value = s.train.lr;
+    if (document.activeElement !== this.lamb) this.lamb.value = s.train.lamb;
+    this.opt.value = s.train.opt;
+    const choices = [5, 10, 20, 50, 100].filter((g) => g > s.grid);
+    this.grid.replaceChildren(...choices.map((g) => h("option", { value: g }, `grid ${s.grid} → ${g}`)));
+    this.refine.disabled = choices.length === 0;
+  }
+}
+
+function lastLive(history) {
+  return [...(history || [])].reverse().find((e) => !e.undone);
+}
+
+function numberInput(name, min, max, onchange) {
+  const el = h("input.num", { type: "number", min, max, step: "any", "aria-label": name, title: name });
+  el.addEventListener("change", () => {
+    const v = el.valueAsNumber;
+    if (Number.isFinite(v) && v >= min && v <= max) onchange(v);
+  });
+  return el;
+}
+
+function label(text, input) {
+  return h("label.inline", {}, h("span", {}, text), input);
+}
+
+function group(name, ...children) {
+  return h("div.group", { role: "group", "aria-label": name }, h("span.group-name", {}, name), ...children);
+}

@@ -1,0 +1,238 @@
+// The network diagram (SVG). Inputs at the bottom, the output at the top, as in the KAN paper.
+// Every edge is a wire from its input node, through a small box showing its learned curve, to
+// its output node. The box is the edge's clickable element: <g data-edge="l,i,j"
+// data-state="active|pruned|symbolic">; its centre lies on the wire and no other element covers
+// it. The DOM is built once per snapshot (or resize); stream frames only update attributes.
+
+import { s, edgeKey } from "../dom.js";
+
+const BOX_ASPECT = 1.45; // width / height of a mini plot
+const MAX_BOX_W = 120;
+
+export class NetworkView {
+  constructor(root, store, { onSelect }) {
+    this.root = root;
+    this.store = store;
+    this.onSelect = onSelect;
+    this.svg = s("svg", { class: "network", role: "img", "aria-label": "network diagram" });
+    root.append(this.svg);
+    this.items = new Map(); // "l,i,j" -> {g, box, curve, label, wire, tip, geo}
+    this.nodeItems = new Map(); // "l,i" -> {g, circle, text, tip}
+    this.svg.addEventListener("click", (ev) => this._click(ev));
+    new ResizeObserver(() => this._resized()).observe(root);
+    store.on("snapshot", () => this.build());
+    store.on("edges", (keys) => this.update(keys));
+    store.on("selection", () => this._markSelection());
+  }
+
+  _resized() {
+    const { width, height } = this.root.getBoundingClientRect();
+    if (!this.store.session || (width === this.size?.width && height === this.size?.height)) return;
+    this.build();
+  }
+
+  /** (Re)build every element from the store's snapshot. */
+  build() {
+    const session = this.store.session;
+    if (!session) return;
+    const { width: W, height: H } = this.root.getBoundingClientRect();
+    this.size = { width: W, height: H };
+    if (W < 50 || H < 50) return;
+    this.svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
+    const geo = computeLayout(session.width, W, H);
+    this.geo = geo;
+    const wires = s("g.wires");
+    const boxes = s("g.boxes");
+    const nodes = s("g.nodes");
+    this.items.clear();
+    this.nodeItems.clear();
+    for (const e of this.store.edges.values()) {
+      const key = edgeKey(e);
+      const b = geo.boxes.get(key);
+      const a = geo.nodes.get(`${e.l},${e.i}`);
+      const o = geo.nodes.get(`${e.l + 1},${e.j}`);
+      const wire = s("path.wire", {
+        "data-wire": key,
+        d: `M${a.x},${a.y} L${b.x},${b.y + b.h / 2} M${b.x},${b.y - b.h / 2} L${o.x},${o.y}`,
+      });
+      const tip = s("title");
+      const box = s("rect.box", { x: b.x - b.w / 2, y: b.y - b.h / 2, width: b.w, height: b.h, rx: 3 });
+      const curve = s("polyline.curve");
+      const label = s("text.sym", { x: b.x, y: b.y - b.h / 2 + geo.fontSize + 1, "font-size": geo.fontSize });
+      const g = s("g.edge", { "data-edge": key, tabindex: -1 }, tip, box, curve, label);
+      wires.append(wire);
+      boxes.append(g);
+      this.items.set(key, { g, box, curve, label, wire, tip, geo: b });
+    }
+    for (const n of this.store.nodes) {
+      const key = `${n.l},${n.i}`;
+      const p = geo.nodes.get(key);
+      const last = n.l === session.width.length - 1;
+      const tip = s("title");
+      const circle = s("circle", { cx: p.x, cy: p.y, r: geo.nodeR });
+      const text = s("text.node-label", {
+        x: p.x,
+        y: n.l === 0 ? p.y + geo.nodeR + 16 : p.y - geo.nodeR - 7,
+        "font-size": Math.max(geo.fontSize + 2, 13),
+      });
+      const g = s("g.node", { "data-node": key }, tip, circle, text);
+      if (n.l !== 0 && !last) text.classList.add("hidden-label");
+      nodes.append(g);
+      this.nodeItems.set(key, { g, circle, text, tip });
+    }
+    this.svg.replaceChildren(wires, nodes, boxes);
+    this.update([...this.items.keys()]);
+    this._markSelection();
+  }
+
+  /** Update changed edges in place (attributes only) and every node's state. */
+  update(keys) {
+    if (!this.geo) return;
+    const labels = nodeLabels(this.store.nodes);
+    for (const key of keys) {
+      const item = this.items.get(key);
+      const e = this.store.edges.get(key);
+      if (!item || !e) continue;
+      const state = e.state;
+      if (item.g.dataset.state !== state) {
+        item.g.dataset.state = state;
+        item.wire.dataset.state = state;
+      }
+      item.curve.setAttribute("points", curvePoints(e.curve, item.geo));
+      const alpha = state === "pruned" ? "" : String(importance(e.score));
+      item.curve.style.opacity = alpha;
+      item.wire.style.opacity = alpha;
+      item.label.textContent = state === "symbolic" && e.symbolic ? e.symbolic.name : "";
+      const from = labels.get(`${e.l},${e.i}`);
+      const to = labels.get(`${e.l + 1},${e.j}`);
+      const what = state === "symbolic" ? `symbolic: ${e.symbolic?.name}` : state;
+      item.tip.textContent = `edge (${key}): ${from} → ${to}\n${what}, importance ${e.score}`;
+    }
+    for (const n of this.store.nodes) {
+      const item = this.nodeItems.get(`${n.l},${n.i}`);
+      if (!item) continue;
+      item.g.dataset.state = n.state;
+      item.text.textContent = n.label;
+      item.tip.textContent = `node (${n.l},${n.i}) ${n.label}: ${n.state}, importance ${n.score}`;
+    }
+  }
+
+  _markSelection() {
+    const sel = this.store.selection;
+    for (const [key, item] of this.items) {
+      const on = sel?.kind === "edge" && sel.key === key;
+      item.g.classList.toggle("selected", on);
+      item.wire.classList.toggle("selected", on);
+    }
+    for (const [key, item] of this.nodeItems) {
+      item.g.classList.toggle("selected", sel?.kind === "node" && sel.key === key);
+    }
+  }
+
+  _click(ev) {
+    const edge = ev.target.closest("[data-edge]");
+    const wire = ev.target.closest("[data-wire]");
+    const node = ev.target.closest("[data-node]");
+    if (edge) this.onSelect({ kind: "edge", key: edge.dataset.edge });
+    else if (wire) this.onSelect({ kind: "edge", key: wire.dataset.wire });
+    else if (node) this.onSelect({ kind: "node", key: node.dataset.node });
+  }
+}
+
+/** pykan's importance → opacity: tanh(3·score), never fully invisible. */
+function importance(score) {
+  return Math.max(0.18, Math.tanh(3 * (score || 0))).toFixed(2);
+}
+
+function nodeLabels(nodes) {
+  return new Map(nodes.map((n) => [`${n.l},${n.i}`, n.label]));
+}
+
+/** The curve's samples scaled into its box (each box has its own y scale). */
+function curvePoints(curve, b) {
+  if (!curve || !curve.x.length) return "";
+  const { x, y } = curve;
+  let ymin = Infinity;
+  let ymax = -Infinity;
+  for (const v of y) {
+    if (v === null) continue;
+    if (v < ymin) ymin = v;
+    if (v > ymax) ymax = v;
+  }
+  if (!Number.isFinite(ymin)) return "";
+  const span = Math.max(ymax - ymin, 0.02); // a flat curve stays flat, not amplified noise
+  const mid = (ymax + ymin) / 2;
+  const pad = Math.max(3, b.h * 0.14);
+  const x0 = x[0];
+  const xs = (b.w - 2 * pad) / (x[x.length - 1] - x0 || 1);
+  const ys = (b.h - 2 * pad) / span;
+  const left = b.x - b.w / 2 + pad;
+  let out = "";
+  for (let k = 0; k < x.length; k++) {
+    if (y[k] === null) continue;
+    const px = left + (x[k] - x0) * xs;
+    const py = b.y - (y[k] - mid) * ys;
+    out += `${px.toFixed(1)},${py.toFixed(1)} `;
+  }
+  return out;
+}
+
+/**
+ * Positions of nodes and edge boxes for a network of `width` in a W×H area.
+ * Boxes of layer l are ordered (i, j) as in pykan and wrap into rows when there are many.
+ */
+export function computeLayout(width, W, H) {
+  const L = width.length;
+  const padX = 36;
+  const padTop = 40;
+  const padBottom = 44;
+  const availW = W - 2 * padX;
+  const rowGap = (H - padTop - padBottom) / (L - 1);
+  const nodeR = Math.max(5, Math.min(10, rowGap * 0.06));
+  const rowY = (l) => H - padBottom - l * rowGap;
+  const nodes = new Map();
+  width.forEach((n, l) => {
+    const spacing = Math.min(availW / n, 170);
+    for (let i = 0; i < n; i++) nodes.set(`${l},${i}`, { x: W / 2 + (i - (n - 1) / 2) * spacing, y: rowY(l) });
+  });
+  const boxes = new Map();
+  let fontSize = 12;
+  for (let l = 0; l < L - 1; l++) {
+    const [nin, nout] = [width[l], width[l + 1]];
+    const n = nin * nout;
+    const availH = rowGap - 2 * nodeR - Math.max(24, rowGap * 0.32); // room for wires to fan
+    const best = bestGrid(n, availW, availH);
+    fontSize = Math.min(fontSize, Math.max(8, best.h * 0.3));
+    const ymid = (rowY(l) + rowY(l + 1)) / 2;
+    for (let i = 0; i < nin; i++) {
+      for (let j = 0; j < nout; j++) {
+        const idx = i * nout + j;
+        const r = Math.floor(idx / best.cols);
+        const inRow = Math.min(best.cols, n - r * best.cols);
+        const c = idx - r * best.cols;
+        const x = W / 2 + (c - (inRow - 1) / 2) * best.cellW;
+        const y = ymid + ((best.rows - 1) / 2 - r) * best.cellH;
+        boxes.set(`${l},${i},${j}`, { x, y, w: best.w, h: best.h });
+      }
+    }
+  }
+  return { nodes, boxes, nodeR, fontSize: Math.round(fontSize) };
+}
+
+/**
+ * The rows × cols arrangement of n boxes: the fewest rows whose boxes are nearly as large as
+ * the largest possible (extra rows make wires cross behind boxes, so they must pay off).
+ */
+function bestGrid(n, availW, availH) {
+  const options = [];
+  for (let rows = 1; rows <= n; rows++) {
+    const cols = Math.ceil(n / rows);
+    const cellW = availW / cols;
+    const cellH = availH / rows;
+    const w = Math.min(MAX_BOX_W, cellW * 0.86, cellH * 0.86 * BOX_ASPECT);
+    options.push({ rows, cols, cellW: Math.min(cellW, MAX_BOX_W * 1.3), cellH, w, h: w / BOX_ASPECT });
+    if (cellH * BOX_ASPECT <= cellW) break; // height-limited: more rows only shrink boxes
+  }
+  const largest = Math.max(...options.map((o) => o.w));
+  return options.find((o) => o.w >= 0.7 * largest);
+}
