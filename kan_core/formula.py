@@ -182,8 +182,9 @@ def _candidates(v: float):
     return out
 
 
-def simplify_on_data(expr: sympy.Expr, names: list[str], x: torch.Tensor,
-                     rel_tol: float = 1e-4) -> sympy.Expr:
+def simplify_on_data(
+    expr: sympy.Expr, names: list[str], x: torch.Tensor, rel_tol: float = 1e-4
+) -> sympy.Expr:
     """Replace each number by the simplest of ``0``, an integer, a multiple of ``π/den`` or a
     shorter decimal, whenever the formula's values on ``x`` move by less than ``rel_tol`` of their
     spread (cumulatively): no artefacts like ``1.0·exp(…) − 1.97e-5``, no accuracy lost."""

@@ -25,7 +25,10 @@ def _payload(model: KAN) -> dict:
         "width": model.width,
         "grids": [layer.num for layer in model.layers],
         "symbolic": [
-            [[i, j, name] for (i, j), name in sorted(layer.sym_funs.items())]
+            [
+                [i, j, name, layer.sym_r2.get((i, j))]
+                for (i, j), name in sorted(layer.sym_funs.items())
+            ]
             for layer in model.layers
         ],
     }
@@ -53,7 +56,11 @@ def _restore(payload: dict) -> KAN:
         layer.coef = torch.nn.Parameter(
             torch.empty(layer.in_dim, layer.out_dim, layer.num + layer.k)
         )
-        layer.sym_funs = {(int(i), int(j)): str(n) for i, j, n in meta["symbolic"][l]}
+        entries = meta["symbolic"][l]
+        layer.sym_funs = {(int(e[0]), int(e[1])): str(e[2]) for e in entries}
+        layer.sym_r2 = {
+            (int(e[0]), int(e[1])): float(e[3]) for e in entries if len(e) > 3 and e[3] is not None
+        }
         layer.invalidate()
     model.load_state_dict(tensors)
     if ref is not None:

@@ -67,6 +67,7 @@ class KANLayer(nn.Module):
         # a, b, c, d of c·f(a·x + b) + d per edge; trained only where the edge is symbolic.
         self.affine = nn.Parameter(torch.tensor([1.0, 0.0, 1.0, 0.0]).repeat(in_dim, out_dim, 1))
         self.sym_funs: dict[tuple[int, int], str] = {}
+        self.sym_r2: dict[tuple[int, int], float] = {}  # R² when each edge was snapped
         self._inv_key = None
         self._groups = None
         self._feature_cache: list[dict] = []
@@ -119,8 +120,14 @@ class KANLayer(nn.Module):
         the same batch many times, and for small models the bases dominate the cost."""
         if xt.requires_grad:
             return {"feats": self.features_t(xt)}
-        key = (xt.data_ptr(), tuple(xt.shape), xt.stride(), xt._version,
-               self.grid.data_ptr(), self.grid._version)
+        key = (
+            xt.data_ptr(),
+            tuple(xt.shape),
+            xt.stride(),
+            xt._version,
+            self.grid.data_ptr(),
+            self.grid._version,
+        )
         for entry in self._feature_cache:
             if entry["key"] == key:
                 return entry
@@ -300,6 +307,11 @@ class KANLayer(nn.Module):
         new.sym_funs = {
             (pos_i[i], pos_j[j]): f
             for (i, j), f in self.sym_funs.items()
+            if i in pos_i and j in pos_j
+        }
+        new.sym_r2 = {
+            (pos_i[i], pos_j[j]): r
+            for (i, j), r in self.sym_r2.items()
             if i in pos_i and j in pos_j
         }
         new._inv_key, new._groups, new._feature_cache = None, None, []

@@ -200,6 +200,18 @@ class KAN(nn.Module):
             return "pruned"
         return "symbolic" if layer.sym_mask[i, j] > 0 else "active"
 
+    def node_state(self, l: int, i: int) -> str:
+        """``"pruned"`` if every edge into and out of node ``(l, i)`` is masked, else ``"active"``.
+        Layers are numbered 0 (inputs) … depth (outputs)."""
+        if not (0 <= l <= self.depth and 0 <= i < self.width[l]):
+            raise IndexError(f"node ({l},{i}) out of range for width {self.width}")
+        live = []
+        if l < self.depth:
+            live.append(self.layers[l].mask[i, :])
+        if l > 0:
+            live.append(self.layers[l - 1].mask[:, i])
+        return "active" if any(bool(m.any()) for m in live) else "pruned"
+
     def edges(self):
         """Every edge index ``(l, i, j)`` in order."""
         for l, layer in enumerate(self.layers):
@@ -265,6 +277,11 @@ class KAN(nn.Module):
         from .symbolic import fix_symbolic
 
         return fix_symbolic(self, l, i, j, name, x=None if fit else self._x(x), fit=fit)
+
+    def symbolic_fit(self, l, i, j):
+        from .symbolic import symbolic_fit
+
+        return symbolic_fit(self, l, i, j)
 
     def unfix_symbolic(self, l, i, j):
         from .symbolic import unfix_symbolic

@@ -43,26 +43,23 @@ def rnd_list(t: torch.Tensor | list | None) -> list[float | None] | None:
 def symbolic_fit(
     model: kan_core.KAN, l: int, i: int, j: int, known: dict | None = None
 ) -> dict[str, Any] | None:
-    """The symbolic function fixed on edge (l, i, j), or None.
-
-    Reads the layer's public ``sym_funs``/``affine``; ``known`` (the fit the server got from
-    ``fix_symbolic``/``auto_symbolic``) supplies R², which the model does not keep.
-    """
-    layer = model.layers[l]
-    name = layer.sym_funs.get((i, j))
-    if name is None:
+    """The symbolic function fixed on edge (l, i, j) with its trained a, b, c, d and the R² it
+    had when fixed, or None. ``known`` (the server's record of the fit) supplies R² for models
+    saved before the model kept it."""
+    fit = model.symbolic_fit(l, i, j)
+    if fit is None:
         return None
-    a, b, c, d = (float(v) for v in layer.affine[i, j].tolist())
-    lib = kan_core.SYMBOLIC_LIB
-    r2 = known.get("r2") if known and known.get("name") == name else None
+    r2 = fit.r2
+    if not math.isfinite(r2) and known and known.get("name") == fit.name:
+        r2 = known.get("r2")
     return {
-        "name": name,
-        "a": rnd(a),
-        "b": rnd(b),
-        "c": rnd(c),
-        "d": rnd(d),
-        "r2": rnd(r2) if r2 is not None else None,
-        "complexity": float(lib[name].complexity) if name in lib else 0.0,
+        "name": fit.name,
+        "a": rnd(fit.a),
+        "b": rnd(fit.b),
+        "c": rnd(fit.c),
+        "d": rnd(fit.d),
+        "r2": rnd(r2) if r2 is not None and math.isfinite(r2) else None,
+        "complexity": float(fit.complexity),
     }
 
 

@@ -123,3 +123,17 @@ def test_edge_curves_shapes_and_values():
     detail = m.edge_curve(0, 1, 2, n=32, x=torch.rand(100, 2))
     assert len(detail["x"]) == 32 and len(detail["knots"]) == 6 and detail["state"] == "active"
     assert 0 <= detail["data_range"][0] <= detail["data_range"][1] <= 1
+
+
+def test_node_state_and_symbolic_fit_accessor():
+    m = KAN([2, 2, 1], seed=0)
+    m.set_reference_input(torch.rand(100, 2) * 2 - 1)
+    assert m.node_state(1, 0) == "active"
+    m.prune_node(1, 0)
+    assert m.node_state(1, 0) == "pruned" and m.node_state(1, 1) == "active"
+    assert m.symbolic_fit(0, 0, 1) is None
+    fit = m.fix_symbolic(0, 0, 1, "x^2")
+    got = m.symbolic_fit(0, 0, 1)
+    assert got.name == "x^2" and got.r2 == fit.r2 and got.a == fit.a
+    back = KAN.from_bytes(m.to_bytes())
+    assert back.symbolic_fit(0, 0, 1).r2 == fit.r2

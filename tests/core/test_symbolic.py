@@ -7,7 +7,8 @@ import sympy
 import torch
 
 from kan_core import KAN, SYMBOLIC_LIB
-from kan_core.symbolic import fit_functions, rank
+from kan_core.fitting import fit_functions
+from kan_core.symbolic import rank
 
 # (name, a, b, c, d, x-range): ranges chosen inside each function's domain
 CASES = [
