@@ -102,13 +102,18 @@ def main():
                     traceback.print_exc()
             row.append(cell)
         rows.append(row)
-    print_table(["formula", "width", *[f"{s}: recovered (rel RMSE, time)" for s in sides]], rows,
-                title="Generality: same recipe, unseen formulas")
+    print_table(
+        ["formula", "width", *[f"{s}: recovered (rel RMSE, time)" for s in sides]],
+        rows,
+        title="Generality: same recipe, unseen formulas",
+    )
     for side in sides:
         r = results[side]
-        print(f"{side}: recovered {sum(ok for ok, _, _ in r)}/{len(r)}, "
-              f"exceptions {sum(e for _, _, e in r)}, "
-              f"median {statistics.median(t for _, t, _ in r):.1f}s per formula")
+        print(
+            f"{side}: recovered {sum(ok for ok, _, _ in r)}/{len(r)}, "
+            f"exceptions {sum(e for _, _, e in r)}, "
+            f"median {statistics.median(t for _, t, _ in r):.1f}s per formula"
+        )
     print(probe_line())
     sb.close()
 

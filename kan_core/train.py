@@ -105,8 +105,8 @@ class Trainer:
                     max_iter=o.lbfgs_iters,
                     history_size=10,
                     line_search_fn="strong_wolfe",
-                    tolerance_grad=1e-32,
-                    tolerance_change=1e-32,
+                    tolerance_grad=1e-9,
+                    tolerance_change=1e-12,
                 )
             else:
                 self._opt = torch.optim.Adam(params, lr=lr)
