@@ -57,11 +57,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--sizes", nargs="+", type=int, default=[64, 256])
     ap.add_argument("--batch", type=int, default=1024)
+    ap.add_argument(
+        "--input-grad",
+        action="store_true",
+        help="x requires grad (a hidden layer): nothing can be cached across calls",
+    )
     ap.add_argument("--budget", type=float, default=2.0, help="seconds of timed calls per cell")
     ap.add_argument("--rounds", type=int, default=5, help="round-robin rounds over the layers")
     ap.add_argument("--stat", choices=["median", "min"], default="median")
-    ap.add_argument("--only", nargs="+", help="subset of: ours flashkan inkan inkan-eager "
-                                              "efficient-kan pykan")
+    ap.add_argument(
+        "--only", nargs="+", help="subset of: ours flashkan inkan inkan-eager efficient-kan pykan"
+    )
     args = ap.parse_args()
     load_probe()
     sb = PykanSandbox()
@@ -80,7 +86,9 @@ def main() -> None:
     notes = []
     for n in args.sizes:
         setup_torch(0)
-        x = (torch.rand(args.batch, n, generator=torch.Generator().manual_seed(0)) * 2 - 1)
+        x = torch.rand(args.batch, n, generator=torch.Generator().manual_seed(0)) * 2 - 1
+        if args.input_grad:  # a layer inside a network: bases recomputed, input gradient needed
+            x.requires_grad_()
         fns = {}
         for label, (key, make) in impls.items():
             torch.manual_seed(0)
@@ -105,8 +113,9 @@ def main() -> None:
                 out.sum().backward()
 
             fns[label] = fb
-        res = time_interleaved(fns, budget=args.budget * len(fns), rounds=args.rounds,
-                               warmup=3, stat=args.stat)
+        res = time_interleaved(
+            fns, budget=args.budget * len(fns), rounds=args.rounds, warmup=3, stat=args.stat
+        )
         for label, v in res.items():
             if isinstance(v, str):
                 notes.append(f"{label} {n}: {v}")
@@ -126,10 +135,14 @@ def main() -> None:
             r += [ms.get((label, n)), ratio(ms.get((label, n)), ms.get((ours, n)))]
         r += [params.get((label, n)) for n in args.sizes]
         rows.append(r)
-    print_table(headers, rows, digits=2,
-                title=f"one KAN layer, fwd + bwd, batch {args.batch}, grid 5, k 3, "
-                      f"{torch.get_num_threads()} threads, {args.stat} ms over interleaved calls "
-                      f"(/ours: time relative to ours)")
+    print_table(
+        headers,
+        rows,
+        digits=2,
+        title=f"one KAN layer, fwd + bwd, batch {args.batch}, grid 5, k 3, "
+        f"{torch.get_num_threads()} threads, {args.stat} ms over interleaved calls "
+        f"(/ours: time relative to ours)",
+    )
     for note in notes:
         print("note:", note)
     print(probe_line())

@@ -60,32 +60,28 @@ def server():
             p.wait(10)
 
 
-def headless(body: dict):
-    """`rate(secs)`: steps/s of kan_core's Trainer here, as a session worker would run it."""
+def headless(body: dict, secs: float) -> float:
+    """steps/s of kan_core's Trainer in this process, as a session worker would run it: the
+    spec, dataset and model the server builds from `body`, its torch threads, from WARM_STEP."""
     import kan_core
     from server.config import Settings
     from server.data import build_dataset, build_model, build_spec
     from server.schemas import SessionCreate
 
-    cfg = Settings()
+    cfg, threads = Settings(), torch.get_num_threads()
     spec = build_spec(SessionCreate(**body), cfg)
     data = build_dataset(spec, None, cfg)
     opts = kan_core.TrainOptions(**spec["train"], seed=spec["seed"])
     tr = kan_core.Trainer(build_model(spec, data), data, opts)
-
-    def rate(secs: float) -> float:
-        threads = torch.get_num_threads()
-        torch.set_num_threads(cfg.torch_threads)
-        while tr.steps_done < WARM_STEP:
-            tr.step()
-        n, t0 = 0, time.perf_counter()
-        while time.perf_counter() - t0 < secs:
-            tr.step()
-            n += 1
-        torch.set_num_threads(threads)
-        return n / (time.perf_counter() - t0)
-
-    return rate
+    torch.set_num_threads(cfg.torch_threads)
+    while tr.steps_done < WARM_STEP:
+        tr.step()
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < secs:
+        tr.step()
+        n += 1
+    torch.set_num_threads(threads)
+    return n / (time.perf_counter() - t0)
 
 
 class Session:
@@ -118,7 +114,9 @@ class Session:
 
         async def viewer(k: int) -> None:
             uri = f"{url}?token={self.tok}"
-            async with websockets.connect(uri, compression=None, max_size=None, proxy=None) as ws:
+            async with websockets.connect(
+                uri, compression=None, max_size=None, proxy=None, open_timeout=30
+            ) as ws:
                 await ws.recv()  # the snapshot
                 frames[k] = 0
                 if min(frames) == 0:
@@ -170,7 +168,7 @@ async def latency(url: str, body: dict, rounds: int) -> dict[tuple[str, str], li
 async def stream(url: str, body: dict, n: int, secs: float) -> tuple[float, float, float]:
     """(mean, min over viewers) edge frames/s per viewer and the server's steps/s, n viewers."""
     async with httpx.AsyncClient(base_url=url, **HTTP) as http:
-        s = await Session.create(http, {**body, "seed": n})
+        s = await Session.create(http, body)
         frames = await s.watch(n)
         await s.call("POST", "/play")
         s0, f0, t0 = await s.step(until=WARM_STEP), list(frames), time.perf_counter()
@@ -229,11 +227,11 @@ def main():
         print_table(heads, rows, title, 1)
 
     if "stream" in args.only:
-        rate, rows = headless(body), []
+        rows = []
         with server() as (url, _):
-            for n in args.viewers:
-                head = rate(min(args.secs, 4.0))  # next to each case: the box's load drifts
-                mean, low, steps = asyncio.run(stream(url, body, n, args.secs))
+            for n in args.viewers:  # headless next to each case (same seed): the load drifts
+                head = headless({**body, "seed": n}, args.secs)
+                mean, low, steps = asyncio.run(stream(url, {**body, "seed": n}, n, args.secs))
                 rows.append([n, mean, low, steps, head, 100 * steps / head])
         heads = ["viewers", "edge frames/s per viewer", "min", "steps/s", "headless", "% headless"]
         print_table(heads, rows, "Streaming (targets: >= 5 edge frames/s, >= 70 % headless)", 1)

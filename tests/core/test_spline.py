@@ -71,3 +71,22 @@ def test_curve_to_coef_recovers_a_spline_exactly():
     back = curve_to_coef(x, y, grid, 3)
     y2 = torch.einsum("bik,iok->bio", b_spline_basis(x, grid, 3), back)
     assert torch.allclose(y, y2, atol=1e-4)
+
+
+def test_large_inputs_take_the_compiled_path_with_the_same_values_and_gradient(monkeypatch):
+    import kan_core.spline as spline
+
+    gen = torch.Generator().manual_seed(4)
+    grid = random_grid(256, 5, 3, gen)
+    x = (torch.rand(300, 256, generator=gen) * 2.4 - 1.2).requires_grad_()
+    assert x.numel() >= spline.COMPILE_MIN_VALUES
+    weights = torch.randn(300, 256, 8, generator=gen)
+    fast = b_spline_basis(x, grid, 3)
+    (gx_fast,) = torch.autograd.grad((fast * weights).sum(), x)
+    assert spline._compiled.get("bases") is not None, "torch.compile failed: fell back to eager"
+    assert spline._compiled.get("grad") is not None
+    monkeypatch.setenv("KAN_CORE_COMPILE", "0")
+    eager = b_spline_basis(x, grid, 3)
+    (gx_eager,) = torch.autograd.grad((eager * weights).sum(), x)
+    assert torch.allclose(fast, eager, atol=1e-6)
+    assert torch.allclose(gx_fast, gx_eager, atol=1e-4, rtol=1e-5)
