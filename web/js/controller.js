@@ -9,7 +9,7 @@ export class Controller {
     this.toasts = toasts;
     this._timers = {};
     this._selSeq = 0;
-    store.on("edited", () => this.afterEdit());
+    store.on("edited", (ev) => this.afterEdit(ev));
     store.on("event", (ev) => this.onEvent(ev));
     store.on("snapshot", () => {
       this.refreshFormula();
@@ -157,14 +157,18 @@ export class Controller {
     }
   }
 
-  afterEdit() {
-    this.debounce("meta", 100, async () => {
-      try {
-        this.store.applyMeta(await this.api.get());
-      } catch (err) {
-        this.toasts.error(err.message);
-      }
-    });
+  afterEdit(ev) {
+    if (ev?.meta) {
+      this.store.applyMeta(ev.meta); // history, undo/redo, grid: carried by the edit event
+    } else {
+      this.debounce("meta", 100, async () => {
+        try {
+          this.store.applyMeta(await this.api.get());
+        } catch (err) {
+          this.toasts.error(err.message);
+        }
+      });
+    }
     this.refreshFormula();
     this.refreshSelection();
   }

@@ -70,7 +70,7 @@ export class Store {
   applyMeta(snap) {
     if (!this.session) return;
     for (const k of ["history", "can_undo", "can_redo", "rejects", "grid", "k", "train", "width"]) {
-      this.session[k] = snap[k];
+      if (k in snap) this.session[k] = snap[k];
     }
     this.emit("history");
     this.emit("meta");
