@@ -26,18 +26,6 @@ __all__ = [
     "to_python",
 ]
 
-_POWERS = {
-    "x^2": 2,
-    "x^3": 3,
-    "x^4": 4,
-    "x^5": 5,
-    "1/x": -1,
-    "1/x^2": -2,
-    "1/x^3": -3,
-    "1/x^4": -4,
-    "1/x^5": -5,
-}
-
 
 def _edge_term(name: str, a: float, b: float, c: float, d: float, x: sympy.Expr) -> sympy.Expr:
     F = sympy.Float
@@ -45,16 +33,15 @@ def _edge_term(name: str, a: float, b: float, c: float, d: float, x: sympy.Expr)
         return F(d)
     if name == "x":
         return F(c * a) * x + F(c * b + d)
-    if name in _POWERS and a != 0:
-        p = _POWERS[name]
-        return F(c * a**p) * (x + F(b / a)) ** p + F(d)
+    p = SYMBOLIC_LIB[name].power
+    if p is not None and float(p).is_integer() and a != 0:  # c·(a·x + b)^p = c·a^p·(x + b/a)^p
+        return F(c * a**p) * (x + F(b / a)) ** int(p) + F(d)
     if name in ("sin", "cos"):
         return _trig_term(name, a, b, c, x) + F(d)
     if name == "log" and a != 0:  # c·log(a·x + b) = c·log|a| + c·log(±x + b/|a|)
         inner = (x + F(b / a)) if a > 0 else (-x - F(b / a))
         return F(c) * sympy.log(inner) + F(d + c * math.log(abs(a)))
-    if name in ("sqrt", "x^0.5", "1/sqrt(x)", "1/x^0.5", "x^1.5") and a != 0:
-        p = {"sqrt": 0.5, "x^0.5": 0.5, "x^1.5": 1.5}.get(name, -0.5)
+    if p is not None and a != 0:  # fractional powers: c·|a|^p·f(±x + b/|a|)
         inner = (x + F(b / a)) if a > 0 else (-x - F(b / a))
         return F(c * abs(a) ** p) * SYMBOLIC_LIB[name].sympy_fn(inner) + F(d)
     return F(c) * SYMBOLIC_LIB[name].sympy_fn(F(a) * x + F(b)) + F(d)

@@ -56,24 +56,6 @@ def _score_tensor(r2: torch.Tensor, complexity: int) -> torch.Tensor:
     return torch.where(torch.isfinite(r2), q - COMPLEXITY_WEIGHT * complexity, -math.inf)
 
 
-_POWER = {
-    "x^2": 2,
-    "x^3": 3,
-    "x^4": 4,
-    "x^5": 5,
-    "1/x": -1,
-    "1/x^2": -2,
-    "1/x^3": -3,
-    "1/x^4": -4,
-    "1/x^5": -5,
-    "sqrt": 0.5,
-    "x^0.5": 0.5,
-    "x^1.5": 1.5,
-    "1/sqrt(x)": -0.5,
-    "1/x^0.5": -0.5,
-}
-
-
 def canonical(
     name: str, a: float, b: float, c: float, d: float
 ) -> tuple[float, float, float, float]:
@@ -83,8 +65,8 @@ def canonical(
     if a == 0 or not all(map(math.isfinite, (a, b, c, d))):
         return a, b, c, d
     s, m = math.copysign(1.0, a), abs(a)
-    if name in _POWER:
-        p = _POWER[name]
+    p = SYMBOLIC_LIB[name].power
+    if p is not None:
         if float(p).is_integer():
             return 1.0, b / a, c * a**p, d
         return s, b / m, c * m**p, d

@@ -30,6 +30,7 @@ class SymbolicFunction:
     complexity: int
     # "all" | "positive" | "nonneg" | "nonzero" | "unit_closed" | "unit_open" | "half_pi"
     domain: str = "all"
+    power: float | None = None  # f(z) = z**power for the power family (x^2, 1/x, sqrt, …)
 
 
 def _recip(z: torch.Tensor, power: float) -> torch.Tensor:
@@ -41,25 +42,44 @@ def _entries() -> list[SymbolicFunction]:
     S = sympy
     return [
         SymbolicFunction("x", lambda z: z, lambda z: z, 1),
-        SymbolicFunction("x^2", lambda z: z * z, lambda z: z**2, 2),
-        SymbolicFunction("x^3", lambda z: z**3, lambda z: z**3, 3),
-        SymbolicFunction("x^4", lambda z: z**4, lambda z: z**4, 3),
-        SymbolicFunction("x^5", lambda z: z**5, lambda z: z**5, 3),
-        SymbolicFunction("1/x", lambda z: _recip(z, 1), lambda z: 1 / z, 2, "nonzero"),
-        SymbolicFunction("1/x^2", lambda z: _recip(z, 2), lambda z: z**-2, 2, "nonzero"),
-        SymbolicFunction("1/x^3", lambda z: _recip(z, 3), lambda z: z**-3, 3, "nonzero"),
-        SymbolicFunction("1/x^4", lambda z: _recip(z, 4), lambda z: z**-4, 4, "nonzero"),
-        SymbolicFunction("1/x^5", lambda z: _recip(z, 5), lambda z: z**-5, 5, "nonzero"),
-        SymbolicFunction("sqrt", lambda z: z.clamp_min(_EPS).sqrt(), S.sqrt, 2, "nonneg"),
-        SymbolicFunction("x^0.5", lambda z: z.clamp_min(_EPS).sqrt(), S.sqrt, 2, "nonneg"),
+        SymbolicFunction("x^2", lambda z: z * z, lambda z: z**2, 2, power=2),
+        SymbolicFunction("x^3", lambda z: z**3, lambda z: z**3, 3, power=3),
+        SymbolicFunction("x^4", lambda z: z**4, lambda z: z**4, 3, power=4),
+        SymbolicFunction("x^5", lambda z: z**5, lambda z: z**5, 3, power=5),
+        SymbolicFunction("1/x", lambda z: _recip(z, 1), lambda z: 1 / z, 2, "nonzero", power=-1),
+        SymbolicFunction("1/x^2", lambda z: _recip(z, 2), lambda z: z**-2, 2, "nonzero", power=-2),
+        SymbolicFunction("1/x^3", lambda z: _recip(z, 3), lambda z: z**-3, 3, "nonzero", power=-3),
+        SymbolicFunction("1/x^4", lambda z: _recip(z, 4), lambda z: z**-4, 4, "nonzero", power=-4),
+        SymbolicFunction("1/x^5", lambda z: _recip(z, 5), lambda z: z**-5, 5, "nonzero", power=-5),
         SymbolicFunction(
-            "x^1.5", lambda z: z.clamp_min(0) ** 1.5, lambda z: z ** S.Rational(3, 2), 4, "nonneg"
+            "sqrt", lambda z: z.clamp_min(_EPS).sqrt(), S.sqrt, 2, "nonneg", power=0.5
         ),
         SymbolicFunction(
-            "1/sqrt(x)", lambda z: z.clamp_min(1e-4).rsqrt(), lambda z: 1 / S.sqrt(z), 2, "positive"
+            "x^0.5", lambda z: z.clamp_min(_EPS).sqrt(), S.sqrt, 2, "nonneg", power=0.5
         ),
         SymbolicFunction(
-            "1/x^0.5", lambda z: z.clamp_min(1e-4).rsqrt(), lambda z: 1 / S.sqrt(z), 2, "positive"
+            "x^1.5",
+            lambda z: z.clamp_min(0) ** 1.5,
+            lambda z: z ** S.Rational(3, 2),
+            4,
+            "nonneg",
+            power=1.5,
+        ),
+        SymbolicFunction(
+            "1/sqrt(x)",
+            lambda z: z.clamp_min(1e-4).rsqrt(),
+            lambda z: 1 / S.sqrt(z),
+            2,
+            "positive",
+            power=-0.5,
+        ),
+        SymbolicFunction(
+            "1/x^0.5",
+            lambda z: z.clamp_min(1e-4).rsqrt(),
+            lambda z: 1 / S.sqrt(z),
+            2,
+            "positive",
+            power=-0.5,
         ),
         SymbolicFunction("exp", lambda z: z.clamp(max=40).exp(), S.exp, 2),
         SymbolicFunction("log", lambda z: z.clamp_min(1e-6).log(), S.log, 2, "positive"),
