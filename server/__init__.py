@@ -4,4 +4,4 @@ Public entry points: :func:`server.main.create_app` and the ``kan-workbench`` co
 (:mod:`server.cli`).
 """
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2

@@ -33,6 +33,9 @@ class TrainSettings(Strict):
     grid_update_num: int = Field(10, ge=0, le=1000)
     stop_grid_update_step: int = Field(50, ge=0, le=1_000_000)
     batch: int = Field(-1, ge=-1, le=1_000_000)
+    # LBFGS iterations per step. Fewer than kan_core's 20 (pykan's) keeps a step short, so an edit
+    # waits at most one short step; LBFGS keeps its memory across steps, so training is the same.
+    lbfgs_iters: int = Field(5, ge=1, le=100)
 
 
 class TrainSettingsPatch(Strict):
@@ -47,6 +50,7 @@ class TrainSettingsPatch(Strict):
     grid_update_num: int | None = Field(None, ge=0, le=1000)
     stop_grid_update_step: int | None = Field(None, ge=0, le=1_000_000)
     batch: int | None = Field(None, ge=-1, le=1_000_000)
+    lbfgs_iters: int | None = Field(None, ge=1, le=100)
 
 
 class SessionCreate(Strict):

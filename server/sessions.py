@@ -62,6 +62,7 @@ class Session:
         self.variables: list[str] = list(rec.spec["variables"])
         self.target: str = rec.spec.get("target", "y")
         self.rejects: dict[str, list[str]] = rec.rejects
+        self.formula_cache: tuple | None = None  # (key, response) of the last formula
         self.fits: dict[str, dict] = rec.fits  # last fit per edge "l,i,j" (model keeps no R²)
         self.step = rec.step
         self.status = "paused" if rec.step else "idle"

@@ -82,7 +82,7 @@ def test_teaching_flow(page: Page, browser, base_url, live_server, problems, art
     # Preview, then accept: the edge turns symbolic in the diagram.
     name = rows.first.get_attribute("data-candidate")
     rows.first.hover()
-    expect(page.locator("[data-preview]")).to_contain_text(name)
+    expect(page.locator("[data-preview]")).to_have_attribute("data-preview", name)
     page.screenshot(path=str(artifacts / "03-edge-preview-1280.png"))
     rows.first.get_by_role("button", name="Accept", exact=True).click()
     expect(page.locator(f'[data-edge="{first}"]')).to_have_attribute("data-state", "symbolic")
