@@ -7,6 +7,7 @@ The heavier operations live in their own modules (``prune``, ``symbolic``, ``for
 from __future__ import annotations
 
 import copy
+import numbers
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -40,7 +41,8 @@ class KANConfig:
 
     def validate(self) -> None:
         w = self.width
-        if len(w) < 2 or any(int(n) != n or n < 1 for n in w):
+        ints = all(isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 1 for n in w)
+        if len(w) < 2 or not ints:
             raise ValueError(f"width must list ≥ 2 positive integers, got {w}")
         if not (1 <= self.grid <= 1000):
             raise ValueError(f"grid must be in [1, 1000], got {self.grid}")

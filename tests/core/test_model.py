@@ -137,3 +137,13 @@ def test_node_state_and_symbolic_fit_accessor():
     assert got.name == "x^2" and got.r2 == fit.r2 and got.a == fit.a
     back = KAN.from_bytes(m.to_bytes())
     assert back.symbolic_fit(0, 0, 1).r2 == fit.r2
+
+
+def test_bad_widths_are_refused_with_a_clear_error():
+    import numpy as np
+    import pytest
+
+    for bad in ([2], [2, 0], [2, 1.5], [2, True], [[2, 0], [1, 0]]):
+        with pytest.raises(ValueError, match="width"):
+            KAN(bad)
+    assert KAN([np.int64(2), np.int64(1)]).width == [2, 1]
