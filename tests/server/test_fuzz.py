@@ -5,11 +5,10 @@ session with its owner token, so they reach the handlers rather than stopping at
 """
 
 import pytest
+import schemathesis  # installed by the test extra; never skipped
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from srv_helpers import create
-
-schemathesis = pytest.importorskip("schemathesis")
 
 
 @pytest.fixture(scope="module")
