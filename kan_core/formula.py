@@ -10,6 +10,7 @@ that close, so no ``0.e-4`` artefacts remain.
 from __future__ import annotations
 
 import math
+import warnings
 
 import sympy
 import torch
@@ -149,8 +150,6 @@ def symbolic_formula(model, var_names=None, placeholders: bool = False, digits: 
 
 
 def _numeric(expr: sympy.Expr, names: list[str], cols):
-    import warnings
-
     syms = [sympy.Symbol(n, real=True) for n in names]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -255,8 +254,6 @@ def formula_fidelity(model, dataset: dict, var_names=None) -> dict:
         return {"formula_rmse": None, "network_rmse": net}
     names = list(var_names) if var_names is not None else [f"x_{i + 1}" for i in range(x.shape[1])]
     exprs = symbolic_formula(model, names)
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pred = compile_formula(exprs, names)(x)

@@ -173,16 +173,18 @@ class KANLayer(nn.Module):
         out = self.forward_t(x.T, with_reg)
         return (out[0].T, out[1]) if with_reg else out.T
 
-    def symbolic_forward_t(self, xt: torch.Tensor) -> torch.Tensor:
-        """Sum of the symbolic edges' ``c·f(a·x+b)+d`` per output: ``(in, batch)`` → ``(out, batch)``."""
-        y = xt.new_zeros(self.out_dim, xt.shape[1])
+    def _symbolic_terms(self, xt: torch.Tensor):
+        """Per function: ``(in_idx, out_idx, c·f(a·x+b)+d)`` with the terms ``(n, batch)``."""
         for name, ii, jj in self._sym_groups():
             p = self.affine[ii, jj].unsqueeze(-1)  # (n, 4, 1)
             z = xt[ii] * p[:, 0] + p[:, 1]
-            v = (p[:, 2] * SYMBOLIC_LIB[name].torch_fn(z) + p[:, 3]) * self.mask[ii, jj].unsqueeze(
-                1
-            )
-            y = y.index_add(0, jj, v)
+            yield ii, jj, p[:, 2] * SYMBOLIC_LIB[name].torch_fn(z) + p[:, 3]
+
+    def symbolic_forward_t(self, xt: torch.Tensor) -> torch.Tensor:
+        """Sum of the symbolic edges' ``c·f(a·x+b)+d`` per output: ``(in, batch)`` → ``(out, batch)``."""
+        y = xt.new_zeros(self.out_dim, xt.shape[1])
+        for ii, jj, v in self._symbolic_terms(xt):
+            y = y.index_add(0, jj, v * self.mask[ii, jj].unsqueeze(1))
         return y
 
     @staticmethod
@@ -211,9 +213,8 @@ class KANLayer(nn.Module):
     def symbolic_activations(self, x: torch.Tensor) -> torch.Tensor:
         """Symbolic branch ``c·f(a·x+b)+d`` for symbolic edges (zeros elsewhere): ``(batch, in, out)``."""
         out = x.new_zeros(x.shape[0], self.in_dim, self.out_dim)
-        for (i, j), name in self.sym_funs.items():
-            a, b, c, d = self.affine[i, j]
-            out[:, i, j] = c * SYMBOLIC_LIB[name].torch_fn(a * x[:, i] + b) + d
+        for ii, jj, v in self._symbolic_terms(x.T):
+            out[:, ii, jj] = v.T
         return out
 
     def edge_activations(self, x: torch.Tensor) -> torch.Tensor:

@@ -87,7 +87,11 @@ def _p(e: sympy.Expr) -> str:
         return f"<msup><mi>e</mi><mrow>{_p(e.args[0])}</mrow></msup>"
     if isinstance(e, AppliedUndef) or (e.is_Function and len(e.args) == 1):
         name = type(e).__name__
-        head = f"<mi>{name}</mi>" if isinstance(e, AppliedUndef) else f"<mi>{_NAMES.get(name, name)}</mi>"
+        head = (
+            f"<mi>{name}</mi>"
+            if isinstance(e, AppliedUndef)
+            else f"<mi>{_NAMES.get(name, name)}</mi>"
+        )
         return f"<mrow>{head}<mo>&#x2061;</mo>{_paren(_p(e.args[0]))}</mrow>"
     inner = sympy.mathml(e, printer="presentation")  # anything else: sympy's printer
     return f"<mrow>{inner}</mrow>"

@@ -41,7 +41,9 @@ class KANConfig:
 
     def validate(self) -> None:
         w = self.width
-        ints = all(isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 1 for n in w)
+        ints = all(
+            isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 1 for n in w
+        )
         if len(w) < 2 or not ints:
             raise ValueError(f"width must list ≥ 2 positive integers, got {w}")
         if not (1 <= self.grid <= 1000):

@@ -15,7 +15,6 @@ from .symbolic_lib import SYMBOLIC_LIB, resolve_lib
 __all__ = [
     "SymbolicFit",
     "auto_symbolic",
-    "fit_functions",
     "fix_symbolic",
     "rank",
     "suggest_symbolic",
@@ -43,15 +42,15 @@ class SymbolicFit:
 
     @property
     def score(self) -> float:
-        q = min(-math.log10(max(1.0 - self.r2, 1e-12)), R2_CAP) if self.r2 > -1e9 else -1e9
-        return q - COMPLEXITY_WEIGHT * self.complexity
+        return float(_score_tensor(torch.tensor(self.r2, dtype=torch.float64), self.complexity))
 
     def curve(self, x: torch.Tensor) -> torch.Tensor:
         return self.c * SYMBOLIC_LIB[self.name].torch_fn(self.a * x + self.b) + self.d
 
 
 def _score_tensor(r2: torch.Tensor, complexity: int) -> torch.Tensor:
-    """``SymbolicFit.score`` for a tensor of R² values (−inf where undefined)."""
+    """Ranking score for R² values (tensor): capped −log10(1 − R²) minus complexity; −inf where
+    the fit is undefined."""
     q = (-torch.log10((1 - r2).clamp_min(1e-12))).clamp(max=R2_CAP)
     return torch.where(torch.isfinite(r2), q - COMPLEXITY_WEIGHT * complexity, -math.inf)
 
