@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .fused import edge_sum
 from .spline import (
     b_spline_basis,
     b_spline_basis_t,
@@ -71,6 +72,7 @@ class KANLayer(nn.Module):
         self._inv_key = None
         self._groups = None
         self._feature_cache: list[dict] = []
+        self._live_key = None
 
     # --- cached derived state -------------------------------------------------------------
     def _consts(self) -> dict:
@@ -97,6 +99,7 @@ class KANLayer(nn.Module):
         self._groups = None
         self._inv_key = None
         self._feature_cache = []
+        self._live_key = None
 
     # --- forward ------------------------------------------------------------------------------
     # Internally activations are laid out feature-major, ``(nodes, batch)``: the batch is the long
@@ -106,13 +109,6 @@ class KANLayer(nn.Module):
         """``[B(x) | base(x)]``: ``(in, batch)`` → ``(K + 1, in, batch)``."""
         bases = b_spline_basis_t(xt, self.k, self._consts())
         return torch.cat([bases, self.base_fun(xt).unsqueeze(0)], dim=0)
-
-    def edge_weights(self) -> torch.Tensor:
-        """Per-edge weights on the features: ``(in, out, K + 1)``, zero on masked/symbolic edges."""
-        live = self.mask * (1.0 - self.sym_mask)
-        w_sp = self.coef * (self.scale_sp * live).unsqueeze(-1)
-        w_b = (self.scale_base * live).unsqueeze(-1)
-        return torch.cat([w_sp, w_b], dim=-1)
 
     def _input_features(self, xt: torch.Tensor) -> dict:
         """Features of ``xt`` (and, lazily, their covariance). Inputs that need no gradient — the
@@ -137,35 +133,37 @@ class KANLayer(nn.Module):
         return entry
 
     def forward_t(self, xt: torch.Tensor, with_reg: bool = False):
-        """``(in, batch)`` → ``(out, batch)``; with ``with_reg`` also the ``(in, out)`` edge scales."""
+        """``(in, batch)`` → ``(out, batch)``; with ``with_reg`` also the ``(in, out)`` edge scales:
+        pykan's regularisation metric, each numeric edge's std over the batch divided by (std of
+        its input + 0.1), computed exactly from each input's feature covariance (cached with the
+        features for the first layer) without a ``(batch, in, out)`` tensor."""
         assert xt.dim() == 2 and xt.shape[0] == self.in_dim, xt.shape
         if self.sym_funs and not with_reg and not bool((self.mask > self.sym_mask).any()):
             return self.symbolic_forward_t(xt)  # every live edge is symbolic: no splines to run
         entry = self._input_features(xt)
-        feats = entry["feats"]
-        w = self.edge_weights()
-        yt = w.permute(1, 2, 0).reshape(self.out_dim, -1) @ feats.reshape(-1, xt.shape[1])
+        args = (entry["feats"], self.coef, self.scale_sp, self.scale_base, self._live())
+        if with_reg:
+            if "cov" not in entry:
+                entry["cov"], entry["x_std"] = self.feature_covariance(xt, entry["feats"])
+            yt, scales = edge_sum(*args, entry["cov"], entry["x_std"])
+        else:
+            yt = edge_sum(*args)
         if self.sym_funs:
             yt = yt + self.symbolic_forward_t(xt)
-        if not with_reg:
-            return yt
-        return yt, self._edge_scales(xt, entry, w)
+        return (yt, scales) if with_reg else yt
 
-    def _edge_scales(self, xt: torch.Tensor, entry: dict, w: torch.Tensor) -> torch.Tensor:
-        """pykan's regularisation metric: std over the batch of each numeric edge, divided by
-        (std of its input + 0.1): ``(in, out)``. Exact, two ways: from the feature covariance,
-        var_ij = w_ijᵀ·Cov(features_i)·w_ij (cached with the features for the first layer, and
-        cheap for wide layers), or, for small layers fed by earlier ones, from the edges' values."""
-        feats = entry["feats"]
-        k1, n_in, batch = feats.shape
-        direct = "cov" not in entry and xt.requires_grad and n_in * self.out_dim * batch <= 2**18
-        if direct:
-            acts = torch.bmm(w, feats.permute(1, 0, 2))  # (in, out, batch)
-            return acts.std(-1) / (xt.std(1) + 0.1).unsqueeze(1)
-        if "cov" not in entry:
-            entry["cov"], entry["x_std"] = self.feature_covariance(xt, feats)
-        var = (torch.bmm(w, entry["cov"]) * w).sum(-1)
-        return (var.clamp_min(0) + 1e-10).sqrt() / (entry["x_std"] + 0.1).unsqueeze(1)
+    def _live(self) -> torch.Tensor:
+        """``mask · (1 − sym_mask)``: the edges the spline branch carries (cached per mask state)."""
+        key = (
+            self.mask.data_ptr(),
+            self.mask._version,
+            self.sym_mask.data_ptr(),
+            self.sym_mask._version,
+        )
+        if self._live_key != key:
+            self._live_cached = self.mask * (1.0 - self.sym_mask)
+            self._live_key = key
+        return self._live_cached
 
     def forward(self, x: torch.Tensor, with_reg: bool = False):
         """``(batch, in)`` → ``(batch, out)`` (and edge scales with ``with_reg``)."""
@@ -189,15 +187,12 @@ class KANLayer(nn.Module):
 
     @staticmethod
     def feature_covariance(xt: torch.Tensor, feats: torch.Tensor):
-        """Per input, the covariance of its features over the batch ``(in, K+1, K+1)``, read off
-        one small Gram matrix of all features (no ``(batch, in, out)`` tensor); and each input's
-        std ``(in,)``."""
-        k1, n_in, batch = feats.shape
-        f = feats.reshape(k1 * n_in, batch)
-        gram = (f @ f.T).view(k1, n_in, k1, n_in).diagonal(dim1=1, dim2=3)  # (K+1, K+1, in)
-        m = f.mean(1).view(k1, n_in)
-        cov = (gram / batch - m.unsqueeze(1) * m.unsqueeze(0)) * (batch / max(batch - 1, 1))
-        return cov.permute(2, 0, 1).contiguous(), xt.std(1)
+        """Per input, the covariance of its features over the batch ``(in, K+1, K+1)`` (one
+        batched product of the centred features), and each input's std ``(in,)``."""
+        f = feats.permute(1, 0, 2)  # (in, K+1, batch)
+        f = f - f.mean(-1, keepdim=True)
+        cov = torch.bmm(f, f.transpose(1, 2)) / max(feats.shape[-1] - 1, 1)
+        return cov, xt.std(1)
 
     # --- per-edge views (on demand) -------------------------------------------------------------
     def spline_values(self, x: torch.Tensor) -> torch.Tensor:
@@ -315,5 +310,5 @@ class KANLayer(nn.Module):
             for (i, j), r in self.sym_r2.items()
             if i in pos_i and j in pos_j
         }
-        new._inv_key, new._groups, new._feature_cache = None, None, []
+        new._inv_key, new._groups, new._feature_cache, new._live_key = None, None, [], None
         return new

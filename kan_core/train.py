@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 import torch
 
 from .datasets import validate_dataset
+from .fused import regularization
+from .lbfgs import LBFGS
 
 __all__ = ["StepResult", "TrainOptions", "Trainer", "fit", "regularization"]
 
@@ -57,21 +59,6 @@ class StepResult:
     message: str = ""
 
 
-def regularization(scales: list[torch.Tensor], lamb_l1: float, lamb_entropy: float) -> torch.Tensor:
-    """L1 + entropy (over each node's outgoing and incoming edges) of per-layer edge scales.
-
-    pykan's definition: ``p = s / (Σ + 1)`` along each direction, entropy ``−Σ p·log2(p + 1e-4)``
-    averaged over nodes; both directions are computed in one stacked pass.
-    """
-    total = scales[0].new_zeros(())
-    for s in scales:
-        n_in, n_out = s.shape
-        p = torch.stack([s / (s.sum(1, keepdim=True) + 1), s / (s.sum(0, keepdim=True) + 1)])
-        ent = (p * torch.log2(p + 1e-4)).sum((1, 2))
-        total = total + lamb_l1 * s.sum() - lamb_entropy * (ent[0] / n_in + ent[1] / n_out)
-    return total
-
-
 @dataclass
 class Trainer:
     """Drive with ``step()``; change ``options`` between steps as you like."""
@@ -94,17 +81,16 @@ class Trainer:
         self._opt = None
         self._lr_scale = 1.0  # cut after a rolled-back step, recovered by good ones
 
-    def _optimizer(self) -> torch.optim.Optimizer:
+    def _optimizer(self):
         if self._opt is None:
             o, params = self.options, list(self.model.parameters())
             lr = o.lr * self._lr_scale
             if o.opt == "LBFGS":
-                self._opt = torch.optim.LBFGS(
+                self._opt = LBFGS(
                     params,
                     lr=lr,
                     max_iter=o.lbfgs_iters,
                     history_size=10,
-                    line_search_fn="strong_wolfe",
                     tolerance_grad=1e-9,
                     tolerance_change=1e-12,
                 )

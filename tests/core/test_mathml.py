@@ -12,8 +12,12 @@ from kan_core.mathml import fast_mathml
 def test_fast_mathml_is_well_formed_and_complete():
     x1, x2 = sympy.symbols("x_1 x_2", real=True)
     phi = sympy.Function("phi_0_1_0")
-    e = (sympy.exp(x2**2 + sympy.sin(sympy.pi * x1)) - 0.25 * sympy.sqrt(x1 + 1) / (x2 - 3)
-         + phi(x2) + sympy.Rational(3, 4) * sympy.Abs(x1) ** 3)
+    e = (
+        sympy.exp(x2**2 + sympy.sin(sympy.pi * x1))
+        - 0.25 * sympy.sqrt(x1 + 1) / (x2 - 3)
+        + phi(x2)
+        + sympy.Rational(3, 4) * sympy.Abs(x1) ** 3
+    )
     out = fast_mathml(e)
     dom = xml.dom.minidom.parseString(out.replace("&#x", "&amp;#x"))  # entities aside
     text = dom.documentElement.toxml()
