@@ -107,6 +107,7 @@ class KANLayer(nn.Module):
     # layers. ``forward`` takes and returns the usual ``(batch, nodes)``.
     def features_t(self, xt: torch.Tensor) -> torch.Tensor:
         """``[B(x) | base(x)]``: ``(in, batch)`` → ``(K + 1, in, batch)``."""
+        xt = xt.contiguous()  # a transposed (batch, in) input would make every pass strided
         bases = b_spline_basis_t(xt, self.k, self._consts())
         return torch.cat([bases, self.base_fun(xt).unsqueeze(0)], dim=0)
 

@@ -55,7 +55,8 @@ def basis_inverses(grid: torch.Tensor, k: int) -> dict:
         inv = torch.where(span > 0, 1.0 / span.clamp_min(1e-30), torch.zeros_like(span))
         neg_t_inv = -(grid[:, :-p] * inv)
         levels.append((inv.T.unsqueeze(-1).contiguous(), neg_t_inv.T.unsqueeze(-1).contiguous()))
-    return {"knots": grid.T.unsqueeze(-1).contiguous(), "levels": levels}
+    strict = bool((grid[:, 1:] > grid[:, :-1]).all())
+    return {"knots": grid.T.unsqueeze(-1).contiguous(), "levels": levels, "strict": strict}
 
 
 def _bases_t(xt: torch.Tensor, k: int, consts: dict) -> tuple[torch.Tensor, torch.Tensor]:
@@ -63,13 +64,21 @@ def _bases_t(xt: torch.Tensor, k: int, consts: dict) -> tuple[torch.Tensor, torc
     the order ``k − 1`` bases (for the derivative). The batch is the contiguous inner dimension,
     so every step is a long vectorised loop and slices over knots are contiguous blocks.
 
-    Level ``p``: ``B_i,p = ω_i·B_i,p−1 + (1 − ω_i+1)·B_i+1,p−1``.
+    Level ``p``: ``B_i,p = ω_i·B_i,p−1 + (1 − ω_i+1)·B_i+1,p−1``. On strictly increasing knots
+    the order-1 bases are hats, ``max(0, min(ω_i, 1 − ω_i+1))`` — the same values in 4 ops
+    instead of 7 (small models are bound by the number of ops).
     """
     x = xt.unsqueeze(0)
-    step = (x >= consts["knots"]).to(xt.dtype)  # (n_knots, n_in, batch)
-    bases = step[:-1] - step[1:]  # order 0 on half-open intervals [t_i, t_i+1)
+    levels = consts["levels"]
+    if k >= 2 and consts["strict"]:
+        omega = torch.addcmul(levels[0][1], x, levels[0][0])  # (n_knots - 1, n_in, batch)
+        bases = torch.minimum(omega[:-1], 1 - omega[1:]).clamp_min_(0)
+        levels = levels[1:]
+    else:
+        step = (x >= consts["knots"]).to(xt.dtype)  # (n_knots, n_in, batch)
+        bases = step[:-1] - step[1:]  # order 0 on half-open intervals [t_i, t_i+1)
     prev = bases
-    for inv, neg_t_inv in consts["levels"]:
+    for inv, neg_t_inv in levels:
         omega_b = torch.addcmul(neg_t_inv, x, inv) * bases
         prev = bases
         bases = omega_b[:-1] - omega_b[1:] + bases[1:]
@@ -83,23 +92,26 @@ def _bases_grad(grad: torch.Tensor, prev: torch.Tensor, inv: torch.Tensor, k: in
 
 
 # Large inputs are memory-bound: ~15 passes over a (knots, in, batch) tensor. torch.compile fuses
-# them into one kernel (4–7× faster at 256×1024 here) for a one-off ~4 s compile per process, so it
-# is used only above this many input values, and never where it fails (then eager, for good).
-COMPILE_MIN_VALUES = 1 << 16
+# them into one kernel (3× faster at 256×1024 here) for a one-off ~4 s compile per process; but a
+# compiled call has a ~1.3 ms floor, so it only pays from about 48k input values (in × batch; e.g.
+# 48 inputs at batch 1024). Never used where compiling fails (then eager, for good).
+COMPILE_MIN_VALUES = 3 << 14
 _compiled: dict = {}
 _compile_lock = threading.Lock()
 
 
-def _fast(name: str, fn, *args):
-    """``fn(*args)``, through torch.compile when the input is large and compiling works."""
-    if args[0].numel() < COMPILE_MIN_VALUES or os.environ.get("KAN_CORE_COMPILE") == "0":
+def _fast(name: str, n_values: int, fn, *args):
+    """``fn(*args)``, through torch.compile when the input (``n_values`` = in × batch) is large
+    and compiling works."""
+    if n_values < COMPILE_MIN_VALUES or os.environ.get("KAN_CORE_COMPILE") == "0":
         return fn(*args)
     with _compile_lock:  # dynamo is not thread-safe while compiling; calls are serialised
         if _compiled.get(name, True) is None:
             return fn(*args)
         try:
-            compiled = _compiled.setdefault(name, torch.compile(fn, dynamic=True))
-            return compiled(*args)
+            if name not in _compiled:  # (not setdefault: building the wrapper costs ~1 ms)
+                _compiled[name] = torch.compile(fn, dynamic=True)
+            return _compiled[name](*args)
         except Exception:  # noqa: BLE001 — no compiler here: stay eager
             _compiled[name] = None
             return fn(*args)
@@ -110,7 +122,7 @@ class _BSpline(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, xt, k, consts):
-        bases, prev = _fast("bases", _bases_t, xt, k, consts)
+        bases, prev = _fast("bases", xt.numel(), _bases_t, xt, k, consts)
         ctx.save_for_backward(prev, consts["levels"][k - 1][0])
         ctx.k = k
         return bases
@@ -118,14 +130,15 @@ class _BSpline(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         prev, inv = ctx.saved_tensors
-        return _fast("grad", _bases_grad, grad.contiguous(), prev, inv, ctx.k), None, None
+        n_values = grad.numel() // grad.shape[0]
+        return _fast("grad", n_values, _bases_grad, grad.contiguous(), prev, inv, ctx.k), None, None
 
 
 def b_spline_basis_t(xt: torch.Tensor, k: int, consts: dict) -> torch.Tensor:
     """Knot-major bases ``(n_in, batch)`` → ``(G + k, n_in, batch)``, differentiable in x."""
     if xt.requires_grad and k > 0:
         return _BSpline.apply(xt, k, consts)
-    return _fast("bases", _bases_t, xt, k, consts)[0]
+    return _fast("bases", xt.numel(), _bases_t, xt, k, consts)[0]
 
 
 def b_spline_basis(x: torch.Tensor, grid: torch.Tensor, k: int, consts=None) -> torch.Tensor:

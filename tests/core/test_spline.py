@@ -37,6 +37,26 @@ def test_basis_matches_scalar_oracle_on_nonuniform_grid():
                 assert torch.allclose(got[b, i], torch.tensor(want, dtype=got.dtype), atol=1e-12)
 
 
+def test_basis_matches_oracle_at_the_knots_and_on_repeated_knots():
+    """Exactly at knots (half-open intervals), and on a grid with a repeated knot (which takes
+    the general recursion rather than the order-1 shortcut)."""
+    gen = torch.Generator().manual_seed(5)
+    strict = random_grid(1, 5, 3, gen).double()
+    repeated = strict.clone()
+    repeated[0, 5] = repeated[0, 4]
+    for grid in (strict, repeated):
+        for k in (1, 2, 3):
+            g = grid[:, 3 - k : grid.shape[1] - (3 - k)] if k < 3 else grid
+            t = g[0].tolist()
+            x = torch.tensor(
+                t + [(a + b) / 2 for a, b in zip(t[:-1], t[1:], strict=True)], dtype=torch.float64
+            )
+            got = b_spline_basis(x.unsqueeze(1), g, k)[:, 0]
+            for b, xv in enumerate(x.tolist()):
+                want = [cox_de_boor(xv, t, m, k) for m in range(len(t) - 1 - k)]
+                assert torch.allclose(got[b], torch.tensor(want, dtype=got.dtype), atol=1e-12)
+
+
 def test_partition_of_unity_inside_the_grid():
     gen = torch.Generator().manual_seed(1)
     grid = random_grid(4, 7, 3, gen)
