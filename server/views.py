@@ -13,7 +13,7 @@ import sympy
 import torch
 
 import kan_core
-from kan_core.mathml import fast_mathml
+from kan_core.printers import fast_latex, fast_mathml
 
 DIGITS = 4
 
@@ -180,7 +180,7 @@ def formula(model: kan_core.KAN, dataset: dict, variables: list[str]) -> dict[st
         # placeholder formulas can be large (~8 KB at 150 edges): unsorted text, fast MathML
         else {
             "sympy": sympy.sstr(e, order="none"),
-            "latex": sympy.latex(e, order="none"),
+            "latex": fast_latex(e),
             "mathml": fast_mathml(e),
         }
         for e in exprs
