@@ -21,96 +21,91 @@ _EPS_STD = 0.1  # pykan: scale = std(edge) / (std(input) + 0.1)
 _EPS_LOG = 1e-4  # pykan: entropy uses log2(p + 1e-4)
 
 
-def edge_sum(feats, coef, scale_sp, scale_base, live, cov=None, x_std=None):
+def edge_sum(bases, base, coef, scale_sp, scale_base, live, cov=None, x_std=None):
     """Every numeric edge summed into its output node.
 
-    ``feats`` ``(K + 1, in, batch)`` = ``[B_1..B_K, base]`` of each input; ``coef`` ``(in, out, K)``;
-    ``scale_sp``, ``scale_base``, ``live`` ``(in, out)``. Edge ``(i, j)`` weighs the features by
-    ``w_ij = [coef_ij · scale_sp_ij, scale_base_ij] · live_ij``; returns ``y`` ``(out, batch)``.
+    ``bases`` ``(K, in, batch)`` (B-spline bases of each input), ``base`` ``(in, batch)`` (the base
+    function of each input); ``coef`` ``(in, out, K)``; ``scale_sp``, ``scale_base``, ``live``
+    ``(in, out)``. Edge ``(i, j)`` is ``live_ij · (scale_sp_ij · coef_ij · B_i + scale_base_ij ·
+    base_i)``; returns ``y`` ``(out, batch)``, as two matmuls (no concatenated feature tensor).
 
-    With ``cov`` ``(in, K + 1, K + 1)`` (each input's feature covariance over the batch) and
-    ``x_std`` ``(in,)``, also returns pykan's regularisation metric per edge ``(in, out)``:
-    ``s_ij = sqrt(w_ijᵀ·cov_i·w_ij) / (x_std_i + 0.1)``, the edge's std over the batch relative to
-    its input's. ``cov`` and ``x_std`` may carry gradients (hidden layers).
+    With ``cov`` ``(in, K + 1, K + 1)`` (each input's covariance of ``[B_1..B_K, base]`` over the
+    batch) and ``x_std`` ``(in,)``, also returns pykan's regularisation metric per edge
+    ``(in, out)``: ``s_ij = sqrt(w_ijᵀ·cov_i·w_ij) / (x_std_i + 0.1)`` with ``w_ij`` the edge's
+    weights on those features — its std over the batch relative to its input's. ``cov`` and
+    ``x_std`` may carry gradients (hidden layers).
     """
     if cov is None:
-        return _EdgeSum.apply(feats, coef, scale_sp, scale_base, live)
-    return _EdgeSumScales.apply(feats, coef, scale_sp, scale_base, live, cov, x_std)
+        return _EdgeSum.apply(bases, base, coef, scale_sp, scale_base, live)
+    return _EdgeSumScales.apply(bases, base, coef, scale_sp, scale_base, live, cov, x_std)
 
 
-def _weights(coef, scale_sp, scale_base, live):
+def _forward(bases, base, coef, scale_sp, scale_base, live):
+    n_in, n_out, k = coef.shape
     lsp = scale_sp * live
-    w = torch.cat([coef * lsp.unsqueeze(-1), (scale_base * live).unsqueeze(-1)], dim=-1)
-    return w, lsp  # w: (in, out, K + 1)
+    w_sp = coef * lsp.unsqueeze(-1)  # (in, out, K)
+    w_b = scale_base * live  # (in, out)
+    wm = w_sp.permute(1, 2, 0).reshape(n_out, k * n_in)  # matches bases' (K, in) row order
+    y = torch.addmm(w_b.T @ base, wm, bases.reshape(k * n_in, bases.shape[-1]))
+    return y, w_sp, w_b, wm, lsp
 
 
-def _matmul_forward(feats, w):
-    n_in, n_out, k1 = w.shape
-    wm = w.permute(1, 2, 0).reshape(n_out, k1 * n_in)  # matches feats' (K + 1, in) row order
-    return wm, wm @ feats.reshape(k1 * n_in, feats.shape[-1])
-
-
-def _matmul_backward(ctx, gy, feats, wm, w_shape):
-    """Gradients of ``y = wm @ feats`` for ``w`` ``(in, out, K + 1)`` and ``feats``."""
-    n_in, n_out, k1 = w_shape
-    gw = (gy @ feats.reshape(k1 * n_in, -1).T).view(n_out, k1, n_in).permute(2, 0, 1)
-    gfeats = (wm.T @ gy).view(feats.shape) if ctx.needs_input_grad[0] else None
-    return gw, gfeats
-
-
-def _param_grads(ctx, gw, coef, lsp, live):
-    """Chain ``gw`` ``(in, out, K + 1)`` back to ``coef``, ``scale_sp``, ``scale_base``."""
+def _backward(ctx, gy, bases, base, coef, lsp, live, wm, w_b, g_w=None):
+    """Gradients for ``bases``, ``base``, ``coef``, ``scale_sp``, ``scale_base``; ``g_w``
+    ``(in, out, K + 1)``: extra gradient on the edge weights (from the scales)."""
     need = ctx.needs_input_grad
-    g_sp = gw[..., :-1]
-    g_coef = g_sp * lsp.unsqueeze(-1) if need[1] else None
-    g_ssp = (g_sp * coef).sum(-1) * live if need[2] else None
-    g_sb = gw[..., -1] * live if need[3] else None
-    return g_coef, g_ssp, g_sb
+    n_in, n_out, k = coef.shape
+    g_sp = (gy @ bases.reshape(k * n_in, -1).T).view(n_out, k, n_in).permute(2, 0, 1)
+    g_b = (gy @ base.T).T  # (in, out)
+    if g_w is not None:
+        g_sp, g_b = g_sp + g_w[..., :-1], g_b + g_w[..., -1]
+    g_bases = (wm.T @ gy).view(bases.shape) if need[0] else None
+    g_base = w_b @ gy if need[1] else None
+    g_coef = g_sp * lsp.unsqueeze(-1) if need[2] else None
+    g_ssp = (g_sp * coef).sum(-1) * live if need[3] else None
+    g_sb = g_b * live if need[4] else None
+    return g_bases, g_base, g_coef, g_ssp, g_sb
 
 
 class _EdgeSum(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, feats, coef, scale_sp, scale_base, live):
-        w, lsp = _weights(coef, scale_sp, scale_base, live)
-        wm, y = _matmul_forward(feats, w)
-        ctx.save_for_backward(feats, coef, lsp, live, wm)
-        ctx.w_shape = w.shape
+    def forward(ctx, bases, base, coef, scale_sp, scale_base, live):
+        y, _, w_b, wm, lsp = _forward(bases, base, coef, scale_sp, scale_base, live)
+        ctx.save_for_backward(bases, base, coef, lsp, live, wm, w_b)
         return y
 
     @staticmethod
     def backward(ctx, gy):
-        feats, coef, lsp, live, wm = ctx.saved_tensors
-        gw, gfeats = _matmul_backward(ctx, gy, feats, wm, ctx.w_shape)
-        return gfeats, *_param_grads(ctx, gw, coef, lsp, live), None
+        return *_backward(ctx, gy, *ctx.saved_tensors), None
 
 
 class _EdgeSumScales(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, feats, coef, scale_sp, scale_base, live, cov, x_std):
-        w, lsp = _weights(coef, scale_sp, scale_base, live)
-        wm, y = _matmul_forward(feats, w)
-        cw = torch.bmm(w, cov)  # (in, out, K + 1); cov is symmetric
+    def forward(ctx, bases, base, coef, scale_sp, scale_base, live, cov, x_std):
+        y, w_sp, w_b, wm, lsp = _forward(bases, base, coef, scale_sp, scale_base, live)
+        w = torch.cat([w_sp, w_b.unsqueeze(-1)], dim=-1)  # (in, out, K + 1)
+        cw = torch.bmm(w, cov)  # cov is symmetric
         var = (cw * w).sum(-1)
         root = (var.clamp_min(0) + _EPS_VAR).sqrt()
         den = (x_std + _EPS_STD).unsqueeze(1)
         s = root / den
-        ctx.save_for_backward(feats, coef, lsp, live, wm, w, cw, var, root, den, s)
+        ctx.save_for_backward(bases, base, coef, lsp, live, wm, w_b, w, cw, var, root, den, s)
         return y, s
 
     @staticmethod
     def backward(ctx, gy, gs):
-        feats, coef, lsp, live, wm, w, cw, var, root, den, s = ctx.saved_tensors
+        bases, base, coef, lsp, live, wm, w_b, w, cw, var, root, den, s = ctx.saved_tensors
         need = ctx.needs_input_grad
-        gw, gfeats = _matmul_backward(ctx, gy, feats, wm, w.shape)
-        g_cov = g_std = None
+        g_w = g_cov = g_std = None
         if gs is not None:
             g_var = (gs / (2 * root * den)) * (var > 0)
-            gw = gw + (2 * g_var).unsqueeze(-1) * cw
-            if need[5]:
-                g_cov = torch.bmm((w * g_var.unsqueeze(-1)).transpose(1, 2), w)
+            g_w = (2 * g_var).unsqueeze(-1) * cw
             if need[6]:
+                g_cov = torch.bmm((w * g_var.unsqueeze(-1)).transpose(1, 2), w)
+            if need[7]:
                 g_std = -(gs * s).sum(1) / den.squeeze(1)
-        return gfeats, *_param_grads(ctx, gw, coef, lsp, live), None, g_cov, g_std
+        grads = _backward(ctx, gy, bases, base, coef, lsp, live, wm, w_b, g_w)
+        return *grads, None, g_cov, g_std
 
 
 def regularization(scales: list[torch.Tensor], lamb_l1: float, lamb_entropy: float) -> torch.Tensor:

@@ -105,18 +105,17 @@ class KANLayer(nn.Module):
     # Internally activations are laid out feature-major, ``(nodes, batch)``: the batch is the long
     # contiguous inner dimension of every elementwise op, and no transposes are needed between
     # layers. ``forward`` takes and returns the usual ``(batch, nodes)``.
-    def features_t(self, xt: torch.Tensor) -> torch.Tensor:
-        """``[B(x) | base(x)]``: ``(in, batch)`` → ``(K + 1, in, batch)``."""
+    def features_t(self, xt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """B-spline bases ``(K, in, batch)`` and base function ``(in, batch)`` of ``(in, batch)``."""
         xt = xt.contiguous()  # a transposed (batch, in) input would make every pass strided
-        bases = b_spline_basis_t(xt, self.k, self._consts())
-        return torch.cat([bases, self.base_fun(xt).unsqueeze(0)], dim=0)
+        return b_spline_basis_t(xt, self.k, self._consts()), self.base_fun(xt)
 
     def _input_features(self, xt: torch.Tensor) -> dict:
         """Features of ``xt`` (and, lazily, their covariance). Inputs that need no gradient — the
         first layer's training data — are cached until the grid changes: an optimiser evaluates
         the same batch many times, and for small models the bases dominate the cost."""
         if xt.requires_grad:
-            return {"feats": self.features_t(xt)}
+            return dict(zip(("bases", "base"), self.features_t(xt), strict=True))
         key = (
             xt.data_ptr(),
             tuple(xt.shape),
@@ -129,7 +128,8 @@ class KANLayer(nn.Module):
             if entry["key"] == key:
                 return entry
         # the entry holds xt itself, so its memory (and data_ptr) cannot be reused while cached
-        entry = {"key": key, "src": xt, "feats": self.features_t(xt)}
+        entry = {"key": key, "src": xt}
+        entry["bases"], entry["base"] = self.features_t(xt)
         self._feature_cache = [entry, *self._feature_cache[:1]]  # train + test batch
         return entry
 
@@ -142,10 +142,12 @@ class KANLayer(nn.Module):
         if self.sym_funs and not with_reg and not bool((self.mask > self.sym_mask).any()):
             return self.symbolic_forward_t(xt)  # every live edge is symbolic: no splines to run
         entry = self._input_features(xt)
-        args = (entry["feats"], self.coef, self.scale_sp, self.scale_base, self._live())
+        args = (entry["bases"], entry["base"], self.coef, self.scale_sp, self.scale_base)
+        args += (self._live(),)
         if with_reg:
             if "cov" not in entry:
-                entry["cov"], entry["x_std"] = self.feature_covariance(xt, entry["feats"])
+                feats = torch.cat([entry["bases"], entry["base"].unsqueeze(0)])
+                entry["cov"], entry["x_std"] = self.feature_covariance(xt, feats)
             yt, scales = edge_sum(*args, entry["cov"], entry["x_std"])
         else:
             yt = edge_sum(*args)

@@ -11,8 +11,9 @@ from kan_core.fused import edge_sum, regularization
 from kan_core.lbfgs import LBFGS
 
 
-def reference_edge_sum(feats, coef, ssp, sb, live, cov=None, x_std=None):
+def reference_edge_sum(bases, base, coef, ssp, sb, live, cov=None, x_std=None):
     """The layer's numeric edges written with ordinary differentiable ops."""
+    feats = torch.cat([bases, base.unsqueeze(0)])
     w = torch.cat([coef * (ssp * live).unsqueeze(-1), (sb * live).unsqueeze(-1)], -1)
     y = torch.einsum("iok,kib->ob", w, feats)
     if cov is None:
@@ -36,21 +37,23 @@ def _inputs(n_in=3, n_out=4, k1=6, batch=40, seed=0):
     g = torch.Generator().manual_seed(seed)
     r = lambda *s: torch.randn(*s, generator=g, dtype=torch.float64)  # noqa: E731
     feats = r(k1, n_in, batch)
+    bases, base = feats[:-1].clone(), feats[-1].clone()
     live = (torch.rand(n_in, n_out, generator=g) > 0.3).double()
     f = feats.permute(1, 0, 2) - feats.permute(1, 0, 2).mean(-1, keepdim=True)
     cov = f @ f.transpose(1, 2) / (batch - 1)
-    return feats, r(n_in, n_out, k1 - 1), r(n_in, n_out), r(n_in, n_out), live, cov, r(n_in).abs()
+    params = r(n_in, n_out, k1 - 1), r(n_in, n_out), r(n_in, n_out)
+    return bases, base, *params, live, cov, r(n_in).abs()
 
 
 @pytest.mark.parametrize("with_scales", [False, True])
 def test_edge_sum_value_and_gradients_match_autograd(with_scales):
-    feats, coef, ssp, sb, live, cov, x_std = _inputs()
-    args = [feats, coef, ssp, sb]
+    bases, base, coef, ssp, sb, live, cov, x_std = _inputs()
+    args = [bases, base, coef, ssp, sb]
     extra = [cov, x_std] if with_scales else []
     leaves = [t.clone().requires_grad_() for t in args + extra]
-    ours = edge_sum(*leaves[:4], live, *leaves[4:])
+    ours = edge_sum(*leaves[:5], live, *leaves[5:])
     ref_leaves = [t.clone().requires_grad_() for t in args + extra]
-    ref = reference_edge_sum(*ref_leaves[:4], live, *ref_leaves[4:])
+    ref = reference_edge_sum(*ref_leaves[:5], live, *ref_leaves[5:])
     outs, refs = (ours, ref) if with_scales else ((ours,), (ref,))
     g = torch.Generator().manual_seed(9)
     weights = [torch.randn(o.shape, generator=g, dtype=o.dtype) for o in refs]
@@ -61,16 +64,15 @@ def test_edge_sum_value_and_gradients_match_autograd(with_scales):
     for a, b in zip(leaves, ref_leaves, strict=True):
         assert torch.allclose(a.grad, b.grad, atol=1e-9), (a.shape, (a.grad - b.grad).abs().max())
     # masked edges get no gradient at all
-    assert bool((leaves[1].grad[live == 0] == 0).all())
+    assert bool((leaves[2].grad[live == 0] == 0).all())
 
 
 def test_edge_sum_passes_gradcheck():
-    feats, coef, ssp, sb, live, cov, x_std = _inputs(2, 3, 4, 12, seed=1)
-    leaves = [t.requires_grad_() for t in (feats, coef, ssp, sb, cov, x_std)]
+    bases, base, coef, ssp, sb, live, cov, x_std = _inputs(2, 3, 4, 12, seed=1)
+    leaves = [t.requires_grad_() for t in (bases, base, coef, ssp, sb, cov, x_std)]
 
-    def fn(f, c, s1, s2, cv, sd):
-        y, s = edge_sum(f, c, s1, s2, live, cv, sd)
-        return y, s
+    def fn(b, b0, c, s1, s2, cv, sd):
+        return edge_sum(b, b0, c, s1, s2, live, cv, sd)
 
     assert torch.autograd.gradcheck(fn, leaves)
 
