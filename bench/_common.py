@@ -29,8 +29,14 @@ def setup_torch(seed: int = 0) -> None:
 
 
 # --------------------------------------------------------------------------- timing
-def time_interleaved(fns: dict, budget: float = 3.0, rounds: int = 5, warmup: int = 2,
-                     max_reps: int = 200, stat: str = "median") -> dict:
+def time_interleaved(
+    fns: dict,
+    budget: float = 3.0,
+    rounds: int = 5,
+    warmup: int = 2,
+    max_reps: int = 200,
+    stat: str = "median",
+) -> dict:
     """ms per call for each `fns[name]()`, measured round-robin so that load from elsewhere on
     the box (this is a shared 2-core VM) hits every contender alike. After `warmup` calls each,
     every round times each fn for ~budget/rounds seconds (at least one call); returns the median
@@ -97,7 +103,8 @@ def load_probe() -> float:
 def probe_line() -> str:
     load_probe()
     return "load probe (50x 256^2 matmul, ms; higher = busier box): " + ", ".join(
-        f"{v:.2f}" for v in _PROBES)
+        f"{v:.2f}" for v in _PROBES
+    )
 
 
 class RngSlot:
@@ -137,7 +144,7 @@ def fmt(v, digits: int = 3) -> str:
     if isinstance(v, float):
         if math.isnan(v):
             return "nan"
-        if v != 0 and (abs(v) >= 1e5 or abs(v) < 10 ** -(digits)):
+        if v != 0 and (abs(v) >= 1e5 or abs(v) < 10**-(digits)):
             return f"{v:.{digits - 1}e}"
         return f"{v:.{digits}f}"
     return str(v)
@@ -152,15 +159,23 @@ def ratio(a, b):
 def print_table(headers, rows, title: str | None = None, digits: int = 3) -> None:
     """Markdown-style table (pastes straight into README.md)."""
     cells = [[fmt(c, digits) for c in r] for r in rows]
-    widths = [max(len(str(h)), *(len(r[i]) for r in cells)) if cells else len(str(h))
-              for i, h in enumerate(headers)]
+    widths = [
+        max(len(str(h)), *(len(r[i]) for r in cells)) if cells else len(str(h))
+        for i, h in enumerate(headers)
+    ]
     if title:
         print(f"\n{title}\n")
     print("| " + " | ".join(str(h).ljust(w) for h, w in zip(headers, widths, strict=True)) + " |")
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for r in cells:
-        print("| " + " | ".join(c.rjust(w) if i else c.ljust(w)
-                                for i, (c, w) in enumerate(zip(r, widths, strict=True))) + " |")
+        print(
+            "| "
+            + " | ".join(
+                c.rjust(w) if i else c.ljust(w)
+                for i, (c, w) in enumerate(zip(r, widths, strict=True))
+            )
+            + " |"
+        )
     sys.stdout.flush()
 
 
@@ -174,8 +189,12 @@ def toy_dataset(n_train: int = 1000, n_test: int = 1000, seed: int = 1) -> dict:
     g = torch.Generator().manual_seed(seed)
     xtr = torch.rand(n_train, 2, generator=g) * 2 - 1
     xte = torch.rand(n_test, 2, generator=g) * 2 - 1
-    return {"train_input": xtr, "train_label": toy_fn(xtr),
-            "test_input": xte, "test_label": toy_fn(xte)}
+    return {
+        "train_input": xtr,
+        "train_label": toy_fn(xtr),
+        "test_input": xte,
+        "test_label": toy_fn(xte),
+    }
 
 
 def formula_rmse(expr, symbols, x: torch.Tensor, y: torch.Tensor) -> float:

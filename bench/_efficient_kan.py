@@ -10,8 +10,15 @@ from torch import nn
 
 
 class EfficientKANLinear(nn.Module):
-    def __init__(self, in_features, out_features, grid_size=5, spline_order=3,
-                 grid_range=(-1.0, 1.0), scale_noise=0.1):
+    def __init__(
+        self,
+        in_features,
+        out_features,
+        grid_size=5,
+        spline_order=3,
+        grid_range=(-1.0, 1.0),
+        scale_noise=0.1,
+    ):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         self.grid_size, self.spline_order = grid_size, spline_order
@@ -21,10 +28,11 @@ class EfficientKANLinear(nn.Module):
         self.base_weight = nn.Parameter(torch.empty(out_features, in_features))
         n_bases = grid_size + spline_order
         self.spline_weight = nn.Parameter(
-            torch.randn(out_features, in_features, n_bases) * scale_noise / grid_size)
+            torch.randn(out_features, in_features, n_bases) * scale_noise / grid_size
+        )
         self.spline_scaler = nn.Parameter(torch.empty(out_features, in_features))
-        nn.init.kaiming_uniform_(self.base_weight, a=5 ** 0.5)
-        nn.init.kaiming_uniform_(self.spline_scaler, a=5 ** 0.5)
+        nn.init.kaiming_uniform_(self.base_weight, a=5**0.5)
+        nn.init.kaiming_uniform_(self.spline_scaler, a=5**0.5)
 
     def b_splines(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, in) -> (batch, in, grid_size + spline_order)"""
@@ -33,7 +41,7 @@ class EfficientKANLinear(nn.Module):
         bases = ((x >= grid[:, :-1]) & (x < grid[:, 1:])).to(x.dtype)
         for k in range(1, self.spline_order + 1):
             left = (x - grid[:, : -(k + 1)]) / (grid[:, k:-1] - grid[:, : -(k + 1)])
-            right = (grid[:, k + 1:] - x) / (grid[:, k + 1:] - grid[:, 1:(-k)])
+            right = (grid[:, k + 1 :] - x) / (grid[:, k + 1 :] - grid[:, 1:(-k)])
             bases = left * bases[:, :, :-1] + right * bases[:, :, 1:]
         return bases.contiguous()
 

@@ -31,8 +31,11 @@ class PykanSandbox:
         old = os.getcwd()
         os.chdir(self.dir)
         try:
-            with warnings.catch_warnings(record=True) as w, \
-                    contextlib.redirect_stdout(self.log), contextlib.redirect_stderr(self.log):
+            with (
+                warnings.catch_warnings(record=True) as w,
+                contextlib.redirect_stdout(self.log),
+                contextlib.redirect_stderr(self.log),
+            ):
                 warnings.simplefilter("always")
                 yield
             self.warnings += [f"{x.category.__name__}: {x.message}" for x in w]
@@ -52,9 +55,11 @@ def report_pykan(sb: PykanSandbox, verbose: bool = False) -> None:
     bars = [ln for ln in lines if "it/s" in ln or "s/it" in ln or "%|" in ln]
     lines = [ln for ln in lines if ln not in set(bars)]
     uniq_w = sorted({w.splitlines()[0] for w in sb.warnings})
-    print(f"\npykan side effects: {len(files)} files written into its cwd/ckpt_path, "
-          f"{len(lines)} lines printed (+{len(bars)} progress-bar lines), "
-          f"{len(uniq_w)} distinct warnings")
+    print(
+        f"\npykan side effects: {len(files)} files written into its cwd/ckpt_path, "
+        f"{len(lines)} lines printed (+{len(bars)} progress-bar lines), "
+        f"{len(uniq_w)} distinct warnings"
+    )
     for w in uniq_w:
         print(f"  warning: {w[:200]}")
     if verbose:

@@ -89,7 +89,9 @@ def main():
             t0 = time.perf_counter()
             try:
                 # a fresh list each time: pykan mutates the width list it is given
-                expr, w = run_ours(ds, list(width)) if side == "ours" else run_pykan(ds, list(width), sb)
+                expr, w = (
+                    run_ours(ds, list(width)) if side == "ours" else run_pykan(ds, list(width), sb)
+                )
                 if side == "pykan":
                     expr = expr.subs({sympy.Symbol(f"x_{i + 1}"): s for i, s in enumerate(syms)})
                 rel = formula_rmse(expr, syms, ds["test_input"], ds["test_label"]) / std

@@ -43,8 +43,9 @@ def bench_pykan(dataset, steps, sb, pruned: bool) -> dict:
         raise RuntimeError("pykan not installed (bash bench/setup.sh)")
     seed_all(SEED)
     with sb.run():
-        model = kan.KAN(width=list(WIDTH), grid=GRID, k=K, seed=SEED, auto_save=False,
-                        ckpt_path=sb.ckpt_path)
+        model = kan.KAN(
+            width=list(WIDTH), grid=GRID, k=K, seed=SEED, auto_save=False, ckpt_path=sb.ckpt_path
+        )
         model.fit(dataset, opt="LBFGS", steps=steps, lamb=0.002)
         if pruned:
             model = model.prune()
@@ -70,9 +71,12 @@ def bench_ours(dataset, steps, pruned: bool) -> dict:
         model.fit(dataset, opt="LBFGS", steps=steps)
         model = model.refine(10)
         model.fit(dataset, opt="LBFGS", steps=steps)
-    edges = sum(model.edge_state(l, i, j) == "active"
-                for l in range(model.depth)
-                for i in range(model.width[l]) for j in range(model.width[l + 1]))
+    edges = sum(
+        model.edge_state(l, i, j) == "active"
+        for l in range(model.depth)
+        for i in range(model.width[l])
+        for j in range(model.width[l + 1])
+    )
     t0 = time.perf_counter()
     fits = model.auto_symbolic()
     dt = time.perf_counter() - t0
@@ -84,34 +88,60 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--only", choices=["ours", "pykan"], help="run one side only")
     ap.add_argument("--steps", type=int, default=50, help="LBFGS steps per fit (default 50)")
-    ap.add_argument("--unpruned", action="store_true",
-                    help="also the 15-edge unpruned case (pykan needs 3-7 min for it)")
+    ap.add_argument(
+        "--unpruned",
+        action="store_true",
+        help="also the 15-edge unpruned case (pykan needs 3-7 min for it)",
+    )
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
     load_probe()
     seed_all(SEED)
     dataset = toy_dataset(1000, 1000, seed=SEED)
     sides = [s for s in ("pykan", "ours") if args.only in (None, s)]
-    cases = [("after prune+refine(10)", True)] + ([("unpruned [2,5,1], grid 5", False)]
-                                                  if args.unpruned else [])
+    cases = [("after prune+refine(10)", True)] + (
+        [("unpruned [2,5,1], grid 5", False)] if args.unpruned else []
+    )
     sb, rows, details = PykanSandbox(), [], []
     for case, pruned in cases:
         res = {}
         for side in sides:
             try:
-                res[side] = (bench_pykan(dataset, args.steps, sb, pruned) if side == "pykan"
-                             else bench_ours(dataset, args.steps, pruned))
+                res[side] = (
+                    bench_pykan(dataset, args.steps, sb, pruned)
+                    if side == "pykan"
+                    else bench_ours(dataset, args.steps, pruned)
+                )
                 details.append(f"{case} / {side}: {res[side]['choices']}")
             except Exception as e:  # noqa: BLE001
                 details.append(f"{case} / {side}: ERROR {type(e).__name__}: {e}")
         p, o = res.get("pykan", {}), res.get("ours", {})
-        rows.append([case, p.get("edges"), p.get("s"), o.get("edges"), o.get("s"),
-                     ratio(p.get("s"), o.get("s")),
-                     p["s"] / p["edges"] if p.get("edges") else None,
-                     o["s"] / o["edges"] if o.get("edges") else None])
-    print_table(["model", "pykan edges", "pykan s", "ours edges", "ours s", "pykan/ours",
-                 "pykan s/edge", "ours s/edge"], rows,
-                title="auto_symbolic, full library, 2 threads (edges = active edges fitted)")
+        rows.append(
+            [
+                case,
+                p.get("edges"),
+                p.get("s"),
+                o.get("edges"),
+                o.get("s"),
+                ratio(p.get("s"), o.get("s")),
+                p["s"] / p["edges"] if p.get("edges") else None,
+                o["s"] / o["edges"] if o.get("edges") else None,
+            ]
+        )
+    print_table(
+        [
+            "model",
+            "pykan edges",
+            "pykan s",
+            "ours edges",
+            "ours s",
+            "pykan/ours",
+            "pykan s/edge",
+            "ours s/edge",
+        ],
+        rows,
+        title="auto_symbolic, full library, 2 threads (edges = active edges fitted)",
+    )
     print("\nchosen functions (non-zero edges):")
     for d in details:
         print("  " + d)
