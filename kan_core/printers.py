@@ -37,7 +37,8 @@ def _atom_like(e: sympy.Expr) -> bool:
     return e.is_Symbol or e.is_Function or (e.is_Number and e >= 0) or e is sympy.pi
 
 
-def _mul(e: sympy.Expr) -> str:
+def _fraction(e: sympy.Mul) -> tuple[list, list]:
+    """A product's factors split into numerator and denominator (negative powers, rationals)."""
     num, den = [], []
     for f in e.args:
         if f.is_Pow and f.exp.is_Number and f.exp < 0:
@@ -47,6 +48,11 @@ def _mul(e: sympy.Expr) -> str:
             den.append(sympy.Integer(f.q))
         else:
             num.append(f)
+    return num, den
+
+
+def _mul(e: sympy.Expr) -> str:
+    num, den = _fraction(e)
 
     def chain(fs):
         parts = [_p(f) if _atom_like(f) or f.is_Pow else _paren(_p(f)) for f in fs if f != 1]
@@ -141,15 +147,7 @@ def _tex_number(e: sympy.Expr) -> str:
 
 
 def _tex_mul(e: sympy.Expr) -> str:
-    num, den = [], []
-    for f in e.args:
-        if f.is_Pow and f.exp.is_Number and f.exp < 0:
-            den.append(f.base ** (-f.exp))
-        elif f.is_Rational and not f.is_Integer:
-            num.append(sympy.Integer(f.p))
-            den.append(sympy.Integer(f.q))
-        else:
-            num.append(f)
+    num, den = _fraction(e)
 
     def chain(fs):
         fs = [f for f in fs if f != 1]
