@@ -115,7 +115,8 @@ class KANLayer(nn.Module):
         first layer's training data — are cached until the grid changes: an optimiser evaluates
         the same batch many times, and for small models the bases dominate the cost."""
         if xt.requires_grad:
-            return dict(zip(("bases", "base"), self.features_t(xt), strict=True))
+            bases, base = self.features_t(xt)
+            return {"bases": bases, "base": base}
         key = (
             xt.data_ptr(),
             tuple(xt.shape),
