@@ -1,9 +1,14 @@
-"""Hand-written forward/backward pairs for the training hot path.
+"""Hand-written forward/backward of a layer's numeric edges and of the regulariser.
 
 Small KANs are bound by per-operation overhead, not arithmetic: a ``[2, 5, 1]`` training closure
-was ~150 autograd nodes at a few µs each. The two functions here replace the dozen-node chains
-of a layer's numeric edges and of the regulariser with one node each whose backward is a handful
-of matmuls and elementwise ops; ``tests/core/test_fused.py`` checks both against plain autograd.
+was ~150 autograd nodes at a few µs each. Here a layer's numeric edges — each input's B-spline
+bases and base function, the weighted sum into the outputs and, for the regulariser, each edge's
+std over the batch — are one forward function that records what its backward needs (a *tape*,
+a plain dict) and one backward function of a handful of matmuls and elementwise ops.
+
+They serve twice: wrapped as one autograd node (``numeric_edges``, behind ``model(x)``), and
+called directly by the trainer (``train.loss_and_grads``), which computes the whole loss gradient
+with no autograd graph at all. ``tests/core/test_fused.py`` checks both against plain autograd.
 """
 
 from __future__ import annotations
@@ -13,7 +18,16 @@ import math
 import numpy as np
 import torch
 
-__all__ = ["edge_sum", "regularization"]
+from .spline import bases_and_lower, bases_input_grad
+
+__all__ = [
+    "base_forward",
+    "numeric_backward",
+    "numeric_edges",
+    "numeric_forward",
+    "regularization",
+    "regularization_grads",
+]
 
 _LN2 = math.log(2.0)
 _EPS_VAR = 1e-10  # keeps sqrt differentiable at a dead edge
@@ -21,123 +35,184 @@ _EPS_STD = 0.1  # pykan: scale = std(edge) / (std(input) + 0.1)
 _EPS_LOG = 1e-4  # pykan: entropy uses log2(p + 1e-4)
 
 
-def edge_sum(bases, base, coef, scale_sp, scale_base, live, cov=None, x_std=None):
-    """Every numeric edge summed into its output node.
+def base_forward(name: str, xt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The base function ``b(x)`` and what its slope needs (silu: the sigmoid)."""
+    if name == "silu":
+        sig = torch.sigmoid(xt)
+        return xt * sig, sig
+    if name == "identity":
+        return xt, None
+    return torch.zeros_like(xt), None
 
-    ``bases`` ``(K, in, batch)`` (B-spline bases of each input), ``base`` ``(in, batch)`` (the base
-    function of each input); ``coef`` ``(in, out, K)``; ``scale_sp``, ``scale_base``, ``live``
-    ``(in, out)``. Edge ``(i, j)`` is ``live_ij · (scale_sp_ij · coef_ij · B_i + scale_base_ij ·
-    base_i)``; returns ``y`` ``(out, batch)``, as two matmuls (no concatenated feature tensor).
 
-    With ``cov`` ``(in, K + 1, K + 1)`` (each input's covariance of ``[B_1..B_K, base]`` over the
-    batch) and ``x_std`` ``(in,)``, also returns pykan's regularisation metric per edge
-    ``(in, out)``: ``s_ij = sqrt(w_ijᵀ·cov_i·w_ij) / (x_std_i + 0.1)`` with ``w_ij`` the edge's
-    weights on those features — its std over the batch relative to its input's. ``cov`` and
-    ``x_std`` may carry gradients (hidden layers).
+def _base_input_grad(name, g_base, xt, base, sig):
+    if name == "silu":  # silu' = σ·(1 + x − x·σ)
+        return g_base * sig * (1 + xt - base)
+    return g_base if name == "identity" else None
+
+
+def numeric_forward(
+    xt, coef, scale_sp, scale_base, live, spec, feats=None, with_reg=False, need_x_grad=False
+):
+    """Every numeric edge of a layer summed into its output node.
+
+    ``xt`` ``(in, batch)``; ``coef`` ``(in, out, K)``; ``scale_sp``, ``scale_base``, ``live``
+    ``(in, out)``; ``spec`` ``(k, grid constants, base function name)``. Edge ``(i, j)`` is
+    ``live_ij · (scale_sp_ij · coef_ij · B_i(x) + scale_base_ij · b(x_i))``. ``feats``: a dict with
+    ``xt``'s ``bases`` ``(K, in, batch)`` and ``base`` ``(in, batch)`` when already known (cached
+    for training data; the covariance the regulariser needs is added to it); otherwise they are
+    computed here.
+
+    With ``with_reg`` also pykan's regularisation metric per edge ``(in, out)``:
+    ``s_ij = sqrt(w_ijᵀ·cov_i·w_ij) / (std(x_i) + 0.1)``, with ``cov_i`` the covariance of input
+    ``i``'s features ``[B_1..B_K, b]`` over the batch and ``w_ij`` the edge's weights on them — the
+    edge's std relative to its input's, without a ``(batch, in, out)`` tensor.
+
+    Returns ``(y (out, batch), s or None, tape)``; ``need_x_grad`` records what ``numeric_backward``
+    needs for the gradient in ``xt``.
     """
-    if cov is None:
-        return _EdgeSum.apply(bases, base, coef, scale_sp, scale_base, live)
-    return _EdgeSumScales.apply(bases, base, coef, scale_sp, scale_base, live, cov, x_std)
-
-
-def _forward(bases, base, coef, scale_sp, scale_base, live):
-    n_in, n_out, k = coef.shape
+    k, consts, base_fun = spec
+    tape = {"need_x": need_x_grad, "spec": spec}
+    if feats is None:
+        bases, prev = bases_and_lower(xt, k, consts)
+        base, sig = base_forward(base_fun, xt)
+        if need_x_grad:
+            tape.update(xt=xt, prev=prev, sig=sig)
+    else:
+        bases, base = feats["bases"], feats["base"]
+    n_in, n_out, n_k = coef.shape
+    batch = bases.shape[-1]
     lsp = scale_sp * live
     w_sp = coef * lsp.unsqueeze(-1)  # (in, out, K)
     w_b = scale_base * live  # (in, out)
-    wm = w_sp.permute(1, 2, 0).reshape(n_out, k * n_in)  # matches bases' (K, in) row order
-    y = torch.addmm(w_b.T @ base, wm, bases.reshape(k * n_in, bases.shape[-1]))
-    return y, w_sp, w_b, wm, lsp
+    wm = w_sp.permute(1, 2, 0).reshape(n_out, n_k * n_in)  # matches the bases' (K, in) rows
+    bflat = bases.reshape(n_k * n_in, batch)
+    y = torch.addmm(w_b.T @ base, wm, bflat)
+    tape.update(bflat=bflat, base=base, coef=coef, lsp=lsp, live=live, wm=wm, w_b=w_b)
+    if not with_reg:
+        return y, None, tape
+    if feats is not None and "cov" in feats:
+        cov, x_std = feats["cov"], feats["x_std"]
+    else:
+        f = torch.cat([bases, base.unsqueeze(0)]).transpose(0, 1)  # (in, K + 1, batch)
+        fc = f - f.mean(-1, keepdim=True)
+        cov = torch.bmm(fc, fc.transpose(1, 2)) / max(batch - 1, 1)
+        x_std = xt.std(1)
+        if feats is not None:  # training data: cached with its features
+            feats["cov"], feats["x_std"] = cov, x_std
+        elif need_x_grad:
+            tape.update(fc=fc, x_std=x_std)
+    w = torch.cat([w_sp, w_b.unsqueeze(-1)], dim=-1)  # (in, out, K + 1)
+    cw = torch.bmm(w, cov)  # cov is symmetric
+    var = (cw * w).sum(-1)
+    root = (var.clamp_min(0) + _EPS_VAR).sqrt()
+    den = (x_std + _EPS_STD).unsqueeze(1)
+    tape.update(w=w, cw=cw, var=var, root=root, den=den)
+    return y, root / den, tape
 
 
-def _backward(ctx, gy, bases, base, coef, lsp, live, wm, w_b, g_w=None):
-    """Gradients for ``bases``, ``base``, ``coef``, ``scale_sp``, ``scale_base``; ``g_w``
-    ``(in, out, K + 1)``: extra gradient on the edge weights (from the scales)."""
-    need = ctx.needs_input_grad
-    n_in, n_out, k = coef.shape
-    g_sp = (gy @ bases.reshape(k * n_in, -1).T).view(n_out, k, n_in).permute(2, 0, 1)
+def numeric_backward(tape: dict, gy: torch.Tensor, gs: torch.Tensor | None = None):
+    """Gradients ``(xt or None, coef, scale_sp, scale_base)`` from those of ``y`` and ``s``."""
+    bflat, base, coef, lsp, live = (tape[n] for n in ("bflat", "base", "coef", "lsp", "live"))
+    n_in, n_out, n_k = coef.shape
+    g_sp = (gy @ bflat.T).view(n_out, n_k, n_in).permute(2, 0, 1)  # (in, out, K)
     g_b = (gy @ base.T).T  # (in, out)
-    if g_w is not None:
+    need_x = tape["need_x"]
+    g_fc = g_den = None
+    if gs is not None and "root" in tape:
+        w, cw, var, root, den = (tape[n] for n in ("w", "cw", "var", "root", "den"))
+        g_var = (gs / (2 * root * den)) * (var > 0)
+        g_w = (2 * g_var).unsqueeze(-1) * cw
         g_sp, g_b = g_sp + g_w[..., :-1], g_b + g_w[..., -1]
-    g_bases = (wm.T @ gy).view(bases.shape) if need[0] else None
-    g_base = w_b @ gy if need[1] else None
-    g_coef = g_sp * lsp.unsqueeze(-1) if need[2] else None
-    g_ssp = (g_sp * coef).sum(-1) * live if need[3] else None
-    g_sb = g_b * live if need[4] else None
-    return g_bases, g_base, g_coef, g_ssp, g_sb
+        if need_x and "fc" in tape:  # the covariance and the input's std depend on x
+            fc = tape["fc"]
+            g_cov = torch.bmm((w * g_var.unsqueeze(-1)).transpose(1, 2), w)  # symmetric
+            g_fc = torch.bmm(g_cov, fc) * (2.0 / max(fc.shape[-1] - 1, 1))
+            g_den = -(gs * root).sum(1) / den.squeeze(1).square()
+    g_coef = g_sp * lsp.unsqueeze(-1)
+    g_ssp = (g_sp * coef).sum(-1) * live
+    g_sb = g_b * live
+    if not need_x:
+        return None, g_coef, g_ssp, g_sb
+    k, consts, base_fun = tape["spec"]
+    xt = tape["xt"]
+    g_bases = (tape["wm"].T @ gy).view(n_k, n_in, -1)
+    g_base = tape["w_b"] @ gy  # (in, batch)
+    if g_fc is not None:  # (fc's rows have zero mean, so centring passes g_fc through as is)
+        g_bases = g_bases + g_fc[:, :n_k].transpose(0, 1)
+        g_base = g_base + g_fc[:, n_k]
+    g_x = bases_input_grad(g_bases, tape["prev"], consts, k)
+    g_bx = _base_input_grad(base_fun, g_base, xt, base, tape["sig"])
+    if g_bx is not None:
+        g_x = g_x + g_bx
+    if g_den is not None:  # d std(x)/dx = (x − mean) / ((n − 1)·std)
+        x_std = tape["x_std"]
+        per = torch.where(x_std > 0, g_den / (x_std * max(xt.shape[1] - 1, 1)), 0.0)
+        g_x = g_x + per.unsqueeze(1) * (xt - xt.mean(1, keepdim=True))
+    return g_x, g_coef, g_ssp, g_sb
 
 
-class _EdgeSum(torch.autograd.Function):
+def numeric_edges(xt, coef, scale_sp, scale_base, live, spec, feats=None, with_reg=False):
+    """``numeric_forward`` as one autograd node: ``y``, or ``(y, s)`` with ``with_reg``."""
+    return _NumericEdges.apply(xt, coef, scale_sp, scale_base, live, spec, feats, with_reg)
+
+
+class _NumericEdges(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, bases, base, coef, scale_sp, scale_base, live):
-        y, _, w_b, wm, lsp = _forward(bases, base, coef, scale_sp, scale_base, live)
-        ctx.save_for_backward(bases, base, coef, lsp, live, wm, w_b)
-        return y
+    def forward(ctx, xt, coef, scale_sp, scale_base, live, spec, feats, with_reg):
+        need_x = ctx.needs_input_grad[0]
+        y, s, tape = numeric_forward(
+            xt, coef, scale_sp, scale_base, live, spec, feats, with_reg, need_x
+        )
+        ctx.tape = tape  # intermediates and inputs only (never an output): no reference cycle
+        ctx.set_materialize_grads(False)
+        return y if s is None else (y, s)
 
     @staticmethod
-    def backward(ctx, gy):
-        return *_backward(ctx, gy, *ctx.saved_tensors), None
+    def backward(ctx, gy, gs=None):
+        tape = ctx.tape
+        if gy is None:
+            gy = tape["bflat"].new_zeros(tape["coef"].shape[1], tape["bflat"].shape[1])
+        g_x, g_coef, g_ssp, g_sb = numeric_backward(tape, gy, gs)
+        return g_x, g_coef, g_ssp, g_sb, None, None, None, None
 
 
-class _EdgeSumScales(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, bases, base, coef, scale_sp, scale_base, live, cov, x_std):
-        y, w_sp, w_b, wm, lsp = _forward(bases, base, coef, scale_sp, scale_base, live)
-        w = torch.cat([w_sp, w_b.unsqueeze(-1)], dim=-1)  # (in, out, K + 1)
-        cw = torch.bmm(w, cov)  # cov is symmetric
-        var = (cw * w).sum(-1)
-        root = (var.clamp_min(0) + _EPS_VAR).sqrt()
-        den = (x_std + _EPS_STD).unsqueeze(1)
-        s = root / den
-        ctx.save_for_backward(bases, base, coef, lsp, live, wm, w_b, w, cw, var, root, den, s)
-        return y, s
+def regularization_grads(scales: list[torch.Tensor], lamb_l1: float, lamb_entropy: float):
+    """L1 + entropy of per-layer edge scales and its gradient: ``(value, [grad per layer])``.
 
-    @staticmethod
-    def backward(ctx, gy, gs):
-        bases, base, coef, lsp, live, wm, w_b, w, cw, var, root, den, s = ctx.saved_tensors
-        need = ctx.needs_input_grad
-        g_w = g_cov = g_std = None
-        if gs is not None:
-            g_var = (gs / (2 * root * den)) * (var > 0)
-            g_w = (2 * g_var).unsqueeze(-1) * cw
-            if need[6]:
-                g_cov = torch.bmm((w * g_var.unsqueeze(-1)).transpose(1, 2), w)
-            if need[7]:
-                g_std = -(gs * s).sum(1) / den.squeeze(1)
-        grads = _backward(ctx, gy, bases, base, coef, lsp, live, wm, w_b, g_w)
-        return *grads, None, g_cov, g_std
+    pykan's definition: ``p = s / (Σ + 1)`` along each direction (each node's outgoing and
+    incoming edges), entropy ``−Σ p·log2(p + 1e-4)`` averaged over nodes. Edge-scale matrices are
+    tiny, so this runs in float64 NumPy (~1 µs per op against several for torch).
+    """
+    total, grads = 0.0, []
+    for s_t in scales:
+        s = s_t.detach().cpu().numpy().astype(np.float64)
+        n_in, n_out = s.shape
+        sums = (s.sum(1, keepdims=True) + 1, s.sum(0, keepdims=True) + 1)
+        p = np.stack([s / sums[0], s / sums[1]])  # row-, column-normalised
+        logp = np.log2(p + _EPS_LOG)
+        ent = (p * logp).sum((1, 2))
+        total += lamb_l1 * s.sum() - lamb_entropy * (ent[0] / n_in + ent[1] / n_out)
+        g = logp + p / ((p + _EPS_LOG) * _LN2)  # d(p·log2(p + ε))/dp
+        gp = g * p
+        d_row = (g[0] - gp[0].sum(1, keepdims=True)) / (sums[0] * n_in)
+        d_col = (g[1] - gp[1].sum(0, keepdims=True)) / (sums[1] * n_out)
+        grads.append(lamb_l1 - lamb_entropy * (d_row + d_col))
+    return float(total), grads
 
 
 def regularization(scales: list[torch.Tensor], lamb_l1: float, lamb_entropy: float) -> torch.Tensor:
-    """L1 + entropy (over each node's outgoing and incoming edges) of per-layer edge scales.
-
-    pykan's definition: ``p = s / (Σ + 1)`` along each direction, entropy ``−Σ p·log2(p + 1e-4)``
-    averaged over nodes. One autograd node; the gradient is computed alongside the value.
-    """
+    """``regularization_grads``' value as one autograd node."""
     return _Regularization.apply(float(lamb_l1), float(lamb_entropy), *scales)
 
 
 class _Regularization(torch.autograd.Function):
-    # Edge-scale matrices are tiny ((in, out) per layer), so the value and its gradient are
-    # computed in float64 NumPy: a fraction of a µs per op against several for torch.
     @staticmethod
     def forward(ctx, lamb_l1, lamb_entropy, *scales):
-        total, grads = 0.0, []
-        for s_t in scales:
-            s = s_t.detach().cpu().numpy().astype(np.float64)
-            n_in, n_out = s.shape
-            sums = (s.sum(1, keepdims=True) + 1, s.sum(0, keepdims=True) + 1)
-            p = np.stack([s / sums[0], s / sums[1]])  # row-, column-normalised
-            logp = np.log2(p + _EPS_LOG)
-            ent = (p * logp).sum((1, 2))
-            total += lamb_l1 * s.sum() - lamb_entropy * (ent[0] / n_in + ent[1] / n_out)
-            g = logp + p / ((p + _EPS_LOG) * _LN2)  # d(p·log2(p + ε))/dp
-            gp = g * p
-            d_row = (g[0] - gp[0].sum(1, keepdims=True)) / (sums[0] * n_in)
-            d_col = (g[1] - gp[1].sum(0, keepdims=True)) / (sums[1] * n_out)
-            grad = lamb_l1 - lamb_entropy * (d_row + d_col)
-            grads.append(torch.from_numpy(grad).to(s_t.dtype))
-        ctx.save_for_backward(*grads)
+        total, grads = regularization_grads(scales, lamb_l1, lamb_entropy)
+        ctx.save_for_backward(
+            *(torch.from_numpy(g).to(s.dtype) for g, s in zip(grads, scales, strict=True))
+        )
         dtype = scales[0].dtype if scales else torch.get_default_dtype()
         return torch.tensor(total, dtype=dtype)
 

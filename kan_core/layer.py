@@ -15,10 +15,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .fused import edge_sum
+from .fused import base_forward, numeric_backward, numeric_edges, numeric_forward
 from .spline import (
     b_spline_basis,
-    b_spline_basis_t,
+    bases_and_lower,
     basis_inverses,
     curve_to_coef,
     extend_grid,
@@ -105,18 +105,13 @@ class KANLayer(nn.Module):
     # Internally activations are laid out feature-major, ``(nodes, batch)``: the batch is the long
     # contiguous inner dimension of every elementwise op, and no transposes are needed between
     # layers. ``forward`` takes and returns the usual ``(batch, nodes)``.
-    def features_t(self, xt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """B-spline bases ``(K, in, batch)`` and base function ``(in, batch)`` of ``(in, batch)``."""
-        xt = xt.contiguous()  # a transposed (batch, in) input would make every pass strided
-        return b_spline_basis_t(xt, self.k, self._consts()), self.base_fun(xt)
+    def _spec(self) -> tuple:
+        return self.k, self._consts(), self.base_fun_name
 
     def _input_features(self, xt: torch.Tensor) -> dict:
-        """Features of ``xt`` (and, lazily, their covariance). Inputs that need no gradient — the
-        first layer's training data — are cached until the grid changes: an optimiser evaluates
-        the same batch many times, and for small models the bases dominate the cost."""
-        if xt.requires_grad:
-            bases, base = self.features_t(xt)
-            return {"bases": bases, "base": base}
+        """Bases and base function of an input that needs no gradient — the first layer's
+        training data — cached until the grid changes (with, lazily, their covariance): an
+        optimiser evaluates the same batch many times, and for small models the bases dominate."""
         key = (
             xt.data_ptr(),
             tuple(xt.shape),
@@ -130,31 +125,45 @@ class KANLayer(nn.Module):
                 return entry
         # the entry holds xt itself, so its memory (and data_ptr) cannot be reused while cached
         entry = {"key": key, "src": xt}
-        entry["bases"], entry["base"] = self.features_t(xt)
+        xc = xt.contiguous()  # (the key is the caller's tensor: a transposed view each call)
+        entry["bases"] = bases_and_lower(xc, self.k, self._consts())[0]
+        entry["base"] = base_forward(self.base_fun_name, xc)[0]
         self._feature_cache = [entry, *self._feature_cache[:1]]  # train + test batch
         return entry
+
+    def _all_symbolic(self) -> bool:
+        return bool(self.sym_funs) and not bool((self.mask > self.sym_mask).any())
 
     def forward_t(self, xt: torch.Tensor, with_reg: bool = False):
         """``(in, batch)`` → ``(out, batch)``; with ``with_reg`` also the ``(in, out)`` edge scales:
         pykan's regularisation metric, each numeric edge's std over the batch divided by (std of
-        its input + 0.1), computed exactly from each input's feature covariance (cached with the
-        features for the first layer) without a ``(batch, in, out)`` tensor."""
+        its input + 0.1) (see ``fused.numeric_forward``)."""
         assert xt.dim() == 2 and xt.shape[0] == self.in_dim, xt.shape
-        if self.sym_funs and not with_reg and not bool((self.mask > self.sym_mask).any()):
+        if not with_reg and self._all_symbolic():
             return self.symbolic_forward_t(xt)  # every live edge is symbolic: no splines to run
-        entry = self._input_features(xt)
-        args = (entry["bases"], entry["base"], self.coef, self.scale_sp, self.scale_base)
-        args += (self._live(),)
-        if with_reg:
-            if "cov" not in entry:
-                feats = torch.cat([entry["bases"], entry["base"].unsqueeze(0)])
-                entry["cov"], entry["x_std"] = self.feature_covariance(xt, feats)
-            yt, scales = edge_sum(*args, entry["cov"], entry["x_std"])
-        else:
-            yt = edge_sum(*args)
+        feats = None if xt.requires_grad else self._input_features(xt)
+        xt = xt.contiguous()  # a transposed (batch, in) input would make every pass strided
+        params = (self.coef, self.scale_sp, self.scale_base, self._live())
+        out = numeric_edges(xt, *params, self._spec(), feats, with_reg)
         if self.sym_funs:
-            yt = yt + self.symbolic_forward_t(xt)
-        return (yt, scales) if with_reg else yt
+            y = out[0] if with_reg else out
+            y = y + self.symbolic_forward_t(xt)
+            out = (y, out[1]) if with_reg else y
+        return out
+
+    # --- the same by hand, for the trainer (no autograd graph) ---------------------------------
+    def forward_tape(self, xt: torch.Tensor, with_reg: bool, need_x_grad: bool):
+        """``forward_t`` of a layer without symbolic edges, without autograd: ``(y, s or None,
+        tape)`` for ``backward_tape``."""
+        assert not self.sym_funs, "symbolic edges train through autograd"
+        feats = None if need_x_grad else self._input_features(xt)
+        params = (self.coef, self.scale_sp, self.scale_base, self._live())
+        return numeric_forward(xt.contiguous(), *params, self._spec(), feats, with_reg, need_x_grad)
+
+    def backward_tape(self, tape: dict, gy: torch.Tensor, gs: torch.Tensor | None):
+        """Gradient in the input (``None`` unless ``need_x_grad``), then in ``coef``, ``scale_sp``
+        and ``scale_base``, from the gradients of ``forward_tape``'s outputs."""
+        return numeric_backward(tape, gy, gs)
 
     def _live(self) -> torch.Tensor:
         """``mask · (1 − sym_mask)``: the edges the spline branch carries (cached per mask state)."""
@@ -175,28 +184,20 @@ class KANLayer(nn.Module):
         out = self.forward_t(x.T, with_reg)
         return (out[0].T, out[1]) if with_reg else out.T
 
-    def _symbolic_terms(self, xt: torch.Tensor):
+    def _symbolic_terms(self, xt: torch.Tensor, affine: torch.Tensor | None = None):
         """Per function: ``(in_idx, out_idx, c·f(a·x+b)+d)`` with the terms ``(n, batch)``."""
+        affine = self.affine if affine is None else affine
         for name, ii, jj in self._sym_groups():
-            p = self.affine[ii, jj].unsqueeze(-1)  # (n, 4, 1)
+            p = affine[ii, jj].unsqueeze(-1)  # (n, 4, 1)
             z = xt[ii] * p[:, 0] + p[:, 1]
             yield ii, jj, p[:, 2] * SYMBOLIC_LIB[name].torch_fn(z) + p[:, 3]
 
-    def symbolic_forward_t(self, xt: torch.Tensor) -> torch.Tensor:
+    def symbolic_forward_t(self, xt: torch.Tensor, affine: torch.Tensor | None = None):
         """Sum of the symbolic edges' ``c·f(a·x+b)+d`` per output: ``(in, batch)`` → ``(out, batch)``."""
         y = xt.new_zeros(self.out_dim, xt.shape[1])
-        for ii, jj, v in self._symbolic_terms(xt):
+        for ii, jj, v in self._symbolic_terms(xt, affine):
             y = y.index_add(0, jj, v * self.mask[ii, jj].unsqueeze(1))
         return y
-
-    @staticmethod
-    def feature_covariance(xt: torch.Tensor, feats: torch.Tensor):
-        """Per input, the covariance of its features over the batch ``(in, K+1, K+1)`` (one
-        batched product of the centred features), and each input's std ``(in,)``."""
-        f = feats.permute(1, 0, 2)  # (in, K+1, batch)
-        f = f - f.mean(-1, keepdim=True)
-        cov = torch.bmm(f, f.transpose(1, 2)) / max(feats.shape[-1] - 1, 1)
-        return cov, xt.std(1)
 
     # --- per-edge views (on demand) -------------------------------------------------------------
     def spline_values(self, x: torch.Tensor) -> torch.Tensor:

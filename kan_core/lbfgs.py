@@ -71,7 +71,8 @@ class LBFGS:
     def _evaluate(self, closure, x: np.ndarray) -> tuple[float, np.ndarray]:
         self._set_x(x)
         with torch.enable_grad():
-            loss = float(closure().detach())
+            loss = closure()
+            loss = float(loss.detach() if isinstance(loss, torch.Tensor) else loss)
         grads = [
             p.grad if p.grad is not None else z
             for p, z in zip(self.params, self._zeros, strict=True)
@@ -82,7 +83,7 @@ class LBFGS:
 
     # --- one step: up to max_iter iterations ------------------------------------------------
     def step(self, closure) -> float:
-        """``closure()`` zeroes gradients, computes the loss, calls backward and returns it."""
+        """``closure()`` sets the gradients (e.g. zero_grad + backward) and returns the loss."""
         x = self._get_x()
         f, g = self._evaluate(closure, x)
         first_loss = f

@@ -16,6 +16,8 @@ import torch
 
 __all__ = [
     "basis_inverses",
+    "bases_and_lower",
+    "bases_input_grad",
     "b_spline_basis",
     "b_spline_basis_t",
     "curve_to_coef",
@@ -117,28 +119,41 @@ def _fast(name: str, n_values: int, fn, *args):
             return fn(*args)
 
 
+def bases_and_lower(xt: torch.Tensor, k: int, consts: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """Knot-major bases ``(n_in, batch)`` → ``(G + k, n_in, batch)`` and the order ``k − 1``
+    bases that their x-derivative needs (no autograd)."""
+    return _fast("bases", xt.numel(), _bases_t, xt, k, consts)
+
+
+def bases_input_grad(grad: torch.Tensor, prev: torch.Tensor, consts: dict, k: int) -> torch.Tensor:
+    """dL/dx ``(n_in, batch)`` from dL/dB ``(G + k, n_in, batch)`` and ``bases_and_lower``'s
+    lower-order bases."""
+    n_values = grad.numel() // grad.shape[0]
+    inv = consts["levels"][k - 1][0]
+    return _fast("grad", n_values, _bases_grad, grad.contiguous(), prev, inv, k)
+
+
 class _BSpline(torch.autograd.Function):
     """Bases with an analytic derivative in x."""
 
     @staticmethod
     def forward(ctx, xt, k, consts):
-        bases, prev = _fast("bases", xt.numel(), _bases_t, xt, k, consts)
-        ctx.save_for_backward(prev, consts["levels"][k - 1][0])
-        ctx.k = k
+        bases, prev = bases_and_lower(xt, k, consts)
+        ctx.save_for_backward(prev)
+        ctx.k, ctx.consts = k, consts
         return bases
 
     @staticmethod
     def backward(ctx, grad):
-        prev, inv = ctx.saved_tensors
-        n_values = grad.numel() // grad.shape[0]
-        return _fast("grad", n_values, _bases_grad, grad.contiguous(), prev, inv, ctx.k), None, None
+        (prev,) = ctx.saved_tensors
+        return bases_input_grad(grad, prev, ctx.consts, ctx.k), None, None
 
 
 def b_spline_basis_t(xt: torch.Tensor, k: int, consts: dict) -> torch.Tensor:
     """Knot-major bases ``(n_in, batch)`` → ``(G + k, n_in, batch)``, differentiable in x."""
     if xt.requires_grad and k > 0:
         return _BSpline.apply(xt, k, consts)
-    return _fast("bases", xt.numel(), _bases_t, xt, k, consts)[0]
+    return bases_and_lower(xt, k, consts)[0]
 
 
 def b_spline_basis(x: torch.Tensor, grid: torch.Tensor, k: int, consts=None) -> torch.Tensor:

@@ -159,7 +159,7 @@ def symbolic_fit(model, l, i, j) -> SymbolicFit | None:
     name = layer.sym_funs.get((i, j))
     if name is None or layer.sym_mask[i, j] == 0:
         return None
-    a, b, c, d = (float(v) for v in layer.affine[i, j])
+    a, b, c, d = layer.affine[i, j].detach().tolist()
     r2 = layer.sym_r2.get((i, j), float("nan"))
     return SymbolicFit(name, a, b, c, d, r2, SYMBOLIC_LIB[name].complexity)
 

@@ -5,21 +5,34 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from kan_core import KAN
-from kan_core.fused import edge_sum, regularization
+from kan_core.fused import numeric_edges, regularization
 from kan_core.lbfgs import LBFGS
+from kan_core.spline import basis_inverses, uniform_grid
+from kan_core.train import loss_and_grads
 
 
-def reference_edge_sum(bases, base, coef, ssp, sb, live, cov=None, x_std=None):
-    """The layer's numeric edges written with ordinary differentiable ops."""
-    feats = torch.cat([bases, base.unsqueeze(0)])
+def reference_bases(xt, grid, k):
+    """Plain differentiable Cox–de Boor, knot-major: ``(in, batch)`` → ``(K, in, batch)``."""
+    t = grid.T.unsqueeze(-1)  # (knots, in, 1)
+    x = xt.unsqueeze(0)
+    b = ((x >= t[:-1]) & (x < t[1:])).to(xt.dtype)
+    for p in range(1, k + 1):
+        left = (x - t[: -p - 1]) / (t[p:-1] - t[: -p - 1]) * b[:-1]
+        right = (t[p + 1 :] - x) / (t[p + 1 :] - t[1:-p]) * b[1:]
+        b = left + right
+    return b
+
+
+def reference_numeric(xt, grid, k, coef, ssp, sb, live):
+    """A layer's numeric edges and their regularisation scales from per-edge activations."""
+    feats = torch.cat([reference_bases(xt, grid, k), F.silu(xt).unsqueeze(0)])  # (K+1, in, b)
     w = torch.cat([coef * (ssp * live).unsqueeze(-1), (sb * live).unsqueeze(-1)], -1)
-    y = torch.einsum("iok,kib->ob", w, feats)
-    if cov is None:
-        return y
-    var = torch.einsum("iok,ikl,iol->io", w, cov, w)
-    return y, (var.clamp_min(0) + 1e-10).sqrt() / (x_std + 0.1).unsqueeze(1)
+    acts = torch.einsum("iok,kib->iob", w, feats)
+    s = (acts.var(-1) + 1e-10).sqrt() / (xt.std(1) + 0.1).unsqueeze(1)
+    return acts.sum(0), s
 
 
 def reference_regularization(scales, l1, ent):
@@ -33,46 +46,52 @@ def reference_regularization(scales, l1, ent):
     return total
 
 
-def _inputs(n_in=3, n_out=4, k1=6, batch=40, seed=0):
+def _layer_inputs(n_in=3, n_out=4, grid=5, k=3, batch=40, seed=0):
     g = torch.Generator().manual_seed(seed)
     r = lambda *s: torch.randn(*s, generator=g, dtype=torch.float64)  # noqa: E731
-    feats = r(k1, n_in, batch)
-    bases, base = feats[:-1].clone(), feats[-1].clone()
+    knots = uniform_grid(n_in, grid, -1.0, 1.0, k).double()
+    knots = knots + 0.02 * torch.rand(knots.shape, generator=g, dtype=torch.float64)  # uneven
+    xt = torch.rand(n_in, batch, generator=g, dtype=torch.float64) * 1.8 - 0.9
     live = (torch.rand(n_in, n_out, generator=g) > 0.3).double()
-    f = feats.permute(1, 0, 2) - feats.permute(1, 0, 2).mean(-1, keepdim=True)
-    cov = f @ f.transpose(1, 2) / (batch - 1)
-    params = r(n_in, n_out, k1 - 1), r(n_in, n_out), r(n_in, n_out)
-    return bases, base, *params, live, cov, r(n_in).abs()
+    params = r(n_in, n_out, grid + k), r(n_in, n_out), r(n_in, n_out)
+    return xt, knots, params, live
 
 
-@pytest.mark.parametrize("with_scales", [False, True])
-def test_edge_sum_value_and_gradients_match_autograd(with_scales):
-    bases, base, coef, ssp, sb, live, cov, x_std = _inputs()
-    args = [bases, base, coef, ssp, sb]
-    extra = [cov, x_std] if with_scales else []
-    leaves = [t.clone().requires_grad_() for t in args + extra]
-    ours = edge_sum(*leaves[:5], live, *leaves[5:])
-    ref_leaves = [t.clone().requires_grad_() for t in args + extra]
-    ref = reference_edge_sum(*ref_leaves[:5], live, *ref_leaves[5:])
-    outs, refs = (ours, ref) if with_scales else ((ours,), (ref,))
+@pytest.mark.parametrize("with_reg", [False, True])
+@pytest.mark.parametrize("x_grad", [False, True])
+def test_numeric_edges_value_and_gradients_match_plain_autograd(with_reg, x_grad):
+    xt, knots, params, live = _layer_inputs()
+    spec = (3, basis_inverses(knots, 3), "silu")
+    leaves = [t.clone().requires_grad_() for t in (xt, *params)]
+    leaves[0].requires_grad_(x_grad)
+    feats = None if x_grad else {"bases": reference_bases(xt, knots, 3), "base": F.silu(xt)}
+    ours = numeric_edges(*leaves, live, spec, feats, with_reg)
+    ours = ours if with_reg else (ours,)
+    ref_leaves = [t.clone().requires_grad_() for t in (xt, *params)]
+    ref = reference_numeric(ref_leaves[0], knots, 3, *ref_leaves[1:], live)[: len(ours)]
     g = torch.Generator().manual_seed(9)
-    weights = [torch.randn(o.shape, generator=g, dtype=o.dtype) for o in refs]
-    for o, r in zip(outs, refs, strict=True):
+    weights = [torch.randn(o.shape, generator=g, dtype=o.dtype) for o in ref]
+    for o, r in zip(ours, ref, strict=True):
         assert torch.allclose(o, r, atol=1e-10)
-    sum((o * w).sum() for o, w in zip(outs, weights, strict=True)).backward()
-    sum((r * w).sum() for r, w in zip(refs, weights, strict=True)).backward()
+    sum((o * w).sum() for o, w in zip(ours, weights, strict=True)).backward()
+    sum((r * w).sum() for r, w in zip(ref, weights, strict=True)).backward()
     for a, b in zip(leaves, ref_leaves, strict=True):
-        assert torch.allclose(a.grad, b.grad, atol=1e-9), (a.shape, (a.grad - b.grad).abs().max())
+        if a.requires_grad:
+            assert torch.allclose(a.grad, b.grad, atol=1e-9), (
+                a.shape,
+                (a.grad - b.grad).abs().max(),
+            )
     # masked edges get no gradient at all
-    assert bool((leaves[2].grad[live == 0] == 0).all())
+    assert bool((leaves[1].grad[live == 0] == 0).all())
 
 
-def test_edge_sum_passes_gradcheck():
-    bases, base, coef, ssp, sb, live, cov, x_std = _inputs(2, 3, 4, 12, seed=1)
-    leaves = [t.requires_grad_() for t in (bases, base, coef, ssp, sb, cov, x_std)]
+def test_numeric_edges_pass_gradcheck():
+    xt, knots, params, live = _layer_inputs(2, 3, 4, 2, 12, seed=1)
+    spec = (2, basis_inverses(knots, 2), "silu")
+    leaves = [t.requires_grad_() for t in (xt, *params)]
 
-    def fn(b, b0, c, s1, s2, cv, sd):
-        return edge_sum(b, b0, c, s1, s2, live, cv, sd)
+    def fn(x, c, s1, s2):
+        return numeric_edges(x, c, s1, s2, live, spec, None, True)
 
     assert torch.autograd.gradcheck(fn, leaves)
 
@@ -116,6 +135,66 @@ def test_model_gradients_with_regulariser_match_a_plain_autograd_model():
             assert a is None or not bool(a.any()), name
             continue
         assert torch.allclose(a, b, rtol=2e-3, atol=2e-6), (name, (a - b).abs().max())
+
+
+def _model(symbolic: bool):
+    """Hidden layers, a pruned edge, (symbolic edges of two functions), float64."""
+    m = KAN([3, 4, 2], seed=0).double()
+    x = torch.rand(64, 3, generator=torch.Generator().manual_seed(4), dtype=torch.float64) * 2 - 1
+    y = torch.sin(x[:, :2] * 2)
+    m.set_reference_input(x)
+    m.prune_edge(0, 1, 2)
+    if not symbolic:
+        return m, x, y
+    m.fix_symbolic(0, 2, 1, "sin")
+    m.fix_symbolic(1, 3, 0, "x^2")
+    with torch.no_grad():
+        m.layers[1].affine[3, 0] += torch.tensor([0.3, 0.1, -0.2, 0.05], dtype=torch.float64)
+    return m, x, y
+
+
+@pytest.mark.parametrize("lamb", [0.0, 0.01])
+@pytest.mark.parametrize("symbolic", [False, True])
+def test_trainer_loss_gradient_matches_autograd(lamb, symbolic):
+    """The trainer's gradient (graph-free without symbolic edges) equals autograd on the same
+    loss, parameter by parameter."""
+    m, x, y = _model(symbolic)
+    loss, mse, reg = loss_and_grads(m, x, y, lamb, 1.0, 2.0)
+    ours = [None if p.grad is None else p.grad.clone() for p in m.parameters()]
+    m.zero_grad(set_to_none=True)
+    pred, scales = m.forward_with_reg(x)
+    ref_reg = regularization(scales, 1.0, 2.0)
+    ref_loss = torch.mean((pred - y) ** 2) + lamb * ref_reg
+    ref_loss.backward()
+    assert math.isclose(loss, ref_loss.item(), rel_tol=1e-12)
+    assert math.isclose(mse + lamb * reg, loss, rel_tol=1e-15)
+    for (name, p), a in zip(m.named_parameters(), ours, strict=True):
+        b = p.grad
+        if b is None or a is None:
+            assert (a is None or not bool(a.any())) and (b is None or not bool(b.any())), name
+            continue
+        assert torch.allclose(a, b, rtol=1e-9, atol=1e-12), (name, (a - b).abs().max())
+    affine = ours[[n for n, _ in m.named_parameters()].index("layers.1.affine")]
+    assert (affine.abs().sum() > 0) if symbolic else affine is None
+
+
+def test_trainer_gradient_with_every_edge_symbolic():
+    m, x, y = _model(symbolic=True)
+    for layer_i, layer in enumerate(m.layers):
+        for i in range(layer.in_dim):
+            for j in range(layer.out_dim):
+                if (i, j) not in layer.sym_funs and layer.mask[i, j] > 0:
+                    m.fix_symbolic(layer_i, i, j, "x")
+    loss, _, _ = loss_and_grads(m, x, y)
+    ours = {n: p.grad for n, p in m.named_parameters()}
+    m.zero_grad(set_to_none=True)
+    torch.mean((m(x) - y) ** 2).backward()
+    assert math.isclose(loss, torch.mean((m(x) - y) ** 2).item(), rel_tol=1e-12)
+    for n, p in m.named_parameters():
+        if p.grad is None:
+            assert ours[n] is None, n
+        else:
+            assert torch.allclose(ours[n], p.grad, rtol=1e-9, atol=1e-12), n
 
 
 def rosenbrock_closure(p, opt):
