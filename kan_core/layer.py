@@ -11,6 +11,8 @@ and added back, one small gather per distinct function.
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -82,17 +84,23 @@ class KANLayer(nn.Module):
             self._inv_key = key
         return self._inv
 
-    def _sym_groups(self) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
-        """Symbolic edges grouped by function: ``[(name, in_idx, out_idx), ...]``."""
-        if self._groups is None:
-            by_name: dict[str, list[tuple[int, int]]] = {}
-            for (i, j), name in sorted(self.sym_funs.items()):
-                by_name.setdefault(name, []).append((i, j))
-            self._groups = [
-                (n, torch.tensor([e[0] for e in es]), torch.tensor([e[1] for e in es]))
-                for n, es in by_name.items()
-            ]
-        return self._groups
+    def _sym_plan(self) -> tuple[torch.Tensor, torch.Tensor, list]:
+        """Unpruned symbolic edges ordered by function: ``(in_idx, out_idx, [(torch_fn, start,
+        stop), ...])`` — one gather and one scatter for all of them, one call per function."""
+        key = (self.mask.data_ptr(), self.mask._version)
+        if self._groups is None or self._groups[0] != key:
+            edges = sorted(
+                (name, i, j) for (i, j), name in self.sym_funs.items() if self.mask[i, j] > 0
+            )
+            spans, start = [], 0
+            for name, group in itertools.groupby(edges, key=lambda e: e[0]):
+                n = len(list(group))
+                spans.append((SYMBOLIC_LIB[name].torch_fn, start, start + n))
+                start += n
+            ii = torch.tensor([e[1] for e in edges], dtype=torch.long)
+            jj = torch.tensor([e[2] for e in edges], dtype=torch.long)
+            self._groups = (key, ii, jj, spans)
+        return self._groups[1:]
 
     def invalidate(self) -> None:
         """Call after changing ``sym_funs`` or ``grid`` by hand."""
@@ -186,20 +194,19 @@ class KANLayer(nn.Module):
         out = self.forward_t(x.T, with_reg)
         return (out[0].T, out[1]) if with_reg else out.T
 
-    def _symbolic_terms(self, xt: torch.Tensor, affine: torch.Tensor | None = None):
-        """Per function: ``(in_idx, out_idx, c·f(a·x+b)+d)`` with the terms ``(n, batch)``."""
-        affine = self.affine if affine is None else affine
-        for name, ii, jj in self._sym_groups():
-            p = affine[ii, jj].unsqueeze(-1)  # (n, 4, 1)
-            z = xt[ii] * p[:, 0] + p[:, 1]
-            yield ii, jj, p[:, 2] * SYMBOLIC_LIB[name].torch_fn(z) + p[:, 3]
+    def _symbolic_values(self, xt: torch.Tensor, affine: torch.Tensor | None = None):
+        """``(in_idx, out_idx, c·f(a·x+b)+d)`` of the unpruned symbolic edges, values ``(n, batch)``."""
+        ii, jj, spans = self._sym_plan()
+        p = (self.affine if affine is None else affine)[ii, jj]  # (n, 4)
+        z = torch.addcmul(p[:, 1:2], xt[ii], p[:, 0:1])
+        parts = [fn(z[a:b]) for fn, a, b in spans]
+        f = parts[0] if len(parts) == 1 else torch.cat(parts) if parts else z
+        return ii, jj, torch.addcmul(p[:, 3:4], f, p[:, 2:3])
 
     def symbolic_forward_t(self, xt: torch.Tensor, affine: torch.Tensor | None = None):
         """Sum of the symbolic edges' ``c·f(a·x+b)+d`` per output: ``(in, batch)`` → ``(out, batch)``."""
-        y = xt.new_zeros(self.out_dim, xt.shape[1])
-        for ii, jj, v in self._symbolic_terms(xt, affine):
-            y = y.index_add(0, jj, v * self.mask[ii, jj].unsqueeze(1))
-        return y
+        ii, jj, v = self._symbolic_values(xt, affine)
+        return xt.new_zeros(self.out_dim, xt.shape[1]).index_add(0, jj, v)
 
     # --- per-edge views (on demand) -------------------------------------------------------------
     def spline_values(self, x: torch.Tensor) -> torch.Tensor:
@@ -213,10 +220,11 @@ class KANLayer(nn.Module):
         return base + self.spline_values(x) * self.scale_sp
 
     def symbolic_activations(self, x: torch.Tensor) -> torch.Tensor:
-        """Symbolic branch ``c·f(a·x+b)+d`` for symbolic edges (zeros elsewhere): ``(batch, in, out)``."""
+        """Symbolic branch ``c·f(a·x+b)+d`` for unpruned symbolic edges (zeros elsewhere):
+        ``(batch, in, out)``."""
         out = x.new_zeros(x.shape[0], self.in_dim, self.out_dim)
-        for ii, jj, v in self._symbolic_terms(x.T):
-            out[:, ii, jj] = v.T
+        ii, jj, v = self._symbolic_values(x.T)
+        out[:, ii, jj] = v.T
         return out
 
     def edge_activations(self, x: torch.Tensor) -> torch.Tensor:
