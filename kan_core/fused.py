@@ -57,8 +57,8 @@ def numeric_forward(
     """Every numeric edge of a layer summed into its output node.
 
     ``xt`` ``(in, batch)``; ``coef`` ``(in, out, K)``; ``scale_sp``, ``scale_base``, ``live``
-    ``(in, out)`` (``live`` ``None``: every edge); ``spec`` ``(k, grid constants, base function
-    name)``. Edge ``(i, j)`` is ``live_ij · (scale_sp_ij · coef_ij · B_i(x) + scale_base_ij · b(x_i))``. ``feats``: a dict with
+    ``(in, out)``; ``spec`` ``(k, grid constants, base function name)``. Edge ``(i, j)`` is
+    ``live_ij · (scale_sp_ij · coef_ij · B_i(x) + scale_base_ij · b(x_i))``. ``feats``: a dict with
     ``xt``'s ``bases`` ``(K, in, batch)`` and ``base`` ``(in, batch)`` when already known (cached
     for training data; the covariance the regulariser needs is added to it); otherwise they are
     computed here.
@@ -82,9 +82,9 @@ def numeric_forward(
         bases, base = feats["bases"], feats["base"]
     n_in, n_out, n_k = coef.shape
     batch = bases.shape[-1]
-    lsp = scale_sp if live is None else scale_sp * live
+    lsp = scale_sp * live
     w_sp = coef * lsp.unsqueeze(-1)  # (in, out, K)
-    w_b = scale_base if live is None else scale_base * live  # (in, out)
+    w_b = scale_base * live  # (in, out)
     wm = w_sp.permute(1, 2, 0).reshape(n_out, n_k * n_in)  # matches the bases' (K, in) rows
     bflat = bases.reshape(n_k * n_in, batch)
     y = torch.addmm(w_b.T @ base, wm, bflat)
@@ -97,17 +97,17 @@ def numeric_forward(
         f = torch.cat([bases, base.unsqueeze(0)]).transpose(0, 1)  # (in, K + 1, batch)
         fc = f - f.mean(-1, keepdim=True)
         cov = torch.bmm(fc, fc.transpose(1, 2)) / max(batch - 1, 1)
-        xc = xt - xt.mean(1, keepdim=True)
-        x_std = ((xc * xc).sum(1) / max(batch - 1, 1)).sqrt()  # (torch.std is 2× slower here)
+        x_std = xt.std(1)
         if feats is not None:  # training data: cached with its features
             feats["cov"], feats["x_std"] = cov, x_std
         elif need_x_grad:
-            tape.update(fc=fc, xc=xc, x_std=x_std)
+            tape.update(fc=fc, x_std=x_std)
     w = torch.cat([w_sp, w_b.unsqueeze(-1)], dim=-1)  # (in, out, K + 1)
     cw = torch.bmm(w, cov)  # cov is symmetric
-    root = ((cw * w).sum(-1).clamp_min(0) + _EPS_VAR).sqrt()
+    var = (cw * w).sum(-1)
+    root = (var.clamp_min(0) + _EPS_VAR).sqrt()
     den = (x_std + _EPS_STD).unsqueeze(1)
-    tape.update(w=w, cw=cw, root=root, den=den)
+    tape.update(w=w, cw=cw, var=var, root=root, den=den)
     return y, root / den, tape
 
 
@@ -120,21 +120,20 @@ def numeric_backward(tape: dict, gy: torch.Tensor, gs: torch.Tensor | None = Non
     need_x = tape["need_x"]
     g_fc = g_den = None
     if gs is not None and "root" in tape:
-        w, cw, root, den = (tape[n] for n in ("w", "cw", "root", "den"))
-        q = gs / (root * den)  # 2·∂L/∂var (a dead edge has w = cw = 0: no gradient from it)
-        g_w = q.unsqueeze(-1) * cw
+        w, cw, var, root, den = (tape[n] for n in ("w", "cw", "var", "root", "den"))
+        g_var = (gs / (2 * root * den)) * (var > 0)
+        g_w = (2 * g_var).unsqueeze(-1) * cw
         g_sp, g_b = g_sp + g_w[..., :-1], g_b + g_w[..., -1]
         if need_x and "fc" in tape:  # the covariance and the input's std depend on x
             fc = tape["fc"]
-            g_cov2 = torch.bmm((w * q.unsqueeze(-1)).transpose(1, 2), w)  # 2·∂L/∂cov
-            g_fc = torch.bmm(g_cov2, fc) / max(fc.shape[-1] - 1, 1)
+            g_cov = torch.bmm((w * g_var.unsqueeze(-1)).transpose(1, 2), w)  # symmetric
+            g_fc = torch.bmm(g_cov, fc) * (2.0 / max(fc.shape[-1] - 1, 1))
             g_den = -(gs * root).sum(1) / den.squeeze(1).square()
     g_coef = g_sp * lsp.unsqueeze(-1)
-    g_ssp = (g_sp * coef).sum(-1)
-    if live is not None:
-        g_ssp, g_b = g_ssp * live, g_b * live
+    g_ssp = (g_sp * coef).sum(-1) * live
+    g_sb = g_b * live
     if not need_x:
-        return None, g_coef, g_ssp, g_b
+        return None, g_coef, g_ssp, g_sb
     k, consts, base_fun = tape["spec"]
     xt = tape["xt"]
     g_bases = (tape["wm"].T @ gy).view(n_k, n_in, -1)
@@ -149,8 +148,8 @@ def numeric_backward(tape: dict, gy: torch.Tensor, gs: torch.Tensor | None = Non
     if g_den is not None:  # d std(x)/dx = (x − mean) / ((n − 1)·std)
         x_std = tape["x_std"]
         per = torch.where(x_std > 0, g_den / (x_std * max(xt.shape[1] - 1, 1)), 0.0)
-        g_x = g_x + per.unsqueeze(1) * tape["xc"]
-    return g_x, g_coef, g_ssp, g_b
+        g_x = g_x + per.unsqueeze(1) * (xt - xt.mean(1, keepdim=True))
+    return g_x, g_coef, g_ssp, g_sb
 
 
 def numeric_edges(xt, coef, scale_sp, scale_base, live, spec, feats=None, with_reg=False):

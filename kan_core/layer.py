@@ -173,9 +173,8 @@ class KANLayer(nn.Module):
         and ``scale_base``, from the gradients of ``forward_tape``'s outputs."""
         return numeric_backward(tape, gy, gs)
 
-    def _live(self) -> torch.Tensor | None:
-        """``mask · (1 − sym_mask)``: the edges the spline branch carries (``None``: all of them;
-        cached per mask state)."""
+    def _live(self) -> torch.Tensor:
+        """``mask · (1 − sym_mask)``: the edges the spline branch carries (cached per mask state)."""
         key = (
             self.mask.data_ptr(),
             self.mask._version,
@@ -183,8 +182,7 @@ class KANLayer(nn.Module):
             self.sym_mask._version,
         )
         if self._live_key != key:
-            live = self.mask * (1.0 - self.sym_mask)
-            self._live_cached = None if bool((live == 1).all()) else live
+            self._live_cached = self.mask * (1.0 - self.sym_mask)
             self._live_key = key
         return self._live_cached
 
