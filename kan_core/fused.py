@@ -21,6 +21,7 @@ import torch
 from .spline import bases_and_lower, bases_input_grad
 
 __all__ = [
+    "BASE_FUNCTIONS",
     "base_forward",
     "numeric_backward",
     "numeric_edges",
@@ -35,14 +36,20 @@ _EPS_STD = 0.1  # pykan: scale = std(edge) / (std(input) + 0.1)
 _EPS_LOG = 1e-4  # pykan: entropy uses log2(p + 1e-4)
 
 
+BASE_FUNCTIONS = ("silu", "identity", "zero")
+
+
 def base_forward(name: str, xt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """The base function ``b(x)`` and what its slope needs (silu: the sigmoid)."""
+    """The base function ``b(x)`` (one of ``BASE_FUNCTIONS``) and what its slope needs (silu:
+    the sigmoid)."""
     if name == "silu":
         sig = torch.sigmoid(xt)
         return xt * sig, sig
     if name == "identity":
         return xt, None
-    return torch.zeros_like(xt), None
+    if name == "zero":
+        return torch.zeros_like(xt), None
+    raise ValueError(f"unknown base function {name!r}; choose from {list(BASE_FUNCTIONS)}")
 
 
 def _base_input_grad(name, g_base, xt, base, sig):
