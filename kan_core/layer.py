@@ -5,8 +5,9 @@
 
 where ``s_ij`` marks a symbolic edge. The fast path never builds the ``(batch, in, out)`` tensor:
 it evaluates the bases once per *input* and does one matmul with a packed weight that folds mask,
-spline scale, coefficients and base scale together. Symbolic edges are masked out of the matmul
-and added back, one small gather per distinct function.
+spline scale, coefficients and base scale together (``fused.numeric_forward``). Symbolic edges are
+masked out of the matmul and added back: one gather and one scatter for all of them, one call per
+distinct function.
 """
 
 from __future__ import annotations
