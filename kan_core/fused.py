@@ -18,16 +18,20 @@ import math
 import numpy as np
 import torch
 
-from .spline import bases_and_lower, bases_input_grad
+from .spline import COMPILE_MIN_VALUES, _bases_t, _fast, bases_input_grad
 
 __all__ = [
     "BASE_FUNCTIONS",
+    "N_EXTRA",
     "base_forward",
+    "features",
     "numeric_backward",
     "numeric_edges",
     "numeric_forward",
+    "pack",
     "regularization",
     "regularization_grads",
+    "unpack",
 ]
 
 _LN2 = math.log(2.0)
@@ -38,17 +42,33 @@ _EPS_LOG = 1e-4  # pykan: entropy uses log2(p + 1e-4)
 
 BASE_FUNCTIONS = ("silu", "identity", "zero")
 
+# A layer's trainable numbers live in ONE tensor ``(in, out, K + N_EXTRA)``: per edge its K spline
+# coefficients, then scale_base, scale_sp, and the symbolic branch's a, b, c, d. One parameter per
+# layer instead of four: an optimiser's per-parameter work (~30 µs per tensor for torch's Adam)
+# dominates a small model's step.
+N_EXTRA = 6
 
-def base_forward(name: str, xt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """The base function ``b(x)`` (one of ``BASE_FUNCTIONS``) and what its slope needs (silu:
-    the sigmoid)."""
+
+def unpack(packed: torch.Tensor):
+    """Views ``(coef (in, out, K), scale_base (in, out), scale_sp (in, out), affine (in, out, 4))``."""
+    return packed[..., :-N_EXTRA], packed[..., -6], packed[..., -5], packed[..., -4:]
+
+
+def pack(coef, scale_base, scale_sp, affine) -> torch.Tensor:
+    """Inverse of ``unpack``: a new contiguous ``(in, out, K + N_EXTRA)`` tensor."""
+    return torch.cat([coef, scale_base.unsqueeze(-1), scale_sp.unsqueeze(-1), affine], -1)
+
+
+def base_forward(name: str, xt: torch.Tensor, out: torch.Tensor | None = None):
+    """The base function ``b(x)`` (one of ``BASE_FUNCTIONS``), written into ``out`` if given, and
+    what its slope needs (silu: the sigmoid): ``(b(x), sigmoid or None)``."""
     if name == "silu":
         sig = torch.sigmoid(xt)
-        return xt * sig, sig
+        return torch.mul(xt, sig, out=out), sig
     if name == "identity":
-        return xt, None
+        return (xt if out is None else out.copy_(xt)), None
     if name == "zero":
-        return torch.zeros_like(xt), None
+        return (torch.zeros_like(xt) if out is None else out.zero_()), None
     raise ValueError(f"unknown base function {name!r}; choose from {list(BASE_FUNCTIONS)}")
 
 
@@ -58,58 +78,72 @@ def _base_input_grad(name, g_base, xt, base, sig):
     return g_base if name == "identity" else None
 
 
-def numeric_forward(
-    xt, coef, scale_sp, scale_base, live, spec, feats=None, with_reg=False, need_x_grad=False
-):
+def features(xt: torch.Tensor, spec: tuple):
+    """A layer's per-input features ``(K + 1, in, batch)``: the K B-spline bases, then the base
+    function — what every edge weighs. Also what the x-gradient needs: ``(f, lower bases, σ)``."""
+    k, consts, base_fun = spec
+    if xt.numel() >= COMPILE_MIN_VALUES:  # memory-bound: one compiled kernel (see spline._fast)
+        return _fast("features", xt.numel(), _features_cat, xt, k, consts, base_fun)
+    f = xt.new_empty(consts["knots"].shape[0] - k, *xt.shape)
+    _, prev = _bases_t(xt, k, consts, out=f[:-1])
+    _, sig = base_forward(base_fun, xt, out=f[-1])
+    return f, prev, sig
+
+
+def _features_cat(xt, k, consts, base_fun):
+    bases, prev = _bases_t(xt, k, consts)
+    base, sig = base_forward(base_fun, xt)
+    return torch.cat([bases, base.unsqueeze(0)]), prev, sig
+
+
+def numeric_forward(xt, packed, live, spec, feats=None, with_reg=False, need_x_grad=False):
     """Every numeric edge of a layer summed into its output node.
 
-    ``xt`` ``(in, batch)``; ``coef`` ``(in, out, K)``; ``scale_sp``, ``scale_base``, ``live``
-    ``(in, out)``; ``spec`` ``(k, grid constants, base function name)``. Edge ``(i, j)`` is
-    ``live_ij · (scale_sp_ij · coef_ij · B_i(x) + scale_base_ij · b(x_i))``. ``feats``: a dict with
-    ``xt``'s ``bases`` ``(K, in, batch)`` and ``base`` ``(in, batch)`` when already known (cached
-    for training data; the covariance the regulariser needs is added to it); otherwise they are
-    computed here.
+    ``xt`` ``(in, batch)``; ``packed`` ``(in, out, K + N_EXTRA)`` (see ``unpack``: ``coef``,
+    ``scale_base``, ``scale_sp``; the affine slots are not used here); ``live`` ``(in, out)``;
+    ``spec`` ``(k, grid constants, base function name)``. Edge ``(i, j)`` is
+    ``live_ij · (scale_sp_ij · coef_ij · B_i(x) + scale_base_ij · b(x_i))``: one matmul of the
+    weights ``w_ij = live_ij · [scale_sp_ij·coef_ij, scale_base_ij]`` with ``features(xt)``.
+    ``feats``: a dict with ``xt``'s features ``"f"`` when already known (cached for training
+    data; the covariance the regulariser needs is added to it); otherwise computed here.
 
     With ``with_reg`` also pykan's regularisation metric per edge ``(in, out)``:
     ``s_ij = sqrt(w_ijᵀ·cov_i·w_ij) / (std(x_i) + 0.1)``, with ``cov_i`` the covariance of input
-    ``i``'s features ``[B_1..B_K, b]`` over the batch and ``w_ij`` the edge's weights on them — the
-    edge's std relative to its input's, without a ``(batch, in, out)`` tensor.
+    ``i``'s features over the batch — the edge's std relative to its input's, without a
+    ``(batch, in, out)`` tensor.
 
     Returns ``(y (out, batch), s or None, tape)``; ``need_x_grad`` records what ``numeric_backward``
     needs for the gradient in ``xt``.
     """
-    k, consts, base_fun = spec
     tape = {"need_x": need_x_grad, "spec": spec}
     if feats is None:
-        bases, prev = bases_and_lower(xt, k, consts)
-        base, sig = base_forward(base_fun, xt)
+        f, prev, sig = features(xt, spec)
         if need_x_grad:
             tape.update(xt=xt, prev=prev, sig=sig)
     else:
-        bases, base = feats["bases"], feats["base"]
-    n_in, n_out, n_k = coef.shape
-    batch = bases.shape[-1]
-    lsp = scale_sp * live
-    w_sp = coef * lsp.unsqueeze(-1)  # (in, out, K)
-    w_b = scale_base * live  # (in, out)
-    wm = w_sp.permute(1, 2, 0).reshape(n_out, n_k * n_in)  # matches the bases' (K, in) rows
-    bflat = bases.reshape(n_k * n_in, batch)
-    y = torch.addmm(w_b.T @ base, wm, bflat)
-    tape.update(bflat=bflat, base=base, coef=coef, lsp=lsp, live=live, wm=wm, w_b=w_b)
+        f = feats["f"]
+    n_in, n_out, n_w = packed.shape
+    n_f = n_w - N_EXTRA + 1  # K + 1 features
+    batch = f.shape[-1]
+    lsp = packed[..., -5] * live
+    mult = torch.cat([lsp.unsqueeze(-1).expand(n_in, n_out, n_f - 1), live.unsqueeze(-1)], -1)
+    w = packed[..., :n_f] * mult  # (in, out, K + 1)
+    wm = w.permute(1, 2, 0).reshape(n_out, n_f * n_in)  # matches the features' (K + 1, in) rows
+    y = wm @ f.view(n_f * n_in, batch)
+    tape.update(f=f, packed=packed, mult=mult, live=live, wm=wm)
     if not with_reg:
         return y, None, tape
     if feats is not None and "cov" in feats:
         cov, x_std = feats["cov"], feats["x_std"]
     else:
-        f = torch.cat([bases, base.unsqueeze(0)]).transpose(0, 1)  # (in, K + 1, batch)
-        fc = f - f.mean(-1, keepdim=True)
+        ft = f.transpose(0, 1)  # (in, K + 1, batch)
+        fc = ft - ft.mean(-1, keepdim=True)
         cov = torch.bmm(fc, fc.transpose(1, 2)) / max(batch - 1, 1)
         x_std = xt.std(1)
         if feats is not None:  # training data: cached with its features
             feats["cov"], feats["x_std"] = cov, x_std
         elif need_x_grad:
             tape.update(fc=fc, x_std=x_std)
-    w = torch.cat([w_sp, w_b.unsqueeze(-1)], dim=-1)  # (in, out, K + 1)
     cw = torch.bmm(w, cov)  # cov is symmetric
     var = (cw * w).sum(-1)
     root = (var.clamp_min(0) + _EPS_VAR).sqrt()
@@ -119,58 +153,52 @@ def numeric_forward(
 
 
 def numeric_backward(tape: dict, gy: torch.Tensor, gs: torch.Tensor | None = None):
-    """Gradients ``(xt or None, coef, scale_sp, scale_base)`` from those of ``y`` and ``s``."""
-    bflat, base, coef, lsp, live = (tape[n] for n in ("bflat", "base", "coef", "lsp", "live"))
-    n_in, n_out, n_k = coef.shape
-    g_sp = (gy @ bflat.T).view(n_out, n_k, n_in).permute(2, 0, 1)  # (in, out, K)
-    g_b = (gy @ base.T).T  # (in, out)
+    """Gradients ``(xt or None, packed)`` from those of ``y`` and ``s`` (zero in the affine slots)."""
+    f, packed, mult, live = (tape[n] for n in ("f", "packed", "mult", "live"))
+    n_f, n_in, batch = f.shape
+    n_out = packed.shape[1]
+    g_w = (gy @ f.view(n_f * n_in, batch).T).view(n_out, n_f, n_in).permute(2, 0, 1)
     need_x = tape["need_x"]
     g_fc = g_den = None
     if gs is not None and "root" in tape:
         w, cw, var, root, den = (tape[n] for n in ("w", "cw", "var", "root", "den"))
         g_var = (gs / (2 * root * den)) * (var > 0)
-        g_w = (2 * g_var).unsqueeze(-1) * cw
-        g_sp, g_b = g_sp + g_w[..., :-1], g_b + g_w[..., -1]
+        g_w = g_w + (2 * g_var).unsqueeze(-1) * cw
         if need_x and "fc" in tape:  # the covariance and the input's std depend on x
             fc = tape["fc"]
             g_cov = torch.bmm((w * g_var.unsqueeze(-1)).transpose(1, 2), w)  # symmetric
             g_fc = torch.bmm(g_cov, fc) * (2.0 / max(fc.shape[-1] - 1, 1))
             g_den = -(gs * root).sum(1) / den.squeeze(1).square()
-    g_coef = g_sp * lsp.unsqueeze(-1)
-    g_ssp = (g_sp * coef).sum(-1) * live
-    g_sb = g_b * live
+    g_ssp = (g_w[..., :-1] * packed[..., : n_f - 1]).sum(-1) * live
+    g_packed = torch.cat([g_w * mult, g_ssp.unsqueeze(-1), g_ssp.new_zeros(n_in, n_out, 4)], -1)
     if not need_x:
-        return None, g_coef, g_ssp, g_sb
+        return None, g_packed
     k, consts, base_fun = tape["spec"]
     xt = tape["xt"]
-    g_bases = (tape["wm"].T @ gy).view(n_k, n_in, -1)
-    g_base = tape["w_b"] @ gy  # (in, batch)
+    g_f = (tape["wm"].T @ gy).view(n_f, n_in, batch)
     if g_fc is not None:  # (fc's rows have zero mean, so centring passes g_fc through as is)
-        g_bases = g_bases + g_fc[:, :n_k].transpose(0, 1)
-        g_base = g_base + g_fc[:, n_k]
-    g_x = bases_input_grad(g_bases, tape["prev"], consts, k)
-    g_bx = _base_input_grad(base_fun, g_base, xt, base, tape["sig"])
+        g_f = g_f + g_fc.transpose(0, 1)
+    g_x = bases_input_grad(g_f[:-1], tape["prev"], consts, k)
+    g_bx = _base_input_grad(base_fun, g_f[-1], xt, f[-1], tape["sig"])
     if g_bx is not None:
         g_x = g_x + g_bx
     if g_den is not None:  # d std(x)/dx = (x − mean) / ((n − 1)·std)
         x_std = tape["x_std"]
         per = torch.where(x_std > 0, g_den / (x_std * max(xt.shape[1] - 1, 1)), 0.0)
         g_x = g_x + per.unsqueeze(1) * (xt - xt.mean(1, keepdim=True))
-    return g_x, g_coef, g_ssp, g_sb
+    return g_x, g_packed
 
 
-def numeric_edges(xt, coef, scale_sp, scale_base, live, spec, feats=None, with_reg=False):
+def numeric_edges(xt, packed, live, spec, feats=None, with_reg=False):
     """``numeric_forward`` as one autograd node: ``y``, or ``(y, s)`` with ``with_reg``."""
-    return _NumericEdges.apply(xt, coef, scale_sp, scale_base, live, spec, feats, with_reg)
+    return _NumericEdges.apply(xt, packed, live, spec, feats, with_reg)
 
 
 class _NumericEdges(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, xt, coef, scale_sp, scale_base, live, spec, feats, with_reg):
+    def forward(ctx, xt, packed, live, spec, feats, with_reg):
         need_x = ctx.needs_input_grad[0]
-        y, s, tape = numeric_forward(
-            xt, coef, scale_sp, scale_base, live, spec, feats, with_reg, need_x
-        )
+        y, s, tape = numeric_forward(xt, packed, live, spec, feats, with_reg, need_x)
         ctx.tape = tape  # intermediates and inputs only (never an output): no reference cycle
         ctx.set_materialize_grads(False)
         return y if s is None else (y, s)
@@ -179,9 +207,10 @@ class _NumericEdges(torch.autograd.Function):
     def backward(ctx, gy, gs=None):
         tape = ctx.tape
         if gy is None:
-            gy = tape["bflat"].new_zeros(tape["coef"].shape[1], tape["bflat"].shape[1])
-        g_x, g_coef, g_ssp, g_sb = numeric_backward(tape, gy, gs)
-        return g_x, g_coef, g_ssp, g_sb, None, None, None, None
+            f, packed = tape["f"], tape["packed"]
+            gy = f.new_zeros(packed.shape[1], f.shape[-1])
+        g_x, g_packed = numeric_backward(tape, gy, gs)
+        return g_x, g_packed, None, None, None, None
 
 
 def regularization_grads(scales: list[torch.Tensor], lamb_l1: float, lamb_entropy: float):

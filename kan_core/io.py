@@ -53,9 +53,7 @@ def _restore(payload: dict) -> KAN:
         n_knots = tensors[f"layers.{l}.grid"].shape[1]
         layer.grid = torch.empty(layer.in_dim, n_knots)
         layer.num = n_knots - 1 - 2 * layer.k
-        layer.coef = torch.nn.Parameter(
-            torch.empty(layer.in_dim, layer.out_dim, layer.num + layer.k)
-        )
+        layer.set_coef(torch.empty(layer.in_dim, layer.out_dim, layer.num + layer.k))
         entries = meta["symbolic"][l]
         layer.sym_funs = {(int(e[0]), int(e[1])): str(e[2]) for e in entries}
         layer.sym_r2 = {

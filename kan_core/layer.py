@@ -18,10 +18,18 @@ from functools import partial
 import torch
 from torch import nn
 
-from .fused import BASE_FUNCTIONS, base_forward, numeric_backward, numeric_edges, numeric_forward
+from .fused import (
+    BASE_FUNCTIONS,
+    base_forward,
+    features,
+    numeric_backward,
+    numeric_edges,
+    numeric_forward,
+    pack,
+    unpack,
+)
 from .spline import (
     b_spline_basis,
-    bases_and_lower,
     basis_inverses,
     curve_to_coef,
     extend_grid,
@@ -30,6 +38,8 @@ from .spline import (
 from .symbolic_lib import SYMBOLIC_LIB
 
 __all__ = ["KANLayer", "BASE_FUNS"]
+
+_UNPACKED = ("coef", "scale_base", "scale_sp", "affine")  # the state_dict's names (file format)
 
 BASE_FUNS = {
     name: partial(lambda name, x: base_forward(name, x)[0], name) for name in BASE_FUNCTIONS
@@ -62,18 +72,66 @@ class KANLayer(nn.Module):
         g = generator
         noise = (torch.rand(grid + 1, in_dim, out_dim, generator=g) - 0.5) * noise_scale / grid
         coef = curve_to_coef(self.grid[:, k:-k].T.contiguous(), noise, self.grid, k)
-        self.coef = nn.Parameter(coef)
         bound = 1.0 / in_dim**0.5
-        self.scale_base = nn.Parameter((torch.rand(in_dim, out_dim, generator=g) * 2 - 1) * bound)
-        self.scale_sp = nn.Parameter(torch.full((in_dim, out_dim), bound))
+        scale_base = (torch.rand(in_dim, out_dim, generator=g) * 2 - 1) * bound
+        scale_sp = torch.full((in_dim, out_dim), bound)
         # a, b, c, d of c·f(a·x + b) + d per edge; trained only where the edge is symbolic.
-        self.affine = nn.Parameter(torch.tensor([1.0, 0.0, 1.0, 0.0]).repeat(in_dim, out_dim, 1))
+        affine = torch.tensor([1.0, 0.0, 1.0, 0.0]).repeat(in_dim, out_dim, 1)
+        # every trainable number in one parameter (fused.unpack); coef, scale_base, scale_sp and
+        # affine are views of it, and the state_dict keeps those four names
+        self.packed = nn.Parameter(pack(coef, scale_base, scale_sp, affine))
         self.sym_funs: dict[tuple[int, int], str] = {}
         self.sym_r2: dict[tuple[int, int], float] = {}  # R² when each edge was snapped
         self._inv_key = None
         self._groups = None
         self._feature_cache: list[dict] = []
         self._live_key = None
+
+    # --- parameters: views of ``packed`` ---------------------------------------------------------
+    @property
+    def coef(self) -> torch.Tensor:
+        """Spline coefficients ``(in, out, K)``."""
+        return unpack(self.packed)[0]
+
+    @property
+    def scale_base(self) -> torch.Tensor:
+        return self.packed[..., -6]
+
+    @property
+    def scale_sp(self) -> torch.Tensor:
+        return self.packed[..., -5]
+
+    @property
+    def affine(self) -> torch.Tensor:
+        """``a, b, c, d`` of each edge's symbolic branch ``c·f(a·x + b) + d``: ``(in, out, 4)``."""
+        return self.packed[..., -4:]
+
+    def set_coef(self, coef: torch.Tensor) -> None:
+        """Replace the coefficients — in place when the shape is unchanged (optimisers keep their
+        parameter), else with a new ``packed`` parameter of the new basis size."""
+        with torch.no_grad():
+            if coef.shape == self.coef.shape:
+                self.coef.copy_(coef)
+            else:
+                _, sb, ssp, aff = unpack(self.packed.detach())
+                self.packed = nn.Parameter(pack(coef.to(sb), sb, ssp, aff))
+
+    def _save_to_state_dict(self, destination, prefix, keep_vars):
+        super()._save_to_state_dict(destination, prefix, keep_vars)
+        packed = destination.pop(prefix + "packed")
+        for name, view in zip(_UNPACKED, unpack(packed), strict=True):
+            destination[prefix + name] = view
+
+    def _load_from_state_dict(self, state_dict, prefix, *args):
+        keys = [prefix + name for name in _UNPACKED]
+        if all(key in state_dict for key in keys):
+            parts = [state_dict.pop(key) for key in keys]
+            try:
+                state_dict[prefix + "packed"] = pack(*parts)
+            except RuntimeError as exc:  # mismatched shapes: let the loader report the layer
+                args[-1].append(f"{prefix}: coef/scale_base/scale_sp/affine do not fit: {exc}")
+                return
+        super()._load_from_state_dict(state_dict, prefix, *args)
 
     # --- cached derived state -------------------------------------------------------------
     def _consts(self) -> dict:
@@ -133,8 +191,7 @@ class KANLayer(nn.Module):
         # the entry holds xt itself, so its memory (and data_ptr) cannot be reused while cached
         entry = {"key": key, "src": xt}
         xc = xt.contiguous()  # (the key is the caller's tensor: a transposed view each call)
-        entry["bases"] = bases_and_lower(xc, self.k, self._consts())[0]
-        entry["base"] = base_forward(self.base_fun_name, xc)[0]
+        entry["f"] = features(xc, self._spec())[0]
         self._feature_cache = [entry, *self._feature_cache[:1]]  # train + test batch
         return entry
 
@@ -150,8 +207,7 @@ class KANLayer(nn.Module):
             return self.symbolic_forward_t(xt)  # every live edge is symbolic: no splines to run
         feats = None if xt.requires_grad else self._input_features(xt)
         xt = xt.contiguous()  # a transposed (batch, in) input would make every pass strided
-        params = (self.coef, self.scale_sp, self.scale_base, self._live())
-        out = numeric_edges(xt, *params, self._spec(), feats, with_reg)
+        out = numeric_edges(xt, self.packed, self._live(), self._spec(), feats, with_reg)
         if self.sym_funs:
             y = out[0] if with_reg else out
             y = y + self.symbolic_forward_t(xt)
@@ -164,12 +220,14 @@ class KANLayer(nn.Module):
         tape)`` for ``backward_tape``."""
         assert not self.sym_funs, "symbolic edges train through autograd"
         feats = None if need_x_grad else self._input_features(xt)
-        params = (self.coef, self.scale_sp, self.scale_base, self._live())
-        return numeric_forward(xt.contiguous(), *params, self._spec(), feats, with_reg, need_x_grad)
+        spec = self._spec()
+        return numeric_forward(
+            xt.contiguous(), self.packed, self._live(), spec, feats, with_reg, need_x_grad
+        )
 
     def backward_tape(self, tape: dict, gy: torch.Tensor, gs: torch.Tensor | None):
-        """Gradient in the input (``None`` unless ``need_x_grad``), then in ``coef``, ``scale_sp``
-        and ``scale_base``, from the gradients of ``forward_tape``'s outputs."""
+        """Gradient in the input (``None`` unless ``need_x_grad``) and in ``packed``, from the
+        gradients of ``forward_tape``'s outputs."""
         return numeric_backward(tape, gy, gs)
 
     def _live(self) -> torch.Tensor:
@@ -283,10 +341,9 @@ class KANLayer(nn.Module):
         coef = curve_to_coef(pts, y, new_grid, k)
         if new_grid.shape == self.grid.shape:  # in place, so optimisers keep their parameters
             self.grid.copy_(new_grid)
-            self.coef.copy_(coef)
         else:
             self.grid = new_grid.contiguous()
-            self.coef = nn.Parameter(coef)
+        self.set_coef(coef)
         self.num = new_grid.shape[1] - 1 - 2 * k
         self.invalidate()
 
@@ -306,10 +363,7 @@ class KANLayer(nn.Module):
         new.register_buffer("grid", self.grid[ii].clone())
         for name in ("mask", "sym_mask"):
             new.register_buffer(name, getattr(self, name)[ii][:, jj].clone())
-        for name in ("coef", "scale_base", "scale_sp", "affine"):
-            new.register_parameter(
-                name, nn.Parameter(getattr(self, name)[ii][:, jj].detach().clone())
-            )
+        new.packed = nn.Parameter(self.packed[ii][:, jj].detach().clone())
         pos_i = {old: n for n, old in enumerate(in_idx)}
         pos_j = {old: n for n, old in enumerate(out_idx)}
         new.sym_funs = {

@@ -58,12 +58,21 @@ def basis_inverses(grid: torch.Tensor, k: int) -> dict:
         neg_t_inv = -(grid[:, :-p] * inv)
         levels.append((inv.T.unsqueeze(-1).contiguous(), neg_t_inv.T.unsqueeze(-1).contiguous()))
     strict = bool((grid[:, 1:] > grid[:, :-1]).all())
-    return {"knots": grid.T.unsqueeze(-1).contiguous(), "levels": levels, "strict": strict}
+    consts = {"knots": grid.T.unsqueeze(-1).contiguous(), "levels": levels, "strict": strict}
+    if levels:
+        inv, neg_t_inv = levels[0]
+        # order-1 hats as max(0, min(ω_i, 1 − ω_i+1)): both sides as x·slope + offset at once
+        consts["hat"] = (
+            torch.stack([inv[:-1], -inv[1:]]),
+            torch.stack([neg_t_inv[:-1], 1 - neg_t_inv[1:]]),
+        )
+        consts["k_inv"] = k * levels[-1][0]  # the derivative's k·inv at the top level
+    return consts
 
 
-def _bases_t(xt: torch.Tensor, k: int, consts: dict) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cox–de Boor in the knot-major layout: ``xt (n_in, batch)`` → ``(G + k, n_in, batch)``, and
-    the order ``k − 1`` bases (for the derivative). The batch is the contiguous inner dimension,
+def _bases_t(xt: torch.Tensor, k: int, consts: dict, out=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cox–de Boor in the knot-major layout: ``xt (n_in, batch)`` → ``(G + k, n_in, batch)`` (into
+    ``out`` if given), and the order ``k − 1`` bases (for the derivative). The batch is the contiguous inner dimension,
     so every step is a long vectorised loop and slices over knots are contiguous blocks.
 
     Level ``p``: ``B_i,p = ω_i·B_i,p−1 + (1 − ω_i+1)·B_i+1,p−1``. On strictly increasing knots
@@ -73,24 +82,30 @@ def _bases_t(xt: torch.Tensor, k: int, consts: dict) -> tuple[torch.Tensor, torc
     x = xt.unsqueeze(0)
     levels = consts["levels"]
     if k >= 2 and consts["strict"]:
-        omega = torch.addcmul(levels[0][1], x, levels[0][0])  # (n_knots - 1, n_in, batch)
-        bases = torch.minimum(omega[:-1], 1 - omega[1:]).clamp_min_(0)
+        slope, offset = consts["hat"]
+        sides = torch.mul(x, slope).add_(offset)  # (2, n_knots - 2, n_in, batch): ω_i, 1 − ω_i+1
+        bases = torch.minimum(sides[0], sides[1]).clamp_min_(0)
         levels = levels[1:]
     else:
         step = (x >= consts["knots"]).to(xt.dtype)  # (n_knots, n_in, batch)
         bases = step[:-1] - step[1:]  # order 0 on half-open intervals [t_i, t_i+1)
     prev = bases
-    for inv, neg_t_inv in levels:
-        omega_b = torch.addcmul(neg_t_inv, x, inv) * bases
+    # (in-place where possible: a broadcasting addcmul is ~3× a mul here, and each allocation
+    # counts at these sizes)
+    for n, (inv, neg_t_inv) in enumerate(levels):
+        omega_b = torch.mul(x, inv).add_(neg_t_inv).mul_(bases)
         prev = bases
-        bases = omega_b[:-1] - omega_b[1:] + bases[1:]
+        dst = out if n == len(levels) - 1 else None
+        bases = torch.sub(omega_b[:-1], omega_b[1:], out=dst).add_(bases[1:])
+    if out is not None and bases is not out:  # (k < 2: no level wrote into it)
+        bases = out.copy_(bases)
     return bases, prev
 
 
-def _bases_grad(grad: torch.Tensor, prev: torch.Tensor, inv: torch.Tensor, k: int) -> torch.Tensor:
+def _bases_grad(grad: torch.Tensor, prev: torch.Tensor, k_inv: torch.Tensor) -> torch.Tensor:
     """dL/dx from dL/dB: dB_i,k/dx = k·(B_i,k−1·inv_i − B_i+1,k−1·inv_i+1)."""
-    scaled = prev * inv  # (n_basis + 1, n_in, batch)
-    return (grad * (k * (scaled[:-1] - scaled[1:]))).sum(0)
+    scaled = prev * k_inv  # (n_basis + 1, n_in, batch)
+    return torch.sub(scaled[:-1], scaled[1:]).mul_(grad).sum(0)
 
 
 # Large inputs are memory-bound: ~15 passes over a (knots, in, batch) tensor. torch.compile fuses
@@ -129,8 +144,7 @@ def bases_input_grad(grad: torch.Tensor, prev: torch.Tensor, consts: dict, k: in
     """dL/dx ``(n_in, batch)`` from dL/dB ``(G + k, n_in, batch)`` and ``bases_and_lower``'s
     lower-order bases."""
     n_values = grad.numel() // grad.shape[0]
-    inv = consts["levels"][k - 1][0]
-    return _fast("grad", n_values, _bases_grad, grad.contiguous(), prev, inv, k)
+    return _fast("grad", n_values, _bases_grad, grad.contiguous(), prev, consts["k_inv"])
 
 
 class _BSpline(torch.autograd.Function):

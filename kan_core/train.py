@@ -49,10 +49,7 @@ def loss_and_grads(model, x, y, lamb=0.0, lamb_l1=1.0, lamb_entropy=2.0):
             g_scales = [torch.from_numpy(g * lamb).to(gy.dtype) for g in g_np]
         for n in reversed(range(len(tapes))):
             layer = model.layers[n]
-            gy, layer.coef.grad, layer.scale_sp.grad, layer.scale_base.grad = layer.backward_tape(
-                tapes[n], gy, g_scales[n]
-            )
-            layer.affine.grad = None
+            gy, layer.packed.grad = layer.backward_tape(tapes[n], gy, g_scales[n])
     return mse + lamb * reg, mse, reg
 
 

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from kan_core import KAN
-from kan_core.fused import numeric_edges, regularization
+from kan_core.fused import numeric_edges, pack, regularization, unpack
 from kan_core.lbfgs import LBFGS
 from kan_core.spline import basis_inverses, uniform_grid
 from kan_core.train import loss_and_grads
@@ -53,8 +53,12 @@ def _layer_inputs(n_in=3, n_out=4, grid=5, k=3, batch=40, seed=0):
     knots = knots + 0.02 * torch.rand(knots.shape, generator=g, dtype=torch.float64)  # uneven
     xt = torch.rand(n_in, batch, generator=g, dtype=torch.float64) * 1.8 - 0.9
     live = (torch.rand(n_in, n_out, generator=g) > 0.3).double()
-    params = r(n_in, n_out, grid + k), r(n_in, n_out), r(n_in, n_out)
+    params = r(n_in, n_out, grid + k), r(n_in, n_out), r(n_in, n_out)  # coef, scale_sp, scale_base
     return xt, knots, params, live
+
+
+def _packed(coef, ssp, sb):
+    return pack(coef, sb, ssp, torch.randn(*sb.shape, 4, dtype=sb.dtype))
 
 
 @pytest.mark.parametrize("with_reg", [False, True])
@@ -62,9 +66,9 @@ def _layer_inputs(n_in=3, n_out=4, grid=5, k=3, batch=40, seed=0):
 def test_numeric_edges_value_and_gradients_match_plain_autograd(with_reg, x_grad):
     xt, knots, params, live = _layer_inputs()
     spec = (3, basis_inverses(knots, 3), "silu")
-    leaves = [t.clone().requires_grad_() for t in (xt, *params)]
+    leaves = [t.clone().requires_grad_() for t in (xt, _packed(*params))]
     leaves[0].requires_grad_(x_grad)
-    feats = None if x_grad else {"bases": reference_bases(xt, knots, 3), "base": F.silu(xt)}
+    feats = None if x_grad else {"f": torch.cat([reference_bases(xt, knots, 3), F.silu(xt)[None]])}
     ours = numeric_edges(*leaves, live, spec, feats, with_reg)
     ours = ours if with_reg else (ours,)
     ref_leaves = [t.clone().requires_grad_() for t in (xt, *params)]
@@ -75,25 +79,43 @@ def test_numeric_edges_value_and_gradients_match_plain_autograd(with_reg, x_grad
         assert torch.allclose(o, r, atol=1e-10)
     sum((o * w).sum() for o, w in zip(ours, weights, strict=True)).backward()
     sum((r * w).sum() for r, w in zip(ref, weights, strict=True)).backward()
-    for a, b in zip(leaves, ref_leaves, strict=True):
-        if a.requires_grad:
-            assert torch.allclose(a.grad, b.grad, atol=1e-9), (
-                a.shape,
-                (a.grad - b.grad).abs().max(),
-            )
-    # masked edges get no gradient at all
+    g_coef, g_sb, g_ssp, g_affine = unpack(leaves[1].grad)
+    ours_grads = [leaves[0].grad if x_grad else None, g_coef, g_ssp, g_sb]
+    for a, b in zip(ours_grads, [t.grad for t in ref_leaves], strict=True):
+        if a is not None:
+            assert torch.allclose(a, b, atol=1e-9), (a.shape, (a - b).abs().max())
+    # masked edges get no gradient at all, and the symbolic branch's slots none here
     assert bool((leaves[1].grad[live == 0] == 0).all())
+    assert bool((g_affine == 0).all())
 
 
 def test_numeric_edges_pass_gradcheck():
     xt, knots, params, live = _layer_inputs(2, 3, 4, 2, 12, seed=1)
     spec = (2, basis_inverses(knots, 2), "silu")
-    leaves = [t.requires_grad_() for t in (xt, *params)]
+    leaves = [t.requires_grad_() for t in (xt, _packed(*params))]
 
-    def fn(x, c, s1, s2):
-        return numeric_edges(x, c, s1, s2, live, spec, None, True)
+    def fn(x, w):
+        return numeric_edges(x, w, live, spec, None, True)
 
     assert torch.autograd.gradcheck(fn, leaves)
+
+
+def test_large_layer_features_take_the_compiled_path_with_the_same_values(monkeypatch):
+    import kan_core.spline as spline
+    from kan_core.fused import features
+
+    xt, knots, _, _ = _layer_inputs(n_in=64, batch=1024, seed=2)
+    xt, knots = xt.float(), knots.float()
+    assert xt.numel() >= spline.COMPILE_MIN_VALUES
+    spec = (3, basis_inverses(knots, 3), "silu")
+    fast, prev_fast, sig_fast = features(xt, spec)
+    assert spline._compiled.get("features") is not None, "torch.compile failed: fell back to eager"
+    monkeypatch.setenv("KAN_CORE_COMPILE", "0")
+    eager, prev_eager, sig_eager = features(xt, spec)
+    ref = torch.cat([reference_bases(xt.double(), knots.double(), 3), F.silu(xt.double())[None]])
+    for a, b in ((fast, eager), (prev_fast, prev_eager), (sig_fast, sig_eager)):
+        assert torch.allclose(a, b, atol=1e-6)
+    assert torch.allclose(eager.double(), ref, atol=1e-5)
 
 
 def test_regularization_matches_autograd_including_zero_and_dead_edges():
@@ -174,8 +196,8 @@ def test_trainer_loss_gradient_matches_autograd(lamb, symbolic):
             assert (a is None or not bool(a.any())) and (b is None or not bool(b.any())), name
             continue
         assert torch.allclose(a, b, rtol=1e-9, atol=1e-12), (name, (a - b).abs().max())
-    affine = ours[[n for n, _ in m.named_parameters()].index("layers.1.affine")]
-    assert (affine.abs().sum() > 0) if symbolic else affine is None
+    affine = unpack(ours[[n for n, _ in m.named_parameters()].index("layers.1.packed")])[3]
+    assert bool(affine.abs().sum() > 0) if symbolic else bool((affine == 0).all())
 
 
 def test_trainer_gradient_with_every_edge_symbolic():

@@ -103,6 +103,28 @@ def test_save_load_round_trip_is_bit_exact(tmp_path):
     assert KAN.from_bytes(m.to_bytes()).layers[0].sym_funs == {(0, 0): "sin"}
 
 
+def test_state_dict_names_each_parameter_although_a_layer_packs_them_in_one_tensor():
+    """The file format (and stored sessions) name coef / scale_base / scale_sp / affine; the
+    layer keeps them in one trainable tensor, and loading writes through to it."""
+    import pytest
+
+    m, other = KAN([2, 3, 1], seed=0), KAN([2, 3, 1], seed=5)
+    sd = m.state_dict()
+    layer_keys = {k.split(".", 2)[2] for k in sd if k.startswith("layers.0.")}
+    assert layer_keys == {"grid", "mask", "sym_mask", "coef", "scale_base", "scale_sp", "affine"}
+    assert [n for n, _ in m.named_parameters()] == ["layers.0.packed", "layers.1.packed"]
+    assert sd["layers.0.coef"].shape == (2, 3, 8) and sd["layers.0.affine"].shape == (2, 3, 4)
+    packed_before = other.layers[0].packed
+    other.load_state_dict(sd)
+    assert other.layers[0].packed is packed_before  # loaded in place: optimisers keep it
+    for name in ("coef", "scale_base", "scale_sp", "affine"):
+        assert torch.equal(getattr(other.layers[0], name), getattr(m.layers[0], name)), name
+    bad = dict(sd, **{"layers.0.scale_sp": torch.zeros(5, 5)})
+    with pytest.raises(RuntimeError, match="layers.0.*do not fit"):
+        other.load_state_dict(bad)
+    assert torch.equal(other.layers[0].coef, m.layers[0].coef)  # left as it was
+
+
 def test_load_refuses_garbage(tmp_path):
     import pytest
 
