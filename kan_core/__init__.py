@@ -25,6 +25,7 @@ from .parser import FormulaError as FormulaError
 from .parser import ParsedFormula as ParsedFormula
 from .parser import parse_formula as parse_formula
 from .prune import PrunePlan as PrunePlan
+from .runtime import tune_allocator as tune_allocator
 from .spline import b_spline_basis as b_spline_basis
 from .spline import curve_to_coef as curve_to_coef
 from .symbolic import SymbolicFit as SymbolicFit
@@ -35,7 +36,10 @@ from .train import Trainer as Trainer
 from .train import TrainOptions as TrainOptions
 from .train import fit as fit
 
+ALLOCATOR_TUNED = tune_allocator()  # see kan_core.runtime (opt out: KAN_CORE_TUNE_MALLOC=0)
+
 __all__ = [
+    "ALLOCATOR_TUNED",
     "KAN",
     "KANConfig",
     "KANLayer",
@@ -65,5 +69,6 @@ __all__ = [
     "to_latex",
     "to_mathml",
     "to_python",
+    "tune_allocator",
     "validate_dataset",
 ]

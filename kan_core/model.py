@@ -148,6 +148,8 @@ class KAN(nn.Module):
 
     # --- forward -----------------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled() and not any(layer.sym_funs for layer in self.layers):
+            return _NumericNetwork.apply(x, self.layers, *(layer.packed for layer in self.layers))
         xt = x.T
         for layer in self.layers:
             xt = layer.forward_t(xt)
@@ -335,3 +337,29 @@ class KAN(nn.Module):
         from .io import from_bytes
 
         return from_bytes(data)
+
+
+class _NumericNetwork(torch.autograd.Function):
+    """A whole model without symbolic edges as ONE autograd node: the layers' hand-written tapes
+    (``KANLayer.forward_tape`` / ``backward_tape``, as the trainer uses them) chained. Small
+    models are bound by per-node overhead; this is one node instead of one per layer plus the
+    transposes between them."""
+
+    @staticmethod
+    def forward(ctx, x, layers, *packed):
+        need_x = ctx.needs_input_grad[0]
+        xt, tapes = x.T, []
+        for n, layer in enumerate(layers):
+            xt, _, tape = layer.forward_tape(xt, False, need_x_grad=n > 0 or need_x)
+            tapes.append(tape)
+        ctx.tapes, ctx.layers = tapes, layers  # intermediates only: no reference cycle
+        return xt.T
+
+    @staticmethod
+    def backward(ctx, grad):
+        gy, grads = grad.T, []
+        for layer, tape in zip(reversed(ctx.layers), reversed(ctx.tapes), strict=True):
+            gy, g_packed = layer.backward_tape(tape, gy, None)
+            grads.append(g_packed)
+        g_x = gy.T if ctx.needs_input_grad[0] else None
+        return g_x, None, *reversed(grads)

@@ -159,6 +159,26 @@ def test_model_gradients_with_regulariser_match_a_plain_autograd_model():
         assert torch.allclose(a, b, rtol=2e-3, atol=2e-6), (name, (a - b).abs().max())
 
 
+@pytest.mark.parametrize("x_grad", [False, True])
+def test_model_forward_is_one_node_with_the_gradients_of_plain_autograd(x_grad):
+    """``model(x)`` of a model without symbolic edges (one hand-written node for the network)
+    against the same network written from per-edge activations with plain autograd."""
+    m, x, _ = _model(symbolic=False)
+    x = x.clone().requires_grad_(x_grad)
+    out = m(x)
+    assert type(out.grad_fn).__name__ == "_NumericNetworkBackward"
+    g = torch.randn(out.shape, generator=torch.Generator().manual_seed(2), dtype=out.dtype)
+    leaves = [x, *m.parameters()] if x_grad else list(m.parameters())
+    ours = torch.autograd.grad((out * g).sum(), leaves)
+    h = x
+    for layer in m.layers:
+        h = layer.edge_activations(h).sum(1)  # (batch, in, out) summed into the outputs
+    ref = torch.autograd.grad((h * g).sum(), leaves)
+    assert torch.allclose(out, h, atol=1e-12)
+    for a, b in zip(ours, ref, strict=True):
+        assert torch.allclose(a, b, rtol=1e-9, atol=1e-12), (a - b).abs().max()
+
+
 def _model(symbolic: bool):
     """Hidden layers, a pruned edge, (symbolic edges of two functions), float64."""
     m = KAN([3, 4, 2], seed=0).double()
