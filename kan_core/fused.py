@@ -42,21 +42,31 @@ _EPS_LOG = 1e-4  # pykan: entropy uses log2(p + 1e-4)
 
 BASE_FUNCTIONS = ("silu", "identity", "zero")
 
-# A layer's trainable numbers live in ONE tensor ``(in, out, K + N_EXTRA)``: per edge its K spline
-# coefficients, then scale_base, scale_sp, and the symbolic branch's a, b, c, d. One parameter per
-# layer instead of four: an optimiser's per-parameter work (~30 µs per tensor for torch's Adam)
-# dominates a small model's step.
+# A layer's trainable numbers live in ONE tensor, laid out ``(out, K + N_EXTRA, in)``: per edge
+# its K spline coefficients, then scale_base, scale_sp, and the symbolic branch's a, b, c, d.
+# One parameter per layer instead of four: an optimiser's per-parameter work (~30 µs per tensor
+# for torch's Adam) dominates a small model's step. Output-major with the input innermost, the
+# weights on the features ``[B_1..B_K, b]`` are a contiguous block that multiplies the
+# knot-major features ``(K + 1, in, batch)`` with no transposes, and so is their gradient.
 N_EXTRA = 6
 
 
 def unpack(packed: torch.Tensor):
-    """Views ``(coef (in, out, K), scale_base (in, out), scale_sp (in, out), affine (in, out, 4))``."""
-    return packed[..., :-N_EXTRA], packed[..., -6], packed[..., -5], packed[..., -4:]
+    """Views in edge order ``(coef (in, out, K), scale_base (in, out), scale_sp (in, out),
+    affine (in, out, 4))``."""
+    edge_major = packed.permute(2, 0, 1)  # (in, out, K + N_EXTRA)
+    return (
+        edge_major[..., :-N_EXTRA],
+        edge_major[..., -6],
+        edge_major[..., -5],
+        edge_major[..., -4:],
+    )
 
 
 def pack(coef, scale_base, scale_sp, affine) -> torch.Tensor:
-    """Inverse of ``unpack``: a new contiguous ``(in, out, K + N_EXTRA)`` tensor."""
-    return torch.cat([coef, scale_base.unsqueeze(-1), scale_sp.unsqueeze(-1), affine], -1)
+    """Inverse of ``unpack``: a new contiguous ``(out, K + N_EXTRA, in)`` tensor."""
+    edge_major = torch.cat([coef, scale_base.unsqueeze(-1), scale_sp.unsqueeze(-1), affine], -1)
+    return edge_major.permute(1, 2, 0).contiguous()
 
 
 def base_forward(name: str, xt: torch.Tensor, out: torch.Tensor | None = None):
@@ -99,8 +109,8 @@ def _features_cat(xt, k, consts, base_fun):
 def numeric_forward(xt, packed, live, spec, feats=None, with_reg=False, need_x_grad=False):
     """Every numeric edge of a layer summed into its output node.
 
-    ``xt`` ``(in, batch)``; ``packed`` ``(in, out, K + N_EXTRA)`` (see ``unpack``: ``coef``,
-    ``scale_base``, ``scale_sp``; the affine slots are not used here); ``live`` ``(in, out)``;
+    ``xt`` ``(in, batch)``; ``packed`` ``(out, K + N_EXTRA, in)`` (see ``unpack``: ``coef``,
+    ``scale_base``, ``scale_sp``; the affine slots are not used here); ``live`` ``(out, in)``;
     ``spec`` ``(k, grid constants, base function name)``. Edge ``(i, j)`` is
     ``live_ij · (scale_sp_ij · coef_ij · B_i(x) + scale_base_ij · b(x_i))``: one matmul of the
     weights ``w_ij = live_ij · [scale_sp_ij·coef_ij, scale_base_ij]`` with ``features(xt)``.
@@ -122,13 +132,12 @@ def numeric_forward(xt, packed, live, spec, feats=None, with_reg=False, need_x_g
             tape.update(xt=xt, prev=prev, sig=sig)
     else:
         f = feats["f"]
-    n_in, n_out, n_w = packed.shape
+    n_out, n_w, n_in = packed.shape
     n_f = n_w - N_EXTRA + 1  # K + 1 features
     batch = f.shape[-1]
-    lsp = packed[..., -5] * live
-    mult = torch.cat([lsp.unsqueeze(-1).expand(n_in, n_out, n_f - 1), live.unsqueeze(-1)], -1)
-    w = packed[..., :n_f] * mult  # (in, out, K + 1)
-    wm = w.permute(1, 2, 0).reshape(n_out, n_f * n_in)  # matches the features' (K + 1, in) rows
+    lsp = packed[:, -5] * live  # (out, in)
+    mult = torch.cat([lsp.unsqueeze(1).expand(n_out, n_f - 1, n_in), live.unsqueeze(1)], 1)
+    wm = (packed[:, :n_f] * mult).view(n_out, n_f * n_in)  # columns match the features' rows
     y = wm @ f.view(n_f * n_in, batch)
     tape.update(f=f, packed=packed, mult=mult, live=live, wm=wm)
     if not with_reg:
@@ -144,6 +153,7 @@ def numeric_forward(xt, packed, live, spec, feats=None, with_reg=False, need_x_g
             feats["cov"], feats["x_std"] = cov, x_std
         elif need_x_grad:
             tape.update(fc=fc, x_std=x_std)
+    w = wm.view(n_out, n_f, n_in).permute(2, 0, 1)  # (in, out, K + 1)
     cw = torch.bmm(w, cov)  # cov is symmetric
     var = (cw * w).sum(-1)
     root = (var.clamp_min(0) + _EPS_VAR).sqrt()
@@ -156,21 +166,21 @@ def numeric_backward(tape: dict, gy: torch.Tensor, gs: torch.Tensor | None = Non
     """Gradients ``(xt or None, packed)`` from those of ``y`` and ``s`` (zero in the affine slots)."""
     f, packed, mult, live = (tape[n] for n in ("f", "packed", "mult", "live"))
     n_f, n_in, batch = f.shape
-    n_out = packed.shape[1]
-    g_w = (gy @ f.view(n_f * n_in, batch).T).view(n_out, n_f, n_in).permute(2, 0, 1)
+    n_out = packed.shape[0]
+    g_w = (gy @ f.view(n_f * n_in, batch).T).view(n_out, n_f, n_in)
     need_x = tape["need_x"]
     g_fc = g_den = None
     if gs is not None and "root" in tape:
         w, cw, var, root, den = (tape[n] for n in ("w", "cw", "var", "root", "den"))
         g_var = (gs / (2 * root * den)) * (var > 0)
-        g_w = g_w + (2 * g_var).unsqueeze(-1) * cw
+        g_w = g_w + ((2 * g_var).unsqueeze(-1) * cw).permute(1, 2, 0)
         if need_x and "fc" in tape:  # the covariance and the input's std depend on x
             fc = tape["fc"]
             g_cov = torch.bmm((w * g_var.unsqueeze(-1)).transpose(1, 2), w)  # symmetric
             g_fc = torch.bmm(g_cov, fc) * (2.0 / max(fc.shape[-1] - 1, 1))
             g_den = -(gs * root).sum(1) / den.squeeze(1).square()
-    g_ssp = (g_w[..., :-1] * packed[..., : n_f - 1]).sum(-1) * live
-    g_packed = torch.cat([g_w * mult, g_ssp.unsqueeze(-1), g_ssp.new_zeros(n_in, n_out, 4)], -1)
+    g_ssp = (g_w[:, :-1] * packed[:, : n_f - 1]).sum(1) * live  # (out, in)
+    g_packed = torch.cat([g_w * mult, g_ssp.unsqueeze(1), g_ssp.new_zeros(n_out, 4, n_in)], 1)
     if not need_x:
         return None, g_packed
     k, consts, base_fun = tape["spec"]
@@ -208,7 +218,7 @@ class _NumericEdges(torch.autograd.Function):
         tape = ctx.tape
         if gy is None:
             f, packed = tape["f"], tape["packed"]
-            gy = f.new_zeros(packed.shape[1], f.shape[-1])
+            gy = f.new_zeros(packed.shape[0], f.shape[-1])
         g_x, g_packed = numeric_backward(tape, gy, gs)
         return g_x, g_packed, None, None, None, None
 

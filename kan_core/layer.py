@@ -95,16 +95,16 @@ class KANLayer(nn.Module):
 
     @property
     def scale_base(self) -> torch.Tensor:
-        return self.packed[..., -6]
+        return unpack(self.packed)[1]
 
     @property
     def scale_sp(self) -> torch.Tensor:
-        return self.packed[..., -5]
+        return unpack(self.packed)[2]
 
     @property
     def affine(self) -> torch.Tensor:
         """``a, b, c, d`` of each edge's symbolic branch ``c·f(a·x + b) + d``: ``(in, out, 4)``."""
-        return self.packed[..., -4:]
+        return unpack(self.packed)[3]
 
     def set_coef(self, coef: torch.Tensor) -> None:
         """Replace the coefficients — in place when the shape is unchanged (optimisers keep their
@@ -231,7 +231,8 @@ class KANLayer(nn.Module):
         return numeric_backward(tape, gy, gs)
 
     def _live(self) -> torch.Tensor:
-        """``mask · (1 − sym_mask)``: the edges the spline branch carries (cached per mask state)."""
+        """``mask · (1 − sym_mask)``, transposed to ``(out, in)`` like ``packed``: the edges the
+        spline branch carries (cached per mask state)."""
         key = (
             self.mask.data_ptr(),
             self.mask._version,
@@ -239,7 +240,7 @@ class KANLayer(nn.Module):
             self.sym_mask._version,
         )
         if self._live_key != key:
-            self._live_cached = self.mask * (1.0 - self.sym_mask)
+            self._live_cached = (self.mask * (1.0 - self.sym_mask)).T.contiguous()
             self._live_key = key
         return self._live_cached
 
@@ -363,7 +364,7 @@ class KANLayer(nn.Module):
         new.register_buffer("grid", self.grid[ii].clone())
         for name in ("mask", "sym_mask"):
             new.register_buffer(name, getattr(self, name)[ii][:, jj].clone())
-        new.packed = nn.Parameter(self.packed[ii][:, jj].detach().clone())
+        new.packed = nn.Parameter(self.packed[jj][:, :, ii].detach().clone())  # (out, ·, in)
         pos_i = {old: n for n, old in enumerate(in_idx)}
         pos_j = {old: n for n, old in enumerate(out_idx)}
         new.sym_funs = {
