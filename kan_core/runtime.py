@@ -19,7 +19,7 @@ import sys
 __all__ = ["MMAP_THRESHOLD", "TRIM_THRESHOLD", "tune_allocator"]
 
 MMAP_THRESHOLD = 32 << 20  # blocks below this come from the heap (glibc's adaptive maximum)
-TRIM_THRESHOLD = 128 << 20  # free memory kept at the heap's top before returning it to the OS
+TRIM_THRESHOLD = 32 << 20  # free memory kept at the top of a heap before it goes back to the OS
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # <malloc.h>
 
 
