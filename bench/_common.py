@@ -102,8 +102,13 @@ def load_probe() -> float:
 
 def probe_line() -> str:
     load_probe()
-    return "load probe (50x 256^2 matmul, ms; higher = busier box): " + ", ".join(
-        f"{v:.2f}" for v in _PROBES
+    kc = sys.modules.get("kan_core")
+    tuned = getattr(kc, "ALLOCATOR_TUNED", None)
+    alloc = "" if tuned is None else f"; malloc thresholds tuned by kan_core (all sides): {tuned}"
+    return (
+        "load probe (50x 256^2 matmul, ms; higher = busier box): "
+        + ", ".join(f"{v:.2f}" for v in _PROBES)
+        + alloc
     )
 
 
