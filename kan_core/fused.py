@@ -135,7 +135,7 @@ def numeric_forward(xt, packed, live, spec, feats=None, with_reg=False, need_x_g
     n_out, n_w, n_in = packed.shape
     n_f = n_w - N_EXTRA + 1  # K + 1 features
     batch = f.shape[-1]
-    lsp = packed[:, -5] * live  # (out, in)
+    lsp = packed[:, -5] * live  # scale_sp (see unpack) on live edges, (out, in)
     mult = torch.cat([lsp.unsqueeze(1).expand(n_out, n_f - 1, n_in), live.unsqueeze(1)], 1)
     wm = (packed[:, :n_f] * mult).view(n_out, n_f * n_in)  # columns match the features' rows
     y = wm @ f.view(n_f * n_in, batch)
