@@ -125,6 +125,19 @@ def test_state_dict_names_each_parameter_although_a_layer_packs_them_in_one_tens
     assert torch.equal(other.layers[0].coef, m.layers[0].coef)  # left as it was
 
 
+def test_files_written_before_parameters_were_packed_still_load():
+    """``fixtures/format1_model.kan`` was saved by session 3's code (four parameters per layer):
+    stored sessions must keep loading, with the same function, grid, pruned and symbolic edges."""
+    from pathlib import Path
+
+    data = Path(__file__).parent / "fixtures"
+    m = KAN.load(data / "format1_model.kan")
+    ref = torch.load(data / "format1_outputs.pt", weights_only=True)
+    assert m.width == [2, 3, 1] and m.grid == 7
+    assert m.edge_state(0, 1, 2) == "pruned" and m.edge_state(0, 0, 0) == "symbolic"
+    assert torch.allclose(m(ref["x"]), ref["y"], atol=1e-5)
+
+
 def test_load_refuses_garbage(tmp_path):
     import pytest
 
