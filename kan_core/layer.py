@@ -206,7 +206,8 @@ class KANLayer(nn.Module):
         if not with_reg and self._all_symbolic():
             return self.symbolic_forward_t(xt)  # every live edge is symbolic: no splines to run
         feats = None if xt.requires_grad else self._input_features(xt)
-        xt = xt.contiguous()  # a transposed (batch, in) input would make every pass strided
+        if feats is None or self.sym_funs:  # (cached features need no pass over xt)
+            xt = xt.contiguous()  # a transposed (batch, in) input would make every pass strided
         out = numeric_edges(xt, self.packed, self._live(), self._spec(), feats, with_reg)
         if self.sym_funs:
             y = out[0] if with_reg else out
@@ -220,9 +221,9 @@ class KANLayer(nn.Module):
         tape)`` for ``backward_tape``."""
         assert not self.sym_funs, "symbolic edges train through autograd"
         feats = None if need_x_grad else self._input_features(xt)
-        spec = self._spec()
+        xt = xt if feats is not None else xt.contiguous()
         return numeric_forward(
-            xt.contiguous(), self.packed, self._live(), spec, feats, with_reg, need_x_grad
+            xt, self.packed, self._live(), self._spec(), feats, with_reg, need_x_grad
         )
 
     def backward_tape(self, tape: dict, gy: torch.Tensor, gs: torch.Tensor | None):
