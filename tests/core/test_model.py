@@ -132,7 +132,7 @@ def test_files_written_before_parameters_were_packed_still_load():
 
     data = Path(__file__).parent / "fixtures"
     m = KAN.load(data / "format1_model.kan")
-    ref = torch.load(data / "format1_outputs.pt", weights_only=True)
+    ref = torch.load(data / "format1_outputs.torch", weights_only=True)
     assert m.width == [2, 3, 1] and m.grid == 7
     assert m.edge_state(0, 1, 2) == "pruned" and m.edge_state(0, 0, 0) == "symbolic"
     assert torch.allclose(m(ref["x"]), ref["y"], atol=1e-5)
