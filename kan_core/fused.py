@@ -183,12 +183,12 @@ def numeric_backward(tape: dict, gy: torch.Tensor, gs: torch.Tensor | None = Non
     g_packed = torch.cat([g_w * mult, g_ssp.unsqueeze(1), g_ssp.new_zeros(n_out, 4, n_in)], 1)
     if not need_x:
         return None, g_packed
-    k, consts, base_fun = tape["spec"]
+    _, consts, base_fun = tape["spec"]
     xt = tape["xt"]
     g_f = (tape["wm"].T @ gy).view(n_f, n_in, batch)
     if g_fc is not None:  # (fc's rows have zero mean, so centring passes g_fc through as is)
         g_f = g_f + g_fc.transpose(0, 1)
-    g_x = bases_input_grad(g_f[:-1], tape["prev"], consts, k)
+    g_x = bases_input_grad(g_f[:-1], tape["prev"], consts)
     g_bx = _base_input_grad(base_fun, g_f[-1], xt, f[-1], tape["sig"])
     if g_bx is not None:
         g_x = g_x + g_bx

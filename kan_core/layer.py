@@ -37,7 +37,7 @@ from .spline import (
 )
 from .symbolic_lib import SYMBOLIC_LIB
 
-__all__ = ["KANLayer", "BASE_FUNS"]
+__all__ = ["KANLayer", "BASE_FUNS", "network_backward", "network_forward"]
 
 _UNPACKED = ("coef", "scale_base", "scale_sp", "affine")  # the state_dict's names (file format)
 
@@ -380,3 +380,25 @@ class KANLayer(nn.Module):
         }
         new._inv_key, new._groups, new._feature_cache, new._live_key = None, None, [], None
         return new
+
+
+# --- a stack of layers by hand (no autograd graph) -----------------------------------------------
+def network_forward(layers, xt: torch.Tensor, with_reg: bool, need_x_grad: bool = False):
+    """Chain ``forward_tape`` through layers without symbolic edges: ``(y (out, batch), [edge
+    scales or None per layer], [tape per layer])``; ``need_x_grad`` for the first layer's input."""
+    scales, tapes = [], []
+    for n, layer in enumerate(layers):
+        xt, s, tape = layer.forward_tape(xt, with_reg, need_x_grad=n > 0 or need_x_grad)
+        scales.append(s)
+        tapes.append(tape)
+    return xt, scales, tapes
+
+
+def network_backward(layers, tapes: list, gy: torch.Tensor, g_scales=None):
+    """``network_forward``'s gradients: ``(input gradient or None, [grad of packed per layer])``
+    from that of the output and, optionally, of each layer's edge scales."""
+    g_scales = g_scales or [None] * len(tapes)
+    grads = [None] * len(tapes)
+    for n in reversed(range(len(tapes))):
+        gy, grads[n] = layers[n].backward_tape(tapes[n], gy, g_scales[n])
+    return gy, grads

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
-from .layer import KANLayer
+from .layer import KANLayer, network_backward, network_forward
 
 __all__ = ["KAN", "KANConfig"]
 
@@ -347,19 +347,11 @@ class _NumericNetwork(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, layers, *packed):
-        need_x = ctx.needs_input_grad[0]
-        xt, tapes = x.T, []
-        for n, layer in enumerate(layers):
-            xt, _, tape = layer.forward_tape(xt, False, need_x_grad=n > 0 or need_x)
-            tapes.append(tape)
+        y, _, tapes = network_forward(layers, x.T, False, need_x_grad=ctx.needs_input_grad[0])
         ctx.tapes, ctx.layers = tapes, layers  # intermediates only: no reference cycle
-        return xt.T
+        return y.T
 
     @staticmethod
     def backward(ctx, grad):
-        gy, grads = grad.T, []
-        for layer, tape in zip(reversed(ctx.layers), reversed(ctx.tapes), strict=True):
-            gy, g_packed = layer.backward_tape(tape, gy, None)
-            grads.append(g_packed)
-        g_x = gy.T if ctx.needs_input_grad[0] else None
-        return g_x, None, *reversed(grads)
+        g_x, grads = network_backward(ctx.layers, ctx.tapes, grad.T)
+        return (g_x.T if ctx.needs_input_grad[0] else None), None, *grads

@@ -140,7 +140,7 @@ def bases_and_lower(xt: torch.Tensor, k: int, consts: dict) -> tuple[torch.Tenso
     return _fast("bases", xt.numel(), _bases_t, xt, k, consts)
 
 
-def bases_input_grad(grad: torch.Tensor, prev: torch.Tensor, consts: dict, k: int) -> torch.Tensor:
+def bases_input_grad(grad: torch.Tensor, prev: torch.Tensor, consts: dict) -> torch.Tensor:
     """dL/dx ``(n_in, batch)`` from dL/dB ``(G + k, n_in, batch)`` and ``bases_and_lower``'s
     lower-order bases."""
     n_values = grad.numel() // grad.shape[0]
@@ -154,13 +154,13 @@ class _BSpline(torch.autograd.Function):
     def forward(ctx, xt, k, consts):
         bases, prev = bases_and_lower(xt, k, consts)
         ctx.save_for_backward(prev)
-        ctx.k, ctx.consts = k, consts
+        ctx.consts = consts
         return bases
 
     @staticmethod
     def backward(ctx, grad):
         (prev,) = ctx.saved_tensors
-        return bases_input_grad(grad, prev, ctx.consts, ctx.k), None, None
+        return bases_input_grad(grad, prev, ctx.consts), None, None
 
 
 def b_spline_basis_t(xt: torch.Tensor, k: int, consts: dict) -> torch.Tensor:

@@ -18,6 +18,7 @@ import torch
 
 from .datasets import validate_dataset
 from .fused import regularization, regularization_grads
+from .layer import network_backward, network_forward
 from .lbfgs import LBFGS
 
 __all__ = ["StepResult", "TrainOptions", "Trainer", "fit", "loss_and_grads", "regularization"]
@@ -35,21 +36,17 @@ def loss_and_grads(model, x, y, lamb=0.0, lamb_l1=1.0, lamb_entropy=2.0):
     if any(layer.sym_funs for layer in model.layers):
         return _loss_and_grads_autograd(model, x, y, lamb, lamb_l1, lamb_entropy)
     with torch.no_grad():
-        tapes, scales, xt = [], [], x.T
-        for n, layer in enumerate(model.layers):
-            xt, s, tape = layer.forward_tape(xt, lamb > 0, need_x_grad=n > 0)
-            tapes.append(tape)
-            scales.append(s)
-        diff = xt - y.T
+        pred, scales, tapes = network_forward(model.layers, x.T, lamb > 0)
+        diff = pred - y.T
         mse = float(torch.mean(diff * diff))
         gy = diff * (2.0 / diff.numel())
-        reg, g_scales = 0.0, [None] * len(scales)
+        reg, g_scales = 0.0, None
         if lamb > 0:
             reg, g_np = regularization_grads(scales, lamb_l1, lamb_entropy)
             g_scales = [torch.from_numpy(g * lamb).to(gy.dtype) for g in g_np]
-        for n in reversed(range(len(tapes))):
-            layer = model.layers[n]
-            gy, layer.packed.grad = layer.backward_tape(tapes[n], gy, g_scales[n])
+        _, grads = network_backward(model.layers, tapes, gy, g_scales)
+        for layer, g in zip(model.layers, grads, strict=True):
+            layer.packed.grad = g
     return mse + lamb * reg, mse, reg
 
 
