@@ -70,47 +70,48 @@ def pack(coef, scale_base, scale_sp, affine) -> torch.Tensor:
 
 
 def base_forward(name: str, xt: torch.Tensor, out: torch.Tensor | None = None):
-    """The base function ``b(x)`` (one of ``BASE_FUNCTIONS``), written into ``out`` if given, and
-    what its slope needs (silu: the sigmoid): ``(b(x), sigmoid or None)``."""
+    """The base function ``b(x)`` (one of ``BASE_FUNCTIONS``), written into ``out`` if given."""
     if name == "silu":
-        sig = torch.sigmoid(xt)
-        return torch.mul(xt, sig, out=out), sig
+        return torch.nn.functional.silu(xt) if out is None else torch._C._nn.silu(xt, out=out)
     if name == "identity":
-        return (xt if out is None else out.copy_(xt)), None
+        return xt if out is None else out.copy_(xt)
     if name == "zero":
-        return (torch.zeros_like(xt) if out is None else out.zero_()), None
+        return torch.zeros_like(xt) if out is None else out.zero_()
     raise ValueError(f"unknown base function {name!r}; choose from {list(BASE_FUNCTIONS)}")
 
 
-def _base_input_grad(name, g_base, xt, base, sig):
-    if name == "silu":  # silu' = σ·(1 + x − x·σ)
-        return g_base * sig * (1 + xt - base)
+_silu_backward = torch.ops.aten.silu_backward.default  # one kernel for g·σ·(1 + x − x·σ)
+
+
+def _base_input_grad(name, g_base, xt):
+    if name == "silu":
+        return _silu_backward(g_base, xt)
     return g_base if name == "identity" else None
 
 
 def features(xt: torch.Tensor, spec: tuple):
     """A layer's per-input features ``(K + 1, in, batch)``: the K B-spline bases, then the base
-    function — what every edge weighs. Also what the x-gradient needs: ``(f, lower bases, σ)``."""
+    function — what every edge weighs — and the lower-order bases the x-gradient needs."""
     k, consts, base_fun = spec
     if xt.numel() >= COMPILE_MIN_VALUES:  # memory-bound: one compiled kernel (see spline._fast)
         return _fast("features", xt.numel(), _features_cat, xt, k, consts, base_fun)
     f = xt.new_empty(consts["knots"].shape[0] - k, *xt.shape)
     _, prev = _bases_t(xt, k, consts, out=f[:-1])
-    _, sig = base_forward(base_fun, xt, out=f[-1])
-    return f, prev, sig
+    base_forward(base_fun, xt, out=f[-1])
+    return f, prev
 
 
 def _features_cat(xt, k, consts, base_fun):
     bases, prev = _bases_t(xt, k, consts)
-    base, sig = base_forward(base_fun, xt)
-    return torch.cat([bases, base.unsqueeze(0)]), prev, sig
+    return torch.cat([bases, base_forward(base_fun, xt).unsqueeze(0)]), prev
 
 
 def numeric_forward(xt, packed, live, spec, feats=None, with_reg=False, need_x_grad=False):
     """Every numeric edge of a layer summed into its output node.
 
     ``xt`` ``(in, batch)``; ``packed`` ``(out, K + N_EXTRA, in)`` (see ``unpack``: ``coef``,
-    ``scale_base``, ``scale_sp``; the affine slots are not used here); ``live`` ``(out, in)``;
+    ``scale_base``, ``scale_sp``; the affine slots are not used here); ``live`` ``(out, in)`` or
+    ``None`` when every edge is live;
     ``spec`` ``(k, grid constants, base function name)``. Edge ``(i, j)`` is
     ``live_ij · (scale_sp_ij · coef_ij · B_i(x) + scale_base_ij · b(x_i))``: one matmul of the
     weights ``w_ij = live_ij · [scale_sp_ij·coef_ij, scale_base_ij]`` with ``features(xt)``.
@@ -127,16 +128,20 @@ def numeric_forward(xt, packed, live, spec, feats=None, with_reg=False, need_x_g
     """
     tape = {"need_x": need_x_grad, "spec": spec}
     if feats is None:
-        f, prev, sig = features(xt, spec)
+        f, prev = features(xt, spec)
         if need_x_grad:
-            tape.update(xt=xt, prev=prev, sig=sig)
+            tape.update(xt=xt, prev=prev)
     else:
         f = feats["f"]
     n_out, n_w, n_in = packed.shape
     n_f = n_w - N_EXTRA + 1  # K + 1 features
     batch = f.shape[-1]
-    lsp = packed[:, -5] * live  # scale_sp (see unpack) on live edges, (out, in)
-    mult = torch.cat([lsp.unsqueeze(1).expand(n_out, n_f - 1, n_in), live.unsqueeze(1)], 1)
+    lsp = packed[:, -5]  # scale_sp (see unpack), (out, in)
+    if live is None:  # every edge live (training before pruning): skip multiplying by ones
+        on_base = lsp.new_ones(1, 1, 1).expand(n_out, 1, n_in)
+    else:
+        lsp, on_base = lsp * live, live.unsqueeze(1)
+    mult = torch.cat([lsp.unsqueeze(1).expand(n_out, n_f - 1, n_in), on_base], 1)
     wm = (packed[:, :n_f] * mult).view(n_out, n_f * n_in)  # columns match the features' rows
     y = wm @ f.view(n_f * n_in, batch)
     tape.update(f=f, packed=packed, mult=mult, live=live, wm=wm)
@@ -179,7 +184,9 @@ def numeric_backward(tape: dict, gy: torch.Tensor, gs: torch.Tensor | None = Non
             g_cov = torch.bmm((w * g_var.unsqueeze(-1)).transpose(1, 2), w)  # symmetric
             g_fc = torch.bmm(g_cov, fc) * (2.0 / max(fc.shape[-1] - 1, 1))
             g_den = -(gs * root).sum(1) / den.squeeze(1).square()
-    g_ssp = (g_w[:, :-1] * packed[:, : n_f - 1]).sum(1) * live  # (out, in)
+    g_ssp = (g_w[:, :-1] * packed[:, : n_f - 1]).sum(1)  # (out, in)
+    if live is not None:
+        g_ssp = g_ssp * live
     g_packed = torch.cat([g_w * mult, g_ssp.unsqueeze(1), g_ssp.new_zeros(n_out, 4, n_in)], 1)
     if not need_x:
         return None, g_packed
@@ -189,7 +196,7 @@ def numeric_backward(tape: dict, gy: torch.Tensor, gs: torch.Tensor | None = Non
     if g_fc is not None:  # (fc's rows have zero mean, so centring passes g_fc through as is)
         g_f = g_f + g_fc.transpose(0, 1)
     g_x = bases_input_grad(g_f[:-1], tape["prev"], consts)
-    g_bx = _base_input_grad(base_fun, g_f[-1], xt, f[-1], tape["sig"])
+    g_bx = _base_input_grad(base_fun, g_f[-1], xt)
     if g_bx is not None:
         g_x = g_x + g_bx
     if g_den is not None:  # d std(x)/dx = (x − mean) / ((n − 1)·std)

@@ -42,7 +42,7 @@ __all__ = ["KANLayer", "BASE_FUNS", "network_backward", "network_forward"]
 _UNPACKED = ("coef", "scale_base", "scale_sp", "affine")  # the state_dict's names (file format)
 
 BASE_FUNS = {
-    name: partial(lambda name, x: base_forward(name, x)[0], name) for name in BASE_FUNCTIONS
+    name: partial(base_forward, name) for name in BASE_FUNCTIONS
 }
 
 
@@ -231,9 +231,9 @@ class KANLayer(nn.Module):
         gradients of ``forward_tape``'s outputs."""
         return numeric_backward(tape, gy, gs)
 
-    def _live(self) -> torch.Tensor:
+    def _live(self) -> torch.Tensor | None:
         """``mask · (1 − sym_mask)``, transposed to ``(out, in)`` like ``packed``: the edges the
-        spline branch carries (cached per mask state)."""
+        spline branch carries (cached per mask state); ``None`` when that is every edge."""
         key = (
             self.mask.data_ptr(),
             self.mask._version,
@@ -241,7 +241,8 @@ class KANLayer(nn.Module):
             self.sym_mask._version,
         )
         if self._live_key != key:
-            self._live_cached = (self.mask * (1.0 - self.sym_mask)).T.contiguous()
+            live = (self.mask * (1.0 - self.sym_mask)).T.contiguous()
+            self._live_cached = None if bool((live == 1).all()) else live
             self._live_key = key
         return self._live_cached
 
