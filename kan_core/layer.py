@@ -41,9 +41,7 @@ __all__ = ["KANLayer", "BASE_FUNS", "network_backward", "network_forward"]
 
 _UNPACKED = ("coef", "scale_base", "scale_sp", "affine")  # the state_dict's names (file format)
 
-BASE_FUNS = {
-    name: partial(base_forward, name) for name in BASE_FUNCTIONS
-}
+BASE_FUNS = {name: partial(base_forward, name) for name in BASE_FUNCTIONS}
 
 
 class KANLayer(nn.Module):
