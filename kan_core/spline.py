@@ -123,9 +123,10 @@ def _bases_grad(grad: torch.Tensor, prev: torch.Tensor, k_inv: torch.Tensor) -> 
 
 
 # Large inputs are memory-bound: ~15 passes over a (knots, in, batch) tensor. torch.compile fuses
-# them into one kernel (3× faster at 256×1024 here) for a one-off ~4 s compile per process; but a
-# compiled call has a ~1.3 ms floor, so it only pays from about 48k input values (in × batch; e.g.
-# 48 inputs at batch 1024). Never used where compiling fails (then eager, for good).
+# them into one kernel (3× faster at 256×1024 here) for a one-off compile of seconds per process —
+# more than a small model's whole training — so it is used from about 48k input values (in × batch;
+# e.g. 48 inputs at batch 1024), where it pays within a few steps. (A compiled call itself costs
+# ~60 µs.) Never used where compiling fails (then eager, for good).
 COMPILE_MIN_VALUES = 3 << 14
 _compiled: dict = {}
 _compile_lock = threading.Lock()
