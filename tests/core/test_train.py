@@ -38,6 +38,20 @@ def test_trainer_steps_one_at_a_time_and_options_can_change_between_steps():
     assert t.step().step == 2
 
 
+def test_grid_updates_keep_the_optimiser_memory():
+    """As pykan: L-BFGS keeps its curvature history across grid updates (a reset restarts it
+    from steepest descent every few steps)."""
+    ds = data()
+    t = Trainer(KAN([2, 3, 1], seed=0), ds, TrainOptions(grid_update_num=10, lamb=0.001))
+    for _ in range(5):
+        t.step()
+    opt, n_pairs = t._opt, len(t._opt._s)
+    assert n_pairs > 0
+    assert t._grid_due()
+    t.step()  # a step that updates the grid first
+    assert t._opt is opt and len(opt._s) >= n_pairs
+
+
 @pytest.mark.parametrize("bad", [float("nan"), float("inf")])
 def test_nan_or_inf_in_dataset_is_rejected_up_front(bad):
     ds = data()
