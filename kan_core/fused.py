@@ -106,6 +106,18 @@ def _features_cat(xt, k, consts, base_fun):
     return torch.cat([bases, base_forward(base_fun, xt).unsqueeze(0)]), prev
 
 
+_FILLED: dict = {}
+
+
+def _filled(value: float, like: torch.Tensor) -> torch.Tensor:
+    """A shared read-only ``(1, 1, 1)`` constant to expand (not a new tensor per call: at small
+    sizes each allocation is one more op)."""
+    key = (value, like.dtype, like.device)
+    if key not in _FILLED:
+        _FILLED[key] = torch.full((1, 1, 1), value, dtype=like.dtype, device=like.device)
+    return _FILLED[key]
+
+
 def numeric_forward(xt, packed, live, spec, feats=None, with_reg=False, need_x_grad=False):
     """Every numeric edge of a layer summed into its output node.
 
@@ -138,7 +150,7 @@ def numeric_forward(xt, packed, live, spec, feats=None, with_reg=False, need_x_g
     batch = f.shape[-1]
     lsp = packed[:, -5]  # scale_sp (see unpack), (out, in)
     if live is None:  # every edge live (training before pruning): skip multiplying by ones
-        on_base = lsp.new_ones(1, 1, 1).expand(n_out, 1, n_in)
+        on_base = _filled(1.0, lsp).expand(n_out, 1, n_in)
     else:
         lsp, on_base = lsp * live, live.unsqueeze(1)
     mult = torch.cat([lsp.unsqueeze(1).expand(n_out, n_f - 1, n_in), on_base], 1)
@@ -187,7 +199,8 @@ def numeric_backward(tape: dict, gy: torch.Tensor, gs: torch.Tensor | None = Non
     g_ssp = (g_w[:, :-1] * packed[:, : n_f - 1]).sum(1)  # (out, in)
     if live is not None:
         g_ssp = g_ssp * live
-    g_packed = torch.cat([g_w * mult, g_ssp.unsqueeze(1), g_ssp.new_zeros(n_out, 4, n_in)], 1)
+    zeros = _filled(0.0, g_ssp).expand(n_out, 4, n_in)  # the affine slots
+    g_packed = torch.cat([g_w * mult, g_ssp.unsqueeze(1), zeros], 1)
     if not need_x:
         return None, g_packed
     _, consts, base_fun = tape["spec"]
