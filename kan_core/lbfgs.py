@@ -8,6 +8,10 @@ forward and backward (~0.4 ms per function evaluation here). The model's paramet
 with one fused copy per evaluation and the gradient read with one concatenation.
 
 State (curvature history, last direction and step) persists across ``step`` calls, as torch's.
+One deliberate difference: when the line search finds no decrease along the quasi-Newton
+direction (at a kink of the regulariser's L1 term, say), the memory is dropped and the iteration
+goes on from steepest descent. torch keeps it, so every later step retries the same failing
+direction and training freezes for good (``tests/core/test_fused.py``).
 """
 
 from __future__ import annotations
@@ -53,6 +57,11 @@ class LBFGS:
         self.n_iter = 0
         self.n_evals = 0
 
+    def reset(self) -> None:
+        """Forget the curvature history and the last direction (next: steepest descent)."""
+        self._s, self._y, self._rho = [], [], []
+        self._d, self._t, self._g_prev, self._h_diag = None, 0.0, None, 1.0
+
     def zero_grad(self) -> None:
         for p in self.params:
             p.grad = None
@@ -92,12 +101,21 @@ class LBFGS:
         evals = 1
         for _ in range(self.max_iter):
             self.n_iter += 1
+            fresh = self._d is None  # steepest descent: no curvature memory to blame
             d, t = self._direction(g)
             gtd = float(g @ d)
             if gtd > -self.tolerance_change:  # not a descent direction any more
                 break
             f_new, g_new, t, n = self._line_search(closure, x, t, d, f, g, gtd)
             evals += n
+            if t == 0.0:  # no decrease along d (a kink of the L1 term, or rounding)
+                if fresh or evals >= self.max_eval:
+                    break
+                # Forget the curvature memory and go on from steepest descent. Keeping it (as
+                # torch's L-BFGS does) retries the same direction at every later step: training
+                # stalls for good, the loss frozen.
+                self.reset()
+                continue
             s = t * d
             x = x + s
             self._d, self._t, self._g_prev = d, t, g

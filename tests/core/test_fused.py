@@ -319,3 +319,26 @@ def test_lbfgs_stops_at_a_minimum_without_moving():
 
     opt.step(closure)
     assert opt.n_evals == 1 and bool((p == 0).all())
+
+
+def test_lbfgs_restarts_after_a_failed_line_search_instead_of_freezing():
+    """At a kink (the regulariser's L1 part has them) no step along the quasi-Newton direction
+    decreases the loss. Keeping the curvature memory retries that direction at every later step
+    and training freezes; restarting from steepest descent reaches the minimum."""
+    p = torch.tensor([1.3, -0.7, 2.1, 0.4], dtype=torch.float64, requires_grad=True)
+    w = torch.tensor([1.0, 3.0, 0.5, 2.0], dtype=torch.float64)
+    opt = LBFGS([p], max_iter=20, history_size=10)
+
+    def closure():
+        opt.zero_grad()
+        loss = (w * (p - 0.25).abs()).sum() + 0.1 * (p**2).sum()
+        loss.backward()
+        return loss
+
+    losses = []
+    for _ in range(8):
+        opt.step(closure)
+        losses.append(float(closure().detach()))
+    assert losses[-1] < 0.3 * losses[1]  # (frozen at losses[1] without the restart)
+    assert losses[-1] == pytest.approx(0.025, abs=1e-4)  # min at p = 0.25: 0.1 · 4 · 0.25²
+    assert torch.allclose(p.detach(), torch.full((4,), 0.25, dtype=torch.float64), atol=1e-3)
