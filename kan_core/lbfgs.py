@@ -9,8 +9,8 @@ with one fused copy per evaluation and the gradient read with one concatenation.
 
 State (curvature history, last direction and step) persists across ``step`` calls, as torch's.
 One deliberate difference: when the line search finds no decrease along the quasi-Newton
-direction (at a kink of the regulariser's L1 term, say), the memory is dropped and the iteration
-goes on from steepest descent. torch keeps it, so every later step retries the same failing
+direction (at a kink of the regulariser's L1 term, say), the step ends and the memory is dropped:
+the next step starts from steepest descent. torch keeps it, so every later step retries the same failing
 direction and training freezes for good (``tests/core/test_fused.py``).
 """
 
@@ -109,13 +109,12 @@ class LBFGS:
             f_new, g_new, t, n = self._line_search(closure, x, t, d, f, g, gtd)
             evals += n
             if t == 0.0:  # no decrease along d (a kink of the L1 term, or rounding)
-                if fresh or evals >= self.max_eval:
-                    break
-                # Forget the curvature memory and go on from steepest descent. Keeping it (as
-                # torch's L-BFGS does) retries the same direction at every later step: training
-                # stalls for good, the loss frozen.
-                self.reset()
-                continue
+                # End the step and forget the curvature memory: the next step starts from
+                # steepest descent. Keeping it (as torch's L-BFGS does) retries the same
+                # direction at every later step: training stalls for good, the loss frozen.
+                if not fresh:
+                    self.reset()
+                break
             s = t * d
             x = x + s
             self._d, self._t, self._g_prev = d, t, g
