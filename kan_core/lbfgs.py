@@ -9,9 +9,9 @@ with one fused copy per evaluation and the gradient read with one concatenation.
 
 State (curvature history, last direction and step) persists across ``step`` calls, as torch's.
 One deliberate difference: when the line search finds no decrease along the quasi-Newton
-direction (at a kink of the regulariser's L1 term, say), the step ends and the memory is dropped:
-the next step starts from steepest descent. torch keeps it, so every later step retries the same failing
-direction and training freezes for good (``tests/core/test_fused.py``).
+direction (at a kink of the regulariser's L1 term, say), the step ends and the memory is
+dropped: the next step starts from steepest descent. torch keeps it, so every later step retries
+the same failing direction and training freezes for good (``tests/core/test_fused.py``).
 """
 
 from __future__ import annotations

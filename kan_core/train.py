@@ -169,7 +169,7 @@ class Trainer:
             # The optimiser keeps its memory across grid updates, as pykan's does (the function
             # is kept; the coefficients move). Resetting L-BFGS here restarted it from steepest
             # descent ten times per fit, sparsified less, and left more hidden nodes after
-            # pruning: the toy recipe recovered 11 of 32 (model, data) seeds that way, 23 of 32
+            # pruning: the toy recipe recovered 9 of 24 (model, data) seeds that way, 20 of 24
             # keeping it (bench/README.md, session 5).
             model.update_grid(self.dataset["train_input"])
         x, y = self._batch()
