@@ -216,18 +216,13 @@ class KANLayer(nn.Module):
     # --- the same by hand, for the trainer (no autograd graph) ---------------------------------
     def forward_tape(self, xt: torch.Tensor, with_reg: bool, need_x_grad: bool):
         """``forward_t`` of a layer without symbolic edges, without autograd: ``(y, s or None,
-        tape)`` for ``backward_tape``."""
+        tape)`` for ``fused.numeric_backward`` (see ``network_backward``)."""
         assert not self.sym_funs, "symbolic edges train through autograd"
         feats = None if need_x_grad else self._input_features(xt)
         xt = xt if feats is not None else xt.contiguous()
         return numeric_forward(
             xt, self.packed, self._live(), self._spec(), feats, with_reg, need_x_grad
         )
-
-    def backward_tape(self, tape: dict, gy: torch.Tensor, gs: torch.Tensor | None):
-        """Gradient in the input (``None`` unless ``need_x_grad``) and in ``packed``, from the
-        gradients of ``forward_tape``'s outputs."""
-        return numeric_backward(tape, gy, gs)
 
     def _live(self) -> torch.Tensor | None:
         """``mask · (1 − sym_mask)``, transposed to ``(out, in)`` like ``packed``: the edges the
@@ -393,11 +388,11 @@ def network_forward(layers, xt: torch.Tensor, with_reg: bool, need_x_grad: bool 
     return xt, scales, tapes
 
 
-def network_backward(layers, tapes: list, gy: torch.Tensor, g_scales=None):
+def network_backward(tapes: list, gy: torch.Tensor, g_scales=None):
     """``network_forward``'s gradients: ``(input gradient or None, [grad of packed per layer])``
     from that of the output and, optionally, of each layer's edge scales."""
     g_scales = g_scales or [None] * len(tapes)
     grads = [None] * len(tapes)
     for n in reversed(range(len(tapes))):
-        gy, grads[n] = layers[n].backward_tape(tapes[n], gy, g_scales[n])
+        gy, grads[n] = numeric_backward(tapes[n], gy, g_scales[n])
     return gy, grads

@@ -341,17 +341,17 @@ class KAN(nn.Module):
 
 class _NumericNetwork(torch.autograd.Function):
     """A whole model without symbolic edges as ONE autograd node: the layers' hand-written tapes
-    (``KANLayer.forward_tape`` / ``backward_tape``, as the trainer uses them) chained. Small
+    (``network_forward`` / ``network_backward``, as the trainer uses them) chained. Small
     models are bound by per-node overhead; this is one node instead of one per layer plus the
     transposes between them."""
 
     @staticmethod
     def forward(ctx, x, layers, *packed):
         y, _, tapes = network_forward(layers, x.T, False, need_x_grad=ctx.needs_input_grad[0])
-        ctx.tapes, ctx.layers = tapes, layers  # intermediates only: no reference cycle
+        ctx.tapes = tapes  # intermediates only: no reference cycle
         return y.T
 
     @staticmethod
     def backward(ctx, grad):
-        g_x, grads = network_backward(ctx.layers, ctx.tapes, grad.T)
+        g_x, grads = network_backward(ctx.tapes, grad.T)
         return (g_x.T if ctx.needs_input_grad[0] else None), None, *grads

@@ -29,7 +29,7 @@ def loss_and_grads(model, x, y, lamb=0.0, lamb_l1=1.0, lamb_entropy=2.0):
     (``None`` where autograd leaves it ``None``); returns ``(loss, mse, reg)`` as floats.
 
     A model without symbolic edges — all of training before snapping — is differentiated by
-    hand with no autograd graph (each layer's ``forward_tape`` / ``backward_tape``): the same
+    hand with no autograd graph (``network_forward`` / ``network_backward``): the same
     value and gradient as ``loss.backward()`` (tested) at a fraction of the per-operation
     overhead that bounds small models. Symbolic edges (many function shapes) use autograd.
     """
@@ -44,7 +44,7 @@ def loss_and_grads(model, x, y, lamb=0.0, lamb_l1=1.0, lamb_entropy=2.0):
         if lamb > 0:
             reg, g_np = regularization_grads(scales, lamb_l1, lamb_entropy)
             g_scales = [torch.from_numpy(g * lamb).to(gy.dtype) for g in g_np]
-        _, grads = network_backward(model.layers, tapes, gy, g_scales)
+        _, grads = network_backward(tapes, gy, g_scales)
         for layer, g in zip(model.layers, grads, strict=True):
             layer.packed.grad = g
     return mse + lamb * reg, mse, reg
