@@ -24,6 +24,8 @@ __all__ = [
     "BASE_FUNCTIONS",
     "N_EXTRA",
     "base_forward",
+    "edge_scales",
+    "edge_scales_backward",
     "features",
     "numeric_backward",
     "numeric_edges",
@@ -133,9 +135,9 @@ def numeric_forward(xt, packed, live, spec, feats=None, with_reg=False, need_x_g
     With ``with_reg`` also pykan's regularisation metric per edge ``(in, out)``:
     ``s_ij = sqrt(w_ijᵀ·cov_i·w_ij) / (std(x_i) + 0.1)``, with ``cov_i`` the covariance of input
     ``i``'s features over the batch — the edge's std relative to its input's, without a
-    ``(batch, in, out)`` tensor.
+    ``(batch, in, out)`` tensor (``edge_scales``; float64 NumPy).
 
-    Returns ``(y (out, batch), s or None, tape)``; ``need_x_grad`` records what ``numeric_backward``
+    Returns ``(y (out, batch), s (NumPy) or None, tape)``; ``need_x_grad`` records what ``numeric_backward``
     needs for the gradient in ``xt``.
     """
     tape = {"need_x": need_x_grad, "spec": spec}
@@ -160,42 +162,72 @@ def numeric_forward(xt, packed, live, spec, feats=None, with_reg=False, need_x_g
     if not with_reg:
         return y, None, tape
     if feats is not None and "cov" in feats:
-        cov, x_std = feats["cov"], feats["x_std"]
+        cov, x_sd = feats["cov"], feats["x_sd"]
     else:
         ft = f.transpose(0, 1)  # (in, K + 1, batch)
         fc = ft - ft.mean(-1, keepdim=True)
-        cov = torch.bmm(fc, fc.transpose(1, 2)) / max(batch - 1, 1)
-        x_std = xt.std(1)
+        xc = xt - xt.mean(1, keepdim=True)
+        n_1 = max(batch - 1, 1)
+        # the covariance's and the input's sums of squares, then all small algebra in NumPy
+        cov = _np64(torch.bmm(fc, fc.transpose(1, 2))) / n_1
+        x_sd = np.sqrt(_np64(torch.bmm(xc.unsqueeze(1), xc.unsqueeze(2))).reshape(-1) / n_1)
         if feats is not None:  # training data: cached with its features
-            feats["cov"], feats["x_std"] = cov, x_std
+            feats["cov"], feats["x_sd"] = cov, x_sd
         elif need_x_grad:
-            tape.update(fc=fc, x_std=x_std)
-    w = wm.view(n_out, n_f, n_in).permute(2, 0, 1)  # (in, out, K + 1)
-    cw = torch.bmm(w, cov)  # cov is symmetric
+            tape.update(fc=fc, xc=xc)
+    w = _np64(wm).reshape(n_out, n_f, n_in).transpose(2, 0, 1)  # (in, out, K + 1)
+    s, tape["reg"] = edge_scales(w, cov, x_sd)
+    return y, s, tape
+
+
+def _np64(t: torch.Tensor) -> np.ndarray:
+    return t.detach().numpy().astype(np.float64)
+
+
+def edge_scales(w: np.ndarray, cov: np.ndarray, x_sd: np.ndarray):
+    """pykan's edge scales ``s_ij = sqrt(w_ijᵀ·cov_i·w_ij) / (x_sd_i + 0.1)`` from each edge's
+    feature weights ``w`` ``(in, out, F)``, each input's feature covariance ``cov`` ``(in, F, F)``
+    and standard deviation ``x_sd`` ``(in,)``: ``(s (in, out), what edge_scales_backward needs)``.
+
+    Float64 NumPy: these matrices are tiny, and a NumPy op costs a fraction of a torch op.
+    """
+    cw = w @ cov  # cov is symmetric
     var = (cw * w).sum(-1)
-    root = (var.clamp_min(0) + _EPS_VAR).sqrt()
-    den = (x_std + _EPS_STD).unsqueeze(1)
-    tape.update(w=w, cw=cw, var=var, root=root, den=den)
-    return y, root / den, tape
+    root = np.sqrt(np.maximum(var, 0.0) + _EPS_VAR)
+    den = x_sd[:, None] + _EPS_STD
+    return root / den, (w, cw, var, root, den, x_sd)
 
 
-def numeric_backward(tape: dict, gy: torch.Tensor, gs: torch.Tensor | None = None):
-    """Gradients ``(xt or None, packed)`` from those of ``y`` and ``s`` (zero in the affine slots)."""
+def edge_scales_backward(aux, g_s: np.ndarray):
+    """Gradients of ``edge_scales``' inputs ``(w, cov, x_sd)`` from that of ``s``."""
+    w, cw, var, root, den, x_sd = aux
+    g_var = (g_s / (2.0 * root * den)) * (var > 0)
+    g_w = (2.0 * g_var)[..., None] * cw
+    g_cov = (w * g_var[..., None]).transpose(0, 2, 1) @ w  # symmetric
+    g_sd = -(g_s * root).sum(1) / np.square(den[:, 0])
+    return g_w, g_cov, g_sd
+
+
+def numeric_backward(tape: dict, gy: torch.Tensor, gs: np.ndarray | None = None):
+    """Gradients ``(xt or None, packed)`` from those of ``y`` and of the edge scales ``s``
+    (NumPy, as ``numeric_forward`` returns them); zero in the affine slots."""
     f, packed, mult, live = (tape[n] for n in ("f", "packed", "mult", "live"))
     n_f, n_in, batch = f.shape
     n_out = packed.shape[0]
     g_w = (gy @ f.view(n_f * n_in, batch).T).view(n_out, n_f, n_in)
     need_x = tape["need_x"]
-    g_fc = g_den = None
-    if gs is not None and "root" in tape:
-        w, cw, var, root, den = (tape[n] for n in ("w", "cw", "var", "root", "den"))
-        g_var = (gs / (2 * root * den)) * (var > 0)
-        g_w = g_w + ((2 * g_var).unsqueeze(-1) * cw).permute(1, 2, 0)
+    g_cov = per_x = None
+    if gs is not None and "reg" in tape:
+        g_wr, g_cov, g_sd = edge_scales_backward(tape["reg"], gs)
+        g_w = g_w + _to_torch(g_wr.transpose(1, 2, 0), g_w)  # (out, K + 1, in)
         if need_x and "fc" in tape:  # the covariance and the input's std depend on x
-            fc = tape["fc"]
-            g_cov = torch.bmm((w * g_var.unsqueeze(-1)).transpose(1, 2), w)  # symmetric
-            g_fc = torch.bmm(g_cov, fc) * (2.0 / max(fc.shape[-1] - 1, 1))
-            g_den = -(gs * root).sum(1) / den.squeeze(1).square()
+            n_1 = max(batch - 1, 1)
+            g_cov = _to_torch(g_cov * (2.0 / n_1), g_w)  # (fc's rows are centred: d/dfc only)
+            x_sd = tape["reg"][-1]
+            per = np.divide(g_sd, x_sd * n_1, out=np.zeros_like(g_sd), where=x_sd > 0)
+            per_x = _to_torch(per[:, None], g_w)  # d sd/dx = (x − mean) / ((n − 1)·sd)
+        else:
+            g_cov = None
     g_ssp = (g_w[:, :-1] * packed[:, : n_f - 1]).sum(1)  # (out, in)
     if live is not None:
         g_ssp = g_ssp * live
@@ -206,17 +238,22 @@ def numeric_backward(tape: dict, gy: torch.Tensor, gs: torch.Tensor | None = Non
     _, consts, base_fun = tape["spec"]
     xt = tape["xt"]
     g_f = (tape["wm"].T @ gy).view(n_f, n_in, batch)
-    if g_fc is not None:  # (fc's rows have zero mean, so centring passes g_fc through as is)
-        g_f = g_f + g_fc.transpose(0, 1)
+    if g_cov is not None:
+        g_f.transpose(0, 1).baddbmm_(g_cov, tape["fc"])
     g_x = bases_input_grad(g_f[:-1], tape["prev"], consts)
     g_bx = _base_input_grad(base_fun, g_f[-1], xt)
     if g_bx is not None:
         g_x = g_x + g_bx
-    if g_den is not None:  # d std(x)/dx = (x − mean) / ((n − 1)·std)
-        x_std = tape["x_std"]
-        per = torch.where(x_std > 0, g_den / (x_std * max(xt.shape[1] - 1, 1)), 0.0)
-        g_x = g_x + per.unsqueeze(1) * (xt - xt.mean(1, keepdim=True))
+    if per_x is not None:
+        g_x = g_x.addcmul_(per_x, tape["xc"])
     return g_x, g_packed
+
+
+def _to_torch(a: np.ndarray, like: torch.Tensor) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(a, dtype=_NP_DTYPES[like.dtype]))
+
+
+_NP_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
 
 
 def numeric_edges(xt, packed, live, spec, feats=None, with_reg=False):
@@ -231,7 +268,7 @@ class _NumericEdges(torch.autograd.Function):
         y, s, tape = numeric_forward(xt, packed, live, spec, feats, with_reg, need_x)
         ctx.tape = tape  # intermediates and inputs only (never an output): no reference cycle
         ctx.set_materialize_grads(False)
-        return y if s is None else (y, s)
+        return y if s is None else (y, torch.from_numpy(s).to(y.dtype))
 
     @staticmethod
     def backward(ctx, gy, gs=None):
@@ -239,12 +276,14 @@ class _NumericEdges(torch.autograd.Function):
         if gy is None:
             f, packed = tape["f"], tape["packed"]
             gy = f.new_zeros(packed.shape[0], f.shape[-1])
-        g_x, g_packed = numeric_backward(tape, gy, gs)
+        g_s = None if gs is None else _np64(gs)
+        g_x, g_packed = numeric_backward(tape, gy, g_s)
         return g_x, g_packed, None, None, None, None
 
 
-def regularization_grads(scales: list[torch.Tensor], lamb_l1: float, lamb_entropy: float):
-    """L1 + entropy of per-layer edge scales and its gradient: ``(value, [grad per layer])``.
+def regularization_grads(scales: list, lamb_l1: float, lamb_entropy: float):
+    """L1 + entropy of per-layer edge scales (tensors or NumPy arrays) and its gradient:
+    ``(value, [NumPy grad per layer])``.
 
     pykan's definition: ``p = s / (Σ + 1)`` along each direction (each node's outgoing and
     incoming edges), entropy ``−Σ p·log2(p + 1e-4)`` averaged over nodes. Edge-scale matrices are
@@ -252,7 +291,7 @@ def regularization_grads(scales: list[torch.Tensor], lamb_l1: float, lamb_entrop
     """
     total, grads = 0.0, []
     for s_t in scales:
-        s = s_t.detach().cpu().numpy().astype(np.float64)
+        s = s_t if isinstance(s_t, np.ndarray) else _np64(s_t.cpu())
         n_in, n_out = s.shape
         sums = (s.sum(1, keepdims=True) + 1, s.sum(0, keepdims=True) + 1)
         p = np.stack([s / sums[0], s / sums[1]])  # row-, column-normalised

@@ -41,9 +41,9 @@ def loss_and_grads(model, x, y, lamb=0.0, lamb_l1=1.0, lamb_entropy=2.0):
         mse = float(torch.mean(diff * diff))
         gy = diff * (2.0 / diff.numel())
         reg, g_scales = 0.0, None
-        if lamb > 0:
+        if lamb > 0:  # (scales and their gradients are float64 NumPy: see fused.edge_scales)
             reg, g_np = regularization_grads(scales, lamb_l1, lamb_entropy)
-            g_scales = [torch.from_numpy(g * lamb).to(gy.dtype) for g in g_np]
+            g_scales = [g * lamb for g in g_np]
         _, grads = network_backward(tapes, gy, g_scales)
         for layer, g in zip(model.layers, grads, strict=True):
             layer.packed.grad = g
