@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 from functools import partial
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -292,22 +293,24 @@ class KANLayer(nn.Module):
 
         An input whose samples span (almost) nothing keeps its current range.
         """
-        xs = torch.sort(x, dim=0).values
+        # float64 NumPy: a grid update runs this for every layer, and it is ~20 tiny operations
+        xs = np.sort(x.detach().cpu().numpy(), axis=0)
         n = xs.shape[0]
         ids = [int(n / num * i) for i in range(num)] + [n - 1]
-        adaptive = xs[ids].T  # (in, num + 1)
+        adaptive = xs[ids].T.astype(np.float64)  # (in, num + 1)
         lo, hi = adaptive[:, :1], adaptive[:, -1:]
-        uniform = lo + (hi - lo) * torch.linspace(0, 1, num + 1).unsqueeze(0)
-        interior = grid_eps * uniform + (1 - grid_eps) * adaptive
+        frac = np.linspace(0.0, 1.0, num + 1)
+        interior = grid_eps * (lo + (hi - lo) * frac) + (1 - grid_eps) * adaptive
         k = self.k
-        old_lo, old_hi = self.grid[:, k : k + 1], self.grid[:, -k - 1 : -k]
-        old = old_lo + (old_hi - old_lo) * torch.linspace(0, 1, num + 1).unsqueeze(0)
-        flat = (hi - lo).squeeze(1) < 1e-4
-        interior = torch.where(flat.unsqueeze(1), old, interior)
+        g = self.grid.detach().cpu().numpy().astype(np.float64)
+        old_lo, old_hi = g[:, k : k + 1], g[:, -k - 1 : -k]
+        flat = (hi - lo)[:, 0] < 1e-4
+        interior = np.where(flat[:, None], old_lo + (old_hi - old_lo) * frac, interior)
         # Duplicate samples can make quantile knots coincide; keep them strictly increasing.
-        interior = torch.maximum(interior, torch.cummax(interior, dim=1).values)
-        gaps = torch.diff(interior, dim=1).clamp_min(1e-6 * (interior[:, -1:] - interior[:, :1]))
-        interior = torch.cat([interior[:, :1], interior[:, :1] + torch.cumsum(gaps, 1)], 1)
+        interior = np.maximum.accumulate(interior, axis=1)
+        gaps = np.maximum(np.diff(interior, axis=1), 1e-6 * (interior[:, -1:] - interior[:, :1]))
+        interior = np.concatenate([interior[:, :1], interior[:, :1] + np.cumsum(gaps, 1)], 1)
+        interior = torch.from_numpy(interior).to(dtype=self.grid.dtype, device=self.grid.device)
         return extend_grid(interior, k)
 
     @torch.no_grad()

@@ -182,9 +182,10 @@ class KAN(nn.Module):
     def update_grid(self, x: torch.Tensor | None = None) -> None:
         """Adapt every layer's grid to the data flowing into it (pykan's ``update_grid``)."""
         h = self._x(x)
-        for layer in self.layers:
+        for n, layer in enumerate(self.layers):
             layer.update_grid(h, self.config.grid_eps)
-            h = layer(h)
+            if n + 1 < len(self.layers):
+                h = layer(h)
 
     @torch.no_grad()
     def refine(self, new_grid: int, x: torch.Tensor | None = None) -> KAN:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import threading
 
+import numpy as np
 import torch
 
 __all__ = [
@@ -48,19 +49,26 @@ def basis_inverses(grid: torch.Tensor, k: int) -> dict:
 
     Per level ``p = 1..k``: ``inv = 1 / (t[i+p] − t[i])`` and ``−t[i]·inv``, so that
     ``ω_i(x) = (x − t_i)/(t_{i+p} − t_i) = x·inv − t·inv`` is one fused operation. They depend only
-    on the grid, so a layer computes them once per grid change. A zero-width span gets 0 (the
-    0/0 := 0 convention), which keeps repeated knots finite.
+    on the grid, so a layer computes them once per grid change (in float64 NumPy: ~40 tiny
+    operations, each a fraction of a torch op's cost). A zero-width span gets 0 (the 0/0 := 0
+    convention), which keeps repeated knots finite.
     """
+    g = grid.detach().cpu().numpy().astype(np.float64)  # (n_in, n_knots)
+
+    def out(a):  # knot-major (n, n_in) → a (n, n_in, 1) tensor like the grid
+        return torch.from_numpy(np.ascontiguousarray(a[..., None], dtype=np_dtype))
+
+    np_dtype = torch.empty((), dtype=grid.dtype).numpy().dtype
     levels = []
     for p in range(1, k + 1):
-        span = grid[:, p:] - grid[:, :-p]
-        inv = torch.where(span > 0, 1.0 / span.clamp_min(1e-30), torch.zeros_like(span))
-        neg_t_inv = -(grid[:, :-p] * inv)
-        levels.append((inv.T.unsqueeze(-1).contiguous(), neg_t_inv.T.unsqueeze(-1).contiguous()))
-    strict = bool((grid[:, 1:] > grid[:, :-1]).all())
-    consts = {"knots": grid.T.unsqueeze(-1).contiguous(), "levels": levels, "strict": strict}
+        span = (g[:, p:] - g[:, :-p]).T
+        inv = np.divide(1.0, span, out=np.zeros_like(span), where=span > 0)
+        levels.append((inv, -(g[:, :-p].T * inv)))
+    strict = bool((g[:, 1:] > g[:, :-1]).all())
+    consts = {"knots": out(g.T), "levels": [tuple(map(out, lv)) for lv in levels]}
+    consts["strict"] = strict
     if levels:
-        consts["k_inv"] = k * levels[-1][0]  # the derivative's k·inv at the top level
+        consts["k_inv"] = out(k * levels[-1][0])  # the derivative's k·inv at the top level
     # Every level's ω as ONE x·slope + offset (small inputs are bound by the number of ops). On
     # strictly increasing knots the order-1 bases are hats max(0, min(ω_i, 1 − ω_i+1)): their
     # two sides lead the stack, and Cox–de Boor starts at level 2.
@@ -71,7 +79,7 @@ def basis_inverses(grid: torch.Tensor, k: int) -> dict:
         rows = [(inv[:-1], neg_t_inv[:-1]), (-inv[1:], 1 - neg_t_inv[1:])]
     rows += levels[1:] if hat else levels
     if rows:
-        consts["omega"] = tuple(torch.cat([r[n] for r in rows]) for n in (0, 1))
+        consts["omega"] = tuple(out(np.concatenate([r[n] for r in rows])) for n in (0, 1))
     consts["hat"] = hat
     return consts
 
@@ -199,7 +207,7 @@ def b_spline_basis(x: torch.Tensor, grid: torch.Tensor, k: int, consts=None) -> 
     assert x.dim() == 2 and x.shape[1] == grid.shape[0], (x.shape, grid.shape)
     if consts is None:
         consts = basis_inverses(grid, k)
-    bases = b_spline_basis_t(x.T, k, consts).permute(2, 1, 0)
+    bases = b_spline_basis_t(x.T.contiguous(), k, consts).permute(2, 1, 0)  # (strided: 3× slower)
     assert bases.shape == (x.shape[0], x.shape[1], grid.shape[1] - 1 - k), bases.shape
     return bases
 
@@ -211,15 +219,17 @@ def curve_to_coef(
 
     Solved by ridge-regularised normal equations in float64 with a deterministic LU solve (the
     CPU ``lstsq`` driver varies between processes; this does not), so refits are reproducible.
+    The small systems are NumPy's (a grid update refits every layer).
     """
     n_in, n_out = y.shape[1], y.shape[2]
-    bases = b_spline_basis(x.double(), grid.double(), k)  # (n, n_in, K)
-    b = bases.permute(1, 0, 2)  # (n_in, n, K)
-    gram = b.transpose(1, 2) @ b  # (n_in, K, K)
-    scale = gram.diagonal(dim1=1, dim2=2).mean(-1).clamp_min(1e-12)
-    eye = torch.eye(gram.shape[-1], dtype=gram.dtype)
-    gram = gram + ridge * scale[:, None, None] * eye + 1e-12 * eye
-    rhs = b.transpose(1, 2) @ y.double().permute(1, 0, 2)  # (n_in, K, n_out)
-    coef = torch.linalg.solve(gram, rhs)  # (n_in, K, n_out)
+    xt = x.detach().T.double().contiguous()
+    bases = bases_and_lower(xt, k, basis_inverses(grid.double(), k))[0]  # (K, n_in, n)
+    b = bases.numpy().transpose(1, 0, 2)  # (n_in, K, n)
+    gram = b @ b.transpose(0, 2, 1)  # (n_in, K, K)
+    scale = np.maximum(np.diagonal(gram, axis1=1, axis2=2).mean(-1), 1e-12)
+    eye = np.eye(gram.shape[-1])
+    gram = gram + (ridge * scale)[:, None, None] * eye + 1e-12 * eye
+    rhs = b @ y.detach().double().numpy().transpose(1, 0, 2)  # (n_in, K, n_out)
+    coef = np.linalg.solve(gram, rhs)  # (n_in, K, n_out)
     assert coef.shape == (n_in, grid.shape[1] - 1 - k, n_out)
-    return coef.permute(0, 2, 1).to(y.dtype).contiguous()
+    return torch.from_numpy(coef.transpose(0, 2, 1).copy()).to(y.dtype)
