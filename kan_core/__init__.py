@@ -12,6 +12,7 @@ from .datasets import create_dataset as create_dataset
 from .datasets import dataset_from_formula as dataset_from_formula
 from .datasets import validate_dataset as validate_dataset
 from .formula import compile_formula as compile_formula
+from .formula import ex_round as ex_round
 from .formula import formula_complete as formula_complete
 from .formula import formula_fidelity as formula_fidelity
 from .formula import symbolic_formula as symbolic_formula
@@ -57,6 +58,7 @@ __all__ = [
     "b_spline_basis",
     "compile_formula",
     "create_dataset",
+    "ex_round",
     "curve_to_coef",
     "dataset_from_formula",
     "edge_curve",

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .compat import pykan_keywords
 from .parser import parse_formula
 
 __all__ = ["PRESETS", "Preset", "create_dataset", "dataset_from_formula", "validate_dataset"]
@@ -28,12 +29,30 @@ def _ranges(ranges, n_var: int) -> list[tuple[float, float]]:
 
 
 def create_dataset(
-    f, n_var: int = 2, ranges=(-1, 1), train_num: int = 1000, test_num: int = 1000, seed: int = 0
+    f,
+    n_var: int = 2,
+    ranges=(-1, 1),
+    train_num: int = 1000,
+    test_num: int = 1000,
+    seed: int = 0,
+    **pykan_kw,
 ) -> dict:
     """Uniform samples in ``ranges`` (a pair, or one pair per variable); labels ``f(x)``.
 
     ``f`` maps ``(batch, n_var)`` to ``(batch, 1)`` (or ``(batch,)``). Non-finite labels raise.
+    pykan's ``f_mode``, ``normalize_input``, ``normalize_label`` and ``device`` are accepted at
+    their defaults (pass them by name: pykan's third positional argument is ``f_mode``).
     """
+    pykan_keywords(
+        "create_dataset",
+        pykan_kw,
+        at_default={
+            "f_mode": "col",
+            "normalize_input": False,
+            "normalize_label": False,
+            "device": "cpu",
+        },
+    )
     r = _ranges(ranges, n_var)
     gen = torch.Generator().manual_seed(seed)
     lo = torch.tensor([p[0] for p in r])

@@ -98,6 +98,13 @@ def _clean_numbers(expr: sympy.Expr, digits: int) -> sympy.Expr:
     return expr.xreplace(reps)
 
 
+def ex_round(expr: sympy.Expr, n_digit: int) -> sympy.Expr:
+    """pykan's ``ex_round``: every float in ``expr`` rounded to ``n_digit`` decimal places."""
+    return expr.xreplace(
+        {f: sympy.Float(round(float(f), n_digit)) for f in expr.atoms(sympy.Float)}
+    )
+
+
 def _pull_exp_constants(expr: sympy.Expr) -> sympy.Expr:
     """``exp(k + u)`` → ``e^k · exp(u)`` for a number ``k``, so the factor joins the coefficient."""
 

@@ -13,9 +13,23 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
+from .compat import check_device, pykan_keywords
 from .layer import KANLayer, network_backward, network_forward
 
 __all__ = ["KAN", "KANConfig"]
+
+# pykan's extra keywords of suggest/fix/auto_symbolic: display-only ones, and search settings of
+# its fitting that kan_core's (a continuous fit, no parameter grid) has no use for beyond defaults.
+_SYMBOLIC_KW = (
+    ("verbose", "log_history"),
+    {
+        "a_range": (-10, 10),
+        "b_range": (-10, 10),
+        "weight_simple": 0.8,
+        "fit_params_bool": True,
+        "random": False,
+    },
+)
 
 
 @dataclass
@@ -71,8 +85,10 @@ class KAN(nn.Module):
         grid_eps: float = 0.02,
         noise_scale: float = 0.3,
         config: KANConfig | None = None,
+        device=None,
     ):
         super().__init__()
+        check_device(device)  # (pykan's keyword; kan_core runs on the CPU)
         if config is None:
             config = KANConfig(
                 width=list(width) if width is not None else [2, 5, 1],
@@ -227,10 +243,21 @@ class KAN(nn.Module):
                     yield l, i, j
 
     # Delegating front door (pykan names) ----------------------------------------------------
-    def fit(self, dataset, **kw):
+    def fit(self, dataset, opt="LBFGS", steps=100, **kw):
         from .train import fit
 
-        return fit(self, dataset, **kw)
+        return fit(self, dataset, opt, steps, **kw)
+
+    def speed(self, compile=False):  # noqa: A002 — pykan's name
+        """pykan's ``speed()`` (it switches off the symbolic branch and activation caching):
+        kan_core is always in its fast mode, so this returns the model unchanged."""
+        pykan_keywords("speed", {"compile": compile}, at_default={"compile": False})
+        return self
+
+    @property
+    def feature_score(self) -> torch.Tensor:
+        """pykan's input importance: ``node_scores()[0]`` on the reference input."""
+        return self.node_scores()[0]
 
     def edge_scores(self, x=None):
         from .prune import edge_scores
@@ -275,14 +302,16 @@ class KAN(nn.Module):
 
         restore_node(self, l, i)
 
-    def suggest_symbolic(self, l, i, j, lib=None, topk=5, x=None, exclude=()):
+    def suggest_symbolic(self, l, i, j, lib=None, topk=5, x=None, exclude=(), **pykan_kw):
         from .symbolic import suggest_symbolic
 
+        pykan_keywords("suggest_symbolic", pykan_kw, *_SYMBOLIC_KW)
         return suggest_symbolic(self, l, i, j, lib=lib, topk=topk, x=self._x(x), exclude=exclude)
 
-    def fix_symbolic(self, l, i, j, name, x=None, fit=None):
+    def fix_symbolic(self, l, i, j, name, x=None, fit=None, **pykan_kw):
         from .symbolic import fix_symbolic
 
+        pykan_keywords("fix_symbolic", pykan_kw, *_SYMBOLIC_KW)
         return fix_symbolic(self, l, i, j, name, x=None if fit else self._x(x), fit=fit)
 
     def symbolic_fit(self, l, i, j):
@@ -295,9 +324,10 @@ class KAN(nn.Module):
 
         unfix_symbolic(self, l, i, j)
 
-    def auto_symbolic(self, lib=None, r2_threshold=None, x=None, exclude=None):
+    def auto_symbolic(self, lib=None, r2_threshold=None, x=None, exclude=None, **pykan_kw):
         from .symbolic import auto_symbolic
 
+        pykan_keywords("auto_symbolic", pykan_kw, *_SYMBOLIC_KW)
         return auto_symbolic(
             self, lib=lib, r2_threshold=r2_threshold, x=self._x(x), exclude=exclude
         )
@@ -327,6 +357,9 @@ class KAN(nn.Module):
         from .io import load
 
         return load(path)
+
+    saveckpt = save  # pykan's names (one file at ``path``, not pykan's three)
+    loadckpt = load
 
     def to_bytes(self) -> bytes:
         from .io import to_bytes

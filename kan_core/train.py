@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .compat import pykan_keywords
 from .datasets import validate_dataset
 from .fused import regularization, regularization_grads
 from .layer import network_backward, network_forward
@@ -75,6 +76,7 @@ class TrainOptions:
     update_grid: bool = True  # adapt grids to the data during the first steps
     grid_update_num: int = 10  # how many grid updates ...
     stop_grid_update_step: int = 50  # ... spread over this many first steps
+    start_grid_update_step: int = -1  # (pykan) no grid updates before this step
     batch: int = -1  # -1 = full batch
     seed: int = 0  # seeds minibatch sampling
     lbfgs_iters: int = 20  # LBFGS iterations per step, as pykan
@@ -149,7 +151,7 @@ class Trainer:
         every = max(1, o.stop_grid_update_step // max(1, o.grid_update_num))
         return (
             o.update_grid
-            and self.steps_done < o.stop_grid_update_step
+            and o.start_grid_update_step <= self.steps_done < o.stop_grid_update_step
             and (self.steps_done % every == 0)
         )
 
@@ -237,17 +239,47 @@ class Trainer:
         self.history["reg"].append(r.reg)
 
 
-def fit(model, dataset, steps: int = 100, callback=None, **options) -> dict:
+# pykan's ``fit`` keywords that only steer its printing, plotting and logging (dropped), and
+# those of features kan_core does not implement (accepted at pykan's defaults only).
+_FIT_DISPLAY = ("log", "display_metrics", "save_fig", "in_vars", "out_vars", "beta", "img_folder")
+_FIT_AT_DEFAULT = {
+    "loss_fn": None,
+    "lamb_coef": 0.0,
+    "lamb_coefdiff": 0.0,
+    "singularity_avoiding": False,
+    "y_th": 1000.0,
+    "reg_metric": "edge_forward_spline_n",
+    "device": "cpu",
+}
+
+
+def fit(model, dataset, opt="LBFGS", steps=100, callback=None, metrics=None, **options) -> dict:
     """pykan's ``fit``: run ``steps`` steps; returns the history dict (RMSE losses).
 
     ``callback(result, trainer)`` runs after every step; returning ``False`` stops early.
-    Divergence never raises: bad steps are rolled back and listed in ``history["diverged"]``.
+    ``metrics``: callables taking no arguments (as pykan's), each called after every step and
+    recorded under its ``__name__``. Divergence never raises: bad steps are rolled back and listed
+    in ``history["diverged"]``. pykan's display-only keywords (``log``, ``display_metrics``, …)
+    are accepted and ignored; its unimplemented features (``loss_fn``, ``lamb_coef``, …) raise
+    unless left at pykan's defaults.
     """
-    trainer = Trainer(model, dataset, TrainOptions(**options))
+    options = pykan_keywords(
+        "fit", options, _FIT_DISPLAY, _FIT_AT_DEFAULT, own=TrainOptions.__dataclass_fields__
+    )
+    trainer = Trainer(model, dataset, TrainOptions(opt=opt, **options))
+    metrics = list(metrics or ())
+    for metric in metrics:
+        trainer.history[metric.__name__] = []
     for _ in range(int(steps)):
         result = trainer.step()
+        for metric in metrics:
+            trainer.history[metric.__name__].append(_scalar(metric()))
         if callback is not None and callback(result, trainer) is False:
             break
         if trainer.stopped:
             break
     return trainer.history
+
+
+def _scalar(v):
+    return float(v.detach()) if isinstance(v, torch.Tensor) and v.numel() == 1 else v

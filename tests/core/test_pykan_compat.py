@@ -1,0 +1,96 @@
+"""pykan notebooks port: its extra keywords are accepted (display-only ones) or refused clearly
+(unimplemented features), and its helper names exist."""
+
+import pytest
+import sympy
+import torch
+
+import kan_core as kc
+
+
+def _dataset(**kw):
+    return kc.create_dataset(
+        lambda x: torch.sin(torch.pi * x[:, :1]) + x[:, 1:] ** 2,
+        n_var=2,
+        train_num=200,
+        test_num=100,
+        seed=0,
+        **kw,
+    )
+
+
+def test_a_pykan_shaped_session_runs_with_its_keywords():
+    ds = _dataset(device="cpu", f_mode="col", normalize_input=False, normalize_label=False)
+    model = kc.KAN(width=[2, 3, 1], grid=5, k=3, seed=0, device="cpu")
+    calls = []
+
+    def train_rmse():
+        calls.append(1)
+        with torch.no_grad():
+            return torch.sqrt(torch.mean((model(ds["train_input"]) - ds["train_label"]) ** 2))
+
+    history = model.fit(
+        ds,
+        opt="LBFGS",
+        steps=4,
+        lamb=0.001,
+        log=1,
+        display_metrics=["train_loss"],
+        metrics=(train_rmse,),
+        save_fig=False,
+        singularity_avoiding=False,
+        reg_metric="edge_forward_spline_n",
+    )
+    assert len(calls) == 4 and len(history["train_rmse"]) == 4
+    # the metric is evaluated after each step: the last one is the model's final train RMSE
+    assert history["train_rmse"][-1] == pytest.approx(history["train_loss"][-1], rel=1e-5)
+    assert model.speed() is model
+    assert model.feature_score.shape == (2,) and bool((model.feature_score > 0).all())
+    fits = model.auto_symbolic(lib=["x", "x^2", "sin"], verbose=0, a_range=(-10, 10))
+    assert set(fits) == set(model.edges()) - {
+        e for e in model.edges() if model.edge_state(*e) == "pruned"
+    }
+
+
+def test_unimplemented_pykan_features_are_refused_by_name():
+    ds, model = _dataset(), kc.KAN(width=[2, 1], seed=0)
+    with pytest.raises(ValueError, match="loss_fn"):
+        model.fit(ds, steps=1, loss_fn=torch.nn.CrossEntropyLoss())
+    with pytest.raises(ValueError, match="lamb_coef"):
+        model.fit(ds, steps=1, lamb_coef=1.0)
+    with pytest.raises(TypeError, match="no_such_option"):
+        model.fit(ds, steps=1, no_such_option=1)
+    with pytest.raises(ValueError, match="CPU"):
+        kc.KAN(width=[2, 1], device="cuda")
+    with pytest.raises(ValueError, match="normalize_input"):
+        _dataset(normalize_input=True)
+    model.fit(ds, steps=1)
+    with pytest.raises(ValueError, match="weight_simple"):
+        model.auto_symbolic(weight_simple=0.5)
+    with pytest.raises(ValueError, match="fit_params_bool"):
+        model.fix_symbolic(0, 0, 0, "sin", fit_params_bool=False)
+    assert model.edge_state(0, 0, 0) == "active"  # refused before anything changed
+
+
+def test_start_grid_update_step_delays_the_grid_updates():
+    ds = _dataset()
+    late, early = kc.KAN(width=[2, 1], seed=0), kc.KAN(width=[2, 1], seed=0)
+    grid0 = late.layers[0].grid.clone()
+    late.fit(ds, steps=3, start_grid_update_step=10)
+    early.fit(ds, steps=3)
+    assert torch.equal(late.layers[0].grid, grid0)
+    assert not torch.equal(early.layers[0].grid, grid0)
+
+
+def test_ex_round_rounds_every_float_to_decimal_places():
+    x = sympy.Symbol("x_1")
+    expr = 1.23456 * sympy.sin(3.14159 * x) + 0.000049
+    assert kc.ex_round(expr, 2) == sympy.Float(1.23) * sympy.sin(sympy.Float(3.14) * x)
+
+
+def test_saveckpt_and_loadckpt_are_save_and_load(tmp_path):
+    model = kc.KAN(width=[2, 2, 1], seed=3)
+    model.saveckpt(tmp_path / "m.kan")
+    back = kc.KAN.loadckpt(tmp_path / "m.kan")
+    x = torch.rand(5, 2)
+    assert torch.equal(back(x), model(x))
