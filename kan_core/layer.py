@@ -293,24 +293,27 @@ class KANLayer(nn.Module):
 
         An input whose samples span (almost) nothing keeps its current range.
         """
-        # float64 NumPy: a grid update runs this for every layer, and it is ~20 tiny operations
-        xs = np.sort(x.detach().cpu().numpy(), axis=0)
+        # NumPy (a grid update runs this for every layer: ~20 tiny operations), in the grid's
+        # dtype and operation order — the same bits as torch, so training trajectories are kept
+        dtype = torch.empty((), dtype=self.grid.dtype).numpy().dtype
+        xs = np.sort(x.detach().cpu().numpy().astype(dtype, copy=False), axis=0)
         n = xs.shape[0]
         ids = [int(n / num * i) for i in range(num)] + [n - 1]
-        adaptive = xs[ids].T.astype(np.float64)  # (in, num + 1)
+        adaptive = xs[ids].T  # (in, num + 1)
         lo, hi = adaptive[:, :1], adaptive[:, -1:]
-        frac = np.linspace(0.0, 1.0, num + 1)
+        frac = torch.linspace(0, 1, num + 1, dtype=self.grid.dtype).numpy()
         interior = grid_eps * (lo + (hi - lo) * frac) + (1 - grid_eps) * adaptive
         k = self.k
-        g = self.grid.detach().cpu().numpy().astype(np.float64)
+        g = self.grid.detach().cpu().numpy()
         old_lo, old_hi = g[:, k : k + 1], g[:, -k - 1 : -k]
         flat = (hi - lo)[:, 0] < 1e-4
         interior = np.where(flat[:, None], old_lo + (old_hi - old_lo) * frac, interior)
         # Duplicate samples can make quantile knots coincide; keep them strictly increasing.
         interior = np.maximum.accumulate(interior, axis=1)
         gaps = np.maximum(np.diff(interior, axis=1), 1e-6 * (interior[:, -1:] - interior[:, :1]))
-        interior = np.concatenate([interior[:, :1], interior[:, :1] + np.cumsum(gaps, 1)], 1)
-        interior = torch.from_numpy(interior).to(dtype=self.grid.dtype, device=self.grid.device)
+        steps = np.cumsum(gaps, 1, dtype=np.float64).astype(dtype)  # (torch sums in double too)
+        interior = np.concatenate([interior[:, :1], interior[:, :1] + steps], 1)
+        interior = torch.from_numpy(interior).to(self.grid.device)
         return extend_grid(interior, k)
 
     @torch.no_grad()

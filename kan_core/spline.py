@@ -49,20 +49,19 @@ def basis_inverses(grid: torch.Tensor, k: int) -> dict:
 
     Per level ``p = 1..k``: ``inv = 1 / (t[i+p] − t[i])`` and ``−t[i]·inv``, so that
     ``ω_i(x) = (x − t_i)/(t_{i+p} − t_i) = x·inv − t·inv`` is one fused operation. They depend only
-    on the grid, so a layer computes them once per grid change (in float64 NumPy: ~40 tiny
-    operations, each a fraction of a torch op's cost). A zero-width span gets 0 (the 0/0 := 0
+    on the grid, so a layer computes them once per grid change (in NumPy: ~40 tiny operations,
+    each a fraction of a torch op's cost). A zero-width span gets 0 (the 0/0 := 0
     convention), which keeps repeated knots finite.
     """
-    g = grid.detach().cpu().numpy().astype(np.float64)  # (n_in, n_knots)
+    g = grid.detach().cpu().numpy()  # (n_in, n_knots), in the grid's dtype: torch's bits
 
-    def out(a):  # knot-major (n, n_in) → a (n, n_in, 1) tensor like the grid
-        return torch.from_numpy(np.ascontiguousarray(a[..., None], dtype=np_dtype))
+    def out(a):  # knot-major (n, n_in) → a (n, n_in, 1) tensor
+        return torch.from_numpy(np.array(a[..., None], order="C"))  # a copy: never the grid
 
-    np_dtype = torch.empty((), dtype=grid.dtype).numpy().dtype
     levels = []
     for p in range(1, k + 1):
         span = (g[:, p:] - g[:, :-p]).T
-        inv = np.divide(1.0, span, out=np.zeros_like(span), where=span > 0)
+        inv = np.divide(1, span, out=np.zeros_like(span), where=span > 0)
         levels.append((inv, -(g[:, :-p].T * inv)))
     strict = bool((g[:, 1:] > g[:, :-1]).all())
     consts = {"knots": out(g.T), "levels": [tuple(map(out, lv)) for lv in levels]}
