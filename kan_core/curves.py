@@ -36,8 +36,8 @@ def edge_curve(model, l: int, i: int, j: int, n: int = 128, x: torch.Tensor | No
         idx = torch.linspace(0, seen.shape[0] - 1, min(256, seen.shape[0])).round().long()
         data = seen[idx]
         lo, hi = min(lo, float(seen[0])), max(hi, float(seen[-1]))
-    xs = torch.linspace(lo, hi, n)
-    col = torch.zeros(n, layer.in_dim)
+    xs = torch.linspace(lo, hi, n, dtype=layer.grid.dtype)
+    col = torch.zeros(n, layer.in_dim, dtype=layer.grid.dtype)
     col[:, i] = xs
     ys = layer.edge_activations(col)[:, i, j]
     return {

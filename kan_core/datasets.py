@@ -61,7 +61,7 @@ def create_dataset(
     def sample(n):
         x = torch.rand(n, n_var, generator=gen) * span + lo
         y = f(x)
-        return x, (y.unsqueeze(1) if y.dim() == 1 else y).to(torch.float32)
+        return x, (y.unsqueeze(1) if y.dim() == 1 else y).to(x.dtype)
 
     tr_x, tr_y = sample(train_num)
     te_x, te_y = sample(test_num)

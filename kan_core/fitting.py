@@ -23,8 +23,11 @@ __all__ = ["fit_functions"]
 
 N_POINTS = 160  # samples per edge (quantiles of what the edge saw)
 N_COARSE = 32  # of which the coarse grid uses this many
-ALPHAS = torch.cat([-torch.logspace(-1, 1.1, 14).flip(0), torch.logspace(-1, 1.1, 14)])
-BETAS = torch.linspace(-4.0, 4.0, 25)
+_F32 = torch.float32  # the searches run in float32, whatever torch's default dtype
+ALPHAS = torch.cat(
+    [-torch.logspace(-1, 1.1, 14, dtype=_F32).flip(0), torch.logspace(-1, 1.1, 14, dtype=_F32)]
+)
+BETAS = torch.linspace(-4.0, 4.0, 25, dtype=_F32)
 ZOOMS = 2  # local refinements of the grid
 MIN_REL_SPREAD = 0.1  # f's std / rms on the data below this = f used as a constant: excluded
 LM_ITERS = 8
@@ -92,7 +95,7 @@ def _search(fns, t, y, var_y, chunk: int = 8):
     tz, yz = t[:, zi].float(), y[:, zi].float()
     yz = yz - yz.mean(1, keepdim=True)
     vyz = yz.var(1, unbiased=False, keepdim=True)
-    steps = torch.linspace(-1.0, 1.0, 5)
+    steps = torch.linspace(-1.0, 1.0, 5, dtype=_F32)
     da, db = 0.5, float(BETAS[1] - BETAS[0])
     for _ in range(ZOOMS):
         alpha = a0.unsqueeze(-1) * torch.exp(da * steps).repeat_interleave(5)  # (F, E, 25)

@@ -59,7 +59,7 @@ def reachability(masks: list[torch.Tensor]) -> torch.Tensor:
     """``(n_in, n_out)`` bool: whether input ``i`` has an active path to output ``j``."""
     r = torch.eye(masks[0].shape[0])
     for m in masks:
-        r = ((r @ m.float()) > 0).float()
+        r = ((r @ m.to(r.dtype)) > 0).to(r.dtype)
     return r > 0
 
 

@@ -27,10 +27,11 @@ __all__ = [
 ]
 
 
-def uniform_grid(n_in: int, num: int, lo: float, hi: float, k: int) -> torch.Tensor:
-    """Uniform extended grid ``(n_in, num + 2k + 1)`` over ``[lo, hi]`` with ``num`` intervals."""
+def uniform_grid(n_in: int, num: int, lo: float, hi: float, k: int, dtype=None) -> torch.Tensor:
+    """Uniform extended grid ``(n_in, num + 2k + 1)`` over ``[lo, hi]`` with ``num`` intervals
+    (in torch's default dtype unless ``dtype`` is given)."""
     h = (hi - lo) / num
-    knots = lo + h * torch.arange(-k, num + k + 1, dtype=torch.float32)
+    knots = lo + h * torch.arange(-k, num + k + 1, dtype=dtype or torch.get_default_dtype())
     return knots.expand(n_in, -1).contiguous()
 
 

@@ -94,3 +94,37 @@ def test_saveckpt_and_loadckpt_are_save_and_load(tmp_path):
     back = kc.KAN.loadckpt(tmp_path / "m.kan")
     x = torch.rand(5, 2)
     assert torch.equal(back(x), model(x))
+
+
+@pytest.fixture
+def float64_default():
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)  # pykan's hellokan notebook starts with this
+    yield
+    torch.set_default_dtype(old)
+
+
+def test_the_pipeline_runs_in_torchs_default_dtype_float64(float64_default):
+    ds = kc.create_dataset(
+        lambda x: torch.exp(torch.sin(torch.pi * x[:, [0]]) + x[:, [1]] ** 2),
+        n_var=2,
+        train_num=300,
+        test_num=300,
+        seed=0,
+    )
+    assert {t.dtype for t in ds.values()} == {torch.float64}
+    model = kc.KAN(width=[2, 3, 1], grid=3, k=3, seed=1)
+    model.fit(ds, opt="LBFGS", steps=10, lamb=0.001)
+    model = model.prune()
+    model.fit(ds, steps=5)
+    model = model.refine(6)
+    model.fit(ds, steps=5)
+    model.auto_symbolic(lib=["x", "x^2", "exp", "sin"])
+    model.fit(ds, steps=5)
+    tensors = [*model.parameters(), *model.buffers()]
+    assert {t.dtype for t in tensors} == {torch.float64}
+    fidelity = kc.formula_fidelity(model, ds)
+    # a formula came out and, evaluated in float64, is as good as the network (target std 1.4)
+    assert fidelity["formula_rmse"] < 0.1
+    assert fidelity["formula_rmse"] < 2 * fidelity["network_rmse"] + 1e-3
+    assert len(model.edge_curve(0, 0, 0)["x"]) == 128
