@@ -203,6 +203,8 @@ class KAN(nn.Module):
             if n + 1 < len(self.layers):
                 h = layer(h)
 
+    update_grid_from_samples = update_grid  # pykan 0.2's name
+
     @torch.no_grad()
     def refine(self, new_grid: int, x: torch.Tensor | None = None) -> KAN:
         """A copy on ``new_grid`` intervals per edge that reproduces this model's function."""

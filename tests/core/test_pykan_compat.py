@@ -45,6 +45,9 @@ def test_a_pykan_shaped_session_runs_with_its_keywords():
     # the metric is evaluated after each step: the last one is the model's final train RMSE
     assert history["train_rmse"][-1] == pytest.approx(history["train_loss"][-1], rel=1e-5)
     assert model.speed() is model
+    grid = model.layers[0].grid.clone()
+    model.update_grid_from_samples(ds["train_input"] * 0.5)  # pykan 0.2's name: adapts the grid
+    assert not torch.equal(model.layers[0].grid, grid)
     assert model.feature_score.shape == (2,) and bool((model.feature_score > 0).all())
     fits = model.auto_symbolic(lib=["x", "x^2", "sin"], verbose=0, a_range=(-10, 10))
     assert set(fits) == set(model.edges()) - {
