@@ -15,7 +15,6 @@ from __future__ import annotations
 import itertools
 from functools import partial
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -30,6 +29,7 @@ from .fused import (
     unpack,
 )
 from .spline import (
+    adaptive_grid,
     b_spline_basis,
     basis_inverses,
     curve_to_coef,
@@ -293,28 +293,7 @@ class KANLayer(nn.Module):
 
         An input whose samples span (almost) nothing keeps its current range.
         """
-        # NumPy (a grid update runs this for every layer: ~20 tiny operations), in the grid's
-        # dtype and operation order — the same bits as torch, so training trajectories are kept
-        dtype = torch.empty((), dtype=self.grid.dtype).numpy().dtype
-        xs = np.sort(x.detach().cpu().numpy().astype(dtype, copy=False), axis=0)
-        n = xs.shape[0]
-        ids = [int(n / num * i) for i in range(num)] + [n - 1]
-        adaptive = xs[ids].T  # (in, num + 1)
-        lo, hi = adaptive[:, :1], adaptive[:, -1:]
-        frac = torch.linspace(0, 1, num + 1, dtype=self.grid.dtype).numpy()
-        interior = grid_eps * (lo + (hi - lo) * frac) + (1 - grid_eps) * adaptive
-        k = self.k
-        g = self.grid.detach().cpu().numpy()
-        old_lo, old_hi = g[:, k : k + 1], g[:, -k - 1 : -k]
-        flat = (hi - lo)[:, 0] < 1e-4
-        interior = np.where(flat[:, None], old_lo + (old_hi - old_lo) * frac, interior)
-        # Duplicate samples can make quantile knots coincide; keep them strictly increasing.
-        interior = np.maximum.accumulate(interior, axis=1)
-        gaps = np.maximum(np.diff(interior, axis=1), 1e-6 * (interior[:, -1:] - interior[:, :1]))
-        steps = np.cumsum(gaps, 1, dtype=np.float64).astype(dtype)  # (torch sums in double too)
-        interior = np.concatenate([interior[:, :1], interior[:, :1] + steps], 1)
-        interior = torch.from_numpy(interior).to(self.grid.device)
-        return extend_grid(interior, k)
+        return adaptive_grid(self.grid, self.k, x, num, grid_eps)
 
     @torch.no_grad()
     def refined_grid(self, x: torch.Tensor, num: int, grid_eps: float) -> torch.Tensor:

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 __all__ = [
+    "adaptive_grid",
     "basis_inverses",
     "bases_and_lower",
     "bases_input_grad",
@@ -43,6 +44,36 @@ def extend_grid(interior: torch.Tensor, k: int) -> torch.Tensor:
     left = interior[:, :1] - h_lo * steps.flip(0)
     right = interior[:, -1:] + h_hi * steps
     return torch.cat([left, interior, right], dim=1)
+
+
+def adaptive_grid(
+    grid: torch.Tensor, k: int, x: torch.Tensor, num: int, grid_eps: float
+) -> torch.Tensor:
+    """Extended grid with ``num`` intervals for samples ``x (n, n_in)``: their quantiles mixed with
+    uniform knots over their range by ``grid_eps``; an input whose samples span (almost) nothing
+    keeps the range of ``grid``, its current extended grid.
+
+    NumPy (a grid update runs this for every layer: ~20 tiny operations), in the grid's dtype and
+    torch's order of operations — the same bits as torch, so training trajectories are kept.
+    """
+    dtype = torch.empty((), dtype=grid.dtype).numpy().dtype
+    xs = np.sort(x.detach().cpu().numpy().astype(dtype, copy=False), axis=0)
+    n = xs.shape[0]
+    ids = [int(n / num * i) for i in range(num)] + [n - 1]
+    adaptive = xs[ids].T  # (in, num + 1)
+    lo, hi = adaptive[:, :1], adaptive[:, -1:]
+    frac = torch.linspace(0, 1, num + 1, dtype=grid.dtype).numpy()
+    interior = grid_eps * (lo + (hi - lo) * frac) + (1 - grid_eps) * adaptive
+    g = grid.detach().cpu().numpy()
+    old_lo, old_hi = g[:, k : k + 1], g[:, -k - 1 : -k]
+    flat = (hi - lo)[:, 0] < 1e-4
+    interior = np.where(flat[:, None], old_lo + (old_hi - old_lo) * frac, interior)
+    # Duplicate samples can make quantile knots coincide; keep them strictly increasing.
+    interior = np.maximum.accumulate(interior, axis=1)
+    gaps = np.maximum(np.diff(interior, axis=1), 1e-6 * (interior[:, -1:] - interior[:, :1]))
+    steps = np.cumsum(gaps, 1, dtype=np.float64).astype(dtype)  # (torch sums in double too)
+    interior = np.concatenate([interior[:, :1], interior[:, :1] + steps], 1)
+    return extend_grid(torch.from_numpy(interior).to(grid.device), k)
 
 
 def basis_inverses(grid: torch.Tensor, k: int) -> dict:

@@ -110,3 +110,45 @@ def test_large_inputs_take_the_compiled_path_with_the_same_values_and_gradient(m
     (gx_eager,) = torch.autograd.grad((eager * weights).sum(), x)
     assert torch.allclose(fast, eager, atol=1e-6)
     assert torch.allclose(gx_fast, gx_eager, atol=1e-4, rtol=1e-5)
+
+
+def torch_adaptive_grid(grid, k, x, num, grid_eps):
+    """The adaptive grid written plainly in torch (what the NumPy version must reproduce)."""
+    xs = torch.sort(x, dim=0).values
+    n = xs.shape[0]
+    adaptive = xs[[int(n / num * i) for i in range(num)] + [n - 1]].T
+    lo, hi = adaptive[:, :1], adaptive[:, -1:]
+    frac = torch.linspace(0, 1, num + 1, dtype=grid.dtype)
+    interior = grid_eps * (lo + (hi - lo) * frac) + (1 - grid_eps) * adaptive
+    old = grid[:, k : k + 1] + (grid[:, -k - 1 : -k] - grid[:, k : k + 1]) * frac
+    interior = torch.where(((hi - lo) < 1e-4), old, interior)
+    interior = torch.maximum(interior, torch.cummax(interior, dim=1).values)
+    gaps = torch.diff(interior, dim=1).clamp_min(1e-6 * (interior[:, -1:] - interior[:, :1]))
+    return extend_grid(torch.cat([interior[:, :1], interior[:, :1] + gaps.cumsum(1)], 1), k)
+
+
+def test_adaptive_grid_and_basis_constants_are_torchs_bits():
+    """Grid updates run in NumPy for speed, in the grid's dtype: bit for bit what torch computes
+    (training trajectories must not depend on it)."""
+    from kan_core.spline import adaptive_grid, basis_inverses
+
+    gen = torch.Generator().manual_seed(4)
+    for trial in range(30):
+        n_in = 1 + trial % 4
+        grid = random_grid(n_in, 5, 3, gen)
+        x = torch.rand(500, n_in, generator=gen) * 3 - 1.5
+        if trial % 3 == 0:
+            x[:, 0] = 0.25  # a flat input keeps its range
+        if trial % 4 == 0:
+            x[:300] = x[:300].round(decimals=1)  # duplicate samples
+        for dtype in (torch.float32, torch.float64):
+            g, xx = grid.to(dtype), x.to(dtype)
+            assert torch.equal(
+                adaptive_grid(g, 3, xx, 5, 0.02), torch_adaptive_grid(g, 3, xx, 5, 0.02)
+            )
+            consts = basis_inverses(g, 3)
+            for p, (inv, neg_t_inv) in enumerate(consts["levels"], start=1):
+                span = g[:, p:] - g[:, :-p]
+                ref = torch.where(span > 0, 1.0 / span, torch.zeros_like(span))
+                assert inv.dtype == dtype and torch.equal(inv[..., 0], ref.T)
+                assert torch.equal(neg_t_inv[..., 0], (-(g[:, :-p] * ref)).T)
