@@ -81,8 +81,11 @@ def dataset_from_formula(
         raise ValueError(f"{text!r}: {exc}") from None
 
 
-def validate_dataset(ds: dict) -> None:
-    """Raise ``ValueError`` naming the problem: missing keys, bad shapes, NaN or inf."""
+def validate_dataset(ds: dict, class_labels: bool = False) -> None:
+    """Raise ``ValueError`` naming the problem: missing keys, bad shapes, NaN or inf.
+
+    Labels are ``(n, n_out)``; with ``class_labels`` (training with a custom loss, e.g. pykan's
+    classification with ``loss_fn=CrossEntropyLoss()``) also ``(n,)`` class indices."""
     missing = [k for k in KEYS if k not in ds]
     if missing:
         raise ValueError(f"dataset is missing {', '.join(missing)}")
@@ -90,7 +93,8 @@ def validate_dataset(ds: dict) -> None:
         x, y = ds[f"{part}_input"], ds[f"{part}_label"]
         if not (isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor)):
             raise ValueError(f"{part} data must be torch tensors")
-        if x.dim() != 2 or y.dim() != 2 or x.shape[0] != y.shape[0] or x.shape[0] == 0:
+        y_dims = (1, 2) if class_labels else (2,)
+        if x.dim() != 2 or y.dim() not in y_dims or x.shape[0] != y.shape[0] or x.shape[0] == 0:
             raise ValueError(
                 f"{part} shapes must be (n, n_var) and (n, n_out), got "
                 f"{tuple(x.shape)} and {tuple(y.shape)}"

@@ -25,17 +25,18 @@ from .lbfgs import LBFGS
 __all__ = ["StepResult", "TrainOptions", "Trainer", "fit", "loss_and_grads", "regularization"]
 
 
-def loss_and_grads(model, x, y, lamb=0.0, lamb_l1=1.0, lamb_entropy=2.0):
+def loss_and_grads(model, x, y, lamb=0.0, lamb_l1=1.0, lamb_entropy=2.0, loss_fn=None):
     """The training loss ``mse + lamb·reg`` and its gradient: sets every parameter's ``.grad``
     (``None`` where autograd leaves it ``None``); returns ``(loss, mse, reg)`` as floats.
+    ``loss_fn(pred, y)`` (pykan's) replaces the MSE (and is returned in its place).
 
     A model without symbolic edges — all of training before snapping — is differentiated by
     hand with no autograd graph (``network_forward`` / ``network_backward``): the same
     value and gradient as ``loss.backward()`` (tested) at a fraction of the per-operation
     overhead that bounds small models. Symbolic edges (many function shapes) use autograd.
     """
-    if any(layer.sym_funs for layer in model.layers):
-        return _loss_and_grads_autograd(model, x, y, lamb, lamb_l1, lamb_entropy)
+    if loss_fn is not None or any(layer.sym_funs for layer in model.layers):
+        return _loss_and_grads_autograd(model, x, y, lamb, lamb_l1, lamb_entropy, loss_fn)
     with torch.no_grad():
         pred, scales, tapes = network_forward(model.layers, x.T, lamb > 0)
         diff = pred - y.T
@@ -51,7 +52,17 @@ def loss_and_grads(model, x, y, lamb=0.0, lamb_l1=1.0, lamb_entropy=2.0):
     return mse + lamb * reg, mse, reg
 
 
-def _loss_and_grads_autograd(model, x, y, lamb, lamb_l1, lamb_entropy):
+def _root(loss: float) -> float:
+    """What the history records: RMSE for the MSE; for a custom loss its root, as pykan (signed:
+    a loss may be negative)."""
+    return math.copysign(math.sqrt(abs(loss)), loss)
+
+
+def _data_loss(pred, y, loss_fn=None):
+    return torch.mean((pred - y) ** 2) if loss_fn is None else loss_fn(pred, y)
+
+
+def _loss_and_grads_autograd(model, x, y, lamb, lamb_l1, lamb_entropy, loss_fn=None):
     for p in model.parameters():
         p.grad = None
     with torch.enable_grad():
@@ -60,7 +71,7 @@ def _loss_and_grads_autograd(model, x, y, lamb, lamb_l1, lamb_entropy):
             reg = regularization(scales, lamb_l1, lamb_entropy)
         else:
             pred, reg = model(x), x.new_zeros(())
-        mse = torch.mean((pred - y) ** 2)
+        mse = _data_loss(pred, y, loss_fn)
         loss = mse + lamb * reg
         loss.backward()
     return float(loss.detach()), float(mse.detach()), float(reg.detach())
@@ -80,6 +91,7 @@ class TrainOptions:
     batch: int = -1  # -1 = full batch
     seed: int = 0  # seeds minibatch sampling
     lbfgs_iters: int = 20  # LBFGS iterations per step, as pykan
+    loss_fn: object = None  # (pykan) a loss of (prediction, label) instead of the MSE; autograd
     max_bad_steps: int = 3  # consecutive rolled-back steps before stopping
 
     def validate(self) -> None:
@@ -91,6 +103,10 @@ class TrainOptions:
             v = getattr(self, name)
             if not (math.isfinite(v) and v >= 0):
                 raise ValueError(f"{name} must be ≥ 0, got {v}")
+        if self.loss_fn is not None and not callable(self.loss_fn):
+            raise ValueError(
+                f"loss_fn must be callable (prediction, label) → loss, got {self.loss_fn!r}"
+            )
 
 
 @dataclass
@@ -118,8 +134,8 @@ class Trainer:
     )
 
     def __post_init__(self):
-        validate_dataset(self.dataset)
         self.options.validate()
+        validate_dataset(self.dataset, class_labels=self.options.loss_fn is not None)
         self.model.set_reference_input(self.dataset["train_input"])
         self._gen = torch.Generator().manual_seed(self.options.seed)
         self._opt = None
@@ -179,7 +195,7 @@ class Trainer:
 
         def closure():
             loss, last["mse"], last["reg"] = loss_and_grads(
-                model, x, y, o.lamb, o.lamb_l1, o.lamb_entropy
+                model, x, y, o.lamb, o.lamb_l1, o.lamb_entropy, o.loss_fn
             )
             return loss
 
@@ -195,20 +211,15 @@ class Trainer:
         if error or not finite:
             return self._roll_back(saved, error or "loss or parameters became NaN/inf")
         with torch.no_grad():
-            test = float(
-                torch.sqrt(
-                    torch.mean(
-                        (model(self.dataset["test_input"]) - self.dataset["test_label"]) ** 2
-                    )
-                )
-            )
+            pred = model(self.dataset["test_input"])
+            test = _root(float(_data_loss(pred, self.dataset["test_label"], o.loss_fn)))
         if not math.isfinite(test):
             return self._roll_back(saved, "the model's output became NaN/inf")
         self.bad_in_a_row = 0
         if self._lr_scale < 1.0:
             self._lr_scale = min(1.0, self._lr_scale * 2)
             self.reset_optimizer()
-        result = StepResult(self.steps_done, math.sqrt(mse), test, float(last["reg"]))
+        result = StepResult(self.steps_done, _root(mse), test, float(last["reg"]))
         self._record(result)
         return result
 
@@ -243,7 +254,6 @@ class Trainer:
 # those of features kan_core does not implement (accepted at pykan's defaults only).
 _FIT_DISPLAY = ("log", "display_metrics", "save_fig", "in_vars", "out_vars", "beta", "img_folder")
 _FIT_AT_DEFAULT = {
-    "loss_fn": None,
     "lamb_coef": 0.0,
     "lamb_coefdiff": 0.0,
     "singularity_avoiding": False,
@@ -254,13 +264,14 @@ _FIT_AT_DEFAULT = {
 
 
 def fit(model, dataset, opt="LBFGS", steps=100, callback=None, metrics=None, **options) -> dict:
-    """pykan's ``fit``: run ``steps`` steps; returns the history dict (RMSE losses).
+    """pykan's ``fit``: run ``steps`` steps; returns the history dict (RMSE losses; with pykan's
+    ``loss_fn``, the square root of that loss, as pykan records it).
 
     ``callback(result, trainer)`` runs after every step; returning ``False`` stops early.
     ``metrics``: callables taking no arguments (as pykan's), each called after every step and
     recorded under its ``__name__``. Divergence never raises: bad steps are rolled back and listed
     in ``history["diverged"]``. pykan's display-only keywords (``log``, ``display_metrics``, …)
-    are accepted and ignored; its unimplemented features (``loss_fn``, ``lamb_coef``, …) raise
+    are accepted and ignored; its unimplemented features (``lamb_coef``, ``reg_metric``, …) raise
     unless left at pykan's defaults.
     """
     options = pykan_keywords(

@@ -58,7 +58,7 @@ def test_a_pykan_shaped_session_runs_with_its_keywords():
 def test_unimplemented_pykan_features_are_refused_by_name():
     ds, model = _dataset(), kc.KAN(width=[2, 1], seed=0)
     with pytest.raises(ValueError, match="loss_fn"):
-        model.fit(ds, steps=1, loss_fn=torch.nn.CrossEntropyLoss())
+        model.fit(ds, steps=1, loss_fn="mse")
     with pytest.raises(ValueError, match="lamb_coef"):
         model.fit(ds, steps=1, lamb_coef=1.0)
     with pytest.raises(TypeError, match="no_such_option"):
@@ -131,3 +131,32 @@ def test_the_pipeline_runs_in_torchs_default_dtype_float64(float64_default):
     assert fidelity["formula_rmse"] < 0.1
     assert fidelity["formula_rmse"] < 2 * fidelity["network_rmse"] + 1e-3
     assert len(model.edge_curve(0, 0, 0)["x"]) == 128
+
+
+def test_classification_with_pykans_loss_fn_and_metrics():
+    """pykan's classification recipe: class-index labels, loss_fn=CrossEntropyLoss(), accuracy
+    metrics; the history records the loss's square root, as pykan's."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(400, 2, generator=g) * 2 - 1
+    labels = (x[:, 0] ** 2 + x[:, 1] ** 2 < 0.5).long()  # inside / outside a circle
+    ds = {
+        "train_input": x[:300],
+        "train_label": labels[:300],
+        "test_input": x[300:],
+        "test_label": labels[300:],
+    }
+    model = kc.KAN(width=[2, 2, 2], grid=5, k=3, seed=0)
+
+    def test_acc():
+        with torch.no_grad():
+            return (model(ds["test_input"]).argmax(1) == ds["test_label"]).float().mean()
+
+    history = model.fit(
+        ds, opt="LBFGS", steps=10, loss_fn=torch.nn.CrossEntropyLoss(), metrics=(test_acc,)
+    )
+    assert history["test_acc"][-1] > 0.9
+    with torch.no_grad():
+        ce = torch.nn.functional.cross_entropy(model(ds["test_input"]), ds["test_label"])
+    assert history["test_loss"][-1] == pytest.approx(float(ce) ** 0.5, rel=1e-5)
+    with pytest.raises(ValueError, match="shapes"):  # class indices need a loss that takes them
+        model.fit(ds, steps=1)
