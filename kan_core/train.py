@@ -136,6 +136,7 @@ class Trainer:
     def __post_init__(self):
         self.options.validate()
         validate_dataset(self.dataset, class_labels=self.options.loss_fn is not None)
+        self.dataset = _in_dtype_of(self.model, self.dataset)
         self.model.set_reference_input(self.dataset["train_input"])
         self._gen = torch.Generator().manual_seed(self.options.seed)
         self._opt = None
@@ -261,6 +262,15 @@ _FIT_AT_DEFAULT = {
     "reg_metric": "edge_forward_spline_n",
     "device": "cpu",
 }
+
+
+def _in_dtype_of(model, dataset: dict) -> dict:
+    """The dataset with its floating tensors in the model's dtype (float64 NumPy data and a
+    float32 model, say); the same dict when they already are. Class-index labels stay."""
+    dtype = next(model.parameters()).dtype
+    if all(t.dtype == dtype or not t.is_floating_point() for t in dataset.values()):
+        return dataset
+    return {k: t.to(dtype) if t.is_floating_point() else t for k, t in dataset.items()}
 
 
 def fit(model, dataset, opt="LBFGS", steps=100, callback=None, metrics=None, **options) -> dict:

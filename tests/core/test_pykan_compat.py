@@ -1,6 +1,8 @@
 """pykan notebooks port: its extra keywords are accepted (display-only ones) or refused clearly
 (unimplemented features), and its helper names exist."""
 
+import math
+
 import pytest
 import sympy
 import torch
@@ -160,3 +162,13 @@ def test_classification_with_pykans_loss_fn_and_metrics():
     assert history["test_loss"][-1] == pytest.approx(float(ce) ** 0.5, rel=1e-5)
     with pytest.raises(ValueError, match="shapes"):  # class indices need a loss that takes them
         model.fit(ds, steps=1)
+
+
+def test_data_in_another_float_dtype_trains_in_the_models_dtype():
+    """float64 data (from NumPy, say) and a float32 model: training casts the data, not crash."""
+    ds = {k: v.double() for k, v in _dataset().items()}
+    model = kc.KAN(width=[2, 2, 1], seed=0)
+    history = model.fit(ds, steps=3)
+    assert len(history["train_loss"]) == 3 and all(map(math.isfinite, history["test_loss"]))
+    assert ds["train_input"].dtype == torch.float64  # the caller's dict is left as it was
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
