@@ -163,7 +163,13 @@ class KAN(nn.Module):
         return self.reference_input
 
     # --- forward -----------------------------------------------------------------------------
+    def _check_input(self, x: torch.Tensor) -> None:
+        if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.shape[1] != self.layers[0].in_dim:
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"input must be (batch, {self.layers[0].in_dim}), got {shape}")
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._check_input(x)
         if torch.is_grad_enabled() and not any(layer.sym_funs for layer in self.layers):
             return _NumericNetwork.apply(x, self.layers, *(layer.packed for layer in self.layers))
         xt = x.T
@@ -173,6 +179,7 @@ class KAN(nn.Module):
 
     def forward_with_reg(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Output and each layer's ``(in, out)`` edge scales for the regulariser."""
+        self._check_input(x)
         scales, xt = [], x.T
         for layer in self.layers:
             xt, s = layer.forward_t(xt, with_reg=True)

@@ -1,6 +1,7 @@
 """Model behaviour: forward vs per-edge sum, regulariser vs a direct computation, refine, prune,
 save/load, curves."""
 
+import pytest
 import torch
 
 from kan_core import KAN, create_dataset
@@ -182,3 +183,12 @@ def test_bad_widths_are_refused_with_a_clear_error():
         with pytest.raises(ValueError, match="width"):
             KAN(bad)
     assert KAN([np.int64(2), np.int64(1)]).width == [2, 1]
+
+
+def test_an_input_of_the_wrong_shape_is_refused_by_name():
+    m = KAN(width=[2, 3, 1], seed=0)
+    for bad in (torch.rand(10, 3), torch.rand(10), torch.rand(4, 2, 1)):
+        for grad in (False, True):
+            with torch.set_grad_enabled(grad), pytest.raises(ValueError, match=r"\(batch, 2\)"):
+                m(bad)
+    assert m(torch.rand(0, 2)).shape == (0, 1)
