@@ -153,10 +153,12 @@ class KAN(nn.Module):
 
     def set_reference_input(self, x: torch.Tensor) -> None:
         """Inputs that scores, pruning and symbolic fits use when no ``x`` is given."""
+        self._check_input(x)
         self.reference_input = x.detach()
 
     def _x(self, x: torch.Tensor | None) -> torch.Tensor:
         if x is not None:
+            self._check_input(x)
             return x
         if self.reference_input is None:
             raise ValueError("no data: pass x, or fit the model / set_reference_input(x) first")
@@ -215,13 +217,14 @@ class KAN(nn.Module):
     @torch.no_grad()
     def refine(self, new_grid: int, x: torch.Tensor | None = None) -> KAN:
         """A copy on ``new_grid`` intervals per edge that reproduces this model's function."""
-        if not (1 <= int(new_grid) <= 1000):
-            raise ValueError(f"grid must be in [1, 1000], got {new_grid}")
+        if not isinstance(new_grid, numbers.Integral) or not (1 <= new_grid <= 1000):
+            raise ValueError(f"grid must be a whole number in [1, 1000], got {new_grid!r}")
+        new_grid = int(new_grid)
         h = self._x(x)
         new = self.copy()
-        new.config = KANConfig(**{**self.config.to_dict(), "grid": int(new_grid)})
+        new.config = KANConfig(**{**self.config.to_dict(), "grid": new_grid})
         for old_layer, layer in zip(self.layers, new.layers, strict=True):
-            layer.set_grid_preserving(layer.refined_grid(h, int(new_grid), self.config.grid_eps), h)
+            layer.set_grid_preserving(layer.refined_grid(h, new_grid, self.config.grid_eps), h)
             h = old_layer(h)
         return new
 

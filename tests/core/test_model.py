@@ -192,3 +192,20 @@ def test_an_input_of_the_wrong_shape_is_refused_by_name():
             with torch.set_grad_enabled(grad), pytest.raises(ValueError, match=r"\(batch, 2\)"):
                 m(bad)
     assert m(torch.rand(0, 2)).shape == (0, 1)
+
+
+def test_data_and_grid_arguments_of_the_wrong_kind_are_refused_by_name():
+    m = KAN(width=[2, 3, 1], seed=0)
+    x = torch.rand(50, 2)
+    for call in (
+        lambda: m.update_grid(torch.rand(10, 3)),
+        lambda: m.update_grid(torch.rand(10)),
+        lambda: m.prune(x=torch.rand(10, 3)),
+        lambda: m.set_reference_input(torch.rand(10, 3)),
+    ):
+        with pytest.raises(ValueError, match=r"\(batch, 2\)"):
+            call()
+    for grid in (2.5, "10", 0, 1001):
+        with pytest.raises(ValueError, match="grid must be"):
+            m.refine(grid, x=x)
+    assert m.refine(10, x=x).grid == 10
