@@ -108,18 +108,6 @@ def _features_cat(xt, k, consts, base_fun):
     return torch.cat([bases, base_forward(base_fun, xt).unsqueeze(0)]), prev
 
 
-_FILLED: dict = {}
-
-
-def _filled(value: float, like: torch.Tensor) -> torch.Tensor:
-    """A shared read-only ``(1, 1, 1)`` constant to expand (not a new tensor per call: at small
-    sizes each allocation is one more op)."""
-    key = (value, like.dtype, like.device)
-    if key not in _FILLED:
-        _FILLED[key] = torch.full((1, 1, 1), value, dtype=like.dtype, device=like.device)
-    return _FILLED[key]
-
-
 def numeric_forward(xt, packed, live, spec, feats=None, with_reg=False, need_x_grad=False):
     """Every numeric edge of a layer summed into its output node.
 
@@ -151,14 +139,18 @@ def numeric_forward(xt, packed, live, spec, feats=None, with_reg=False, need_x_g
     n_f = n_w - N_EXTRA + 1  # K + 1 features
     batch = f.shape[-1]
     lsp = packed[:, -5]  # scale_sp (see unpack), (out, in)
-    if live is None:  # every edge live (training before pruning): skip multiplying by ones
-        on_base = _filled(1.0, lsp).expand(n_out, 1, n_in)
+    if live is not None:  # (None: every edge live, as in training before pruning)
+        lsp = lsp * live
+    # the spline rows scaled (the base row too, then overwritten: one pass, no concatenation)
+    wm = packed[:, :n_f] * lsp.unsqueeze(1)
+    base = packed[:, n_f - 1]  # scale_base
+    if live is None:
+        wm[:, -1] = base
     else:
-        lsp, on_base = lsp * live, live.unsqueeze(1)
-    mult = torch.cat([lsp.unsqueeze(1).expand(n_out, n_f - 1, n_in), on_base], 1)
-    wm = (packed[:, :n_f] * mult).view(n_out, n_f * n_in)  # columns match the features' rows
+        torch.mul(base, live, out=wm[:, -1])
+    wm = wm.view(n_out, n_f * n_in)  # columns match the features' rows
     y = wm @ f.view(n_f * n_in, batch)
-    tape.update(f=f, packed=packed, mult=mult, live=live, wm=wm)
+    tape.update(f=f, packed=packed, lsp=lsp, live=live, wm=wm)
     if not with_reg:
         return y, None, tape
     if feats is not None and "cov" in feats:
@@ -211,7 +203,7 @@ def edge_scales_backward(aux, g_s: np.ndarray):
 def numeric_backward(tape: dict, gy: torch.Tensor, gs: np.ndarray | None = None):
     """Gradients ``(xt or None, packed)`` from those of ``y`` and of the edge scales ``s``
     (NumPy, as ``numeric_forward`` returns them); zero in the affine slots."""
-    f, packed, mult, live = (tape[n] for n in ("f", "packed", "mult", "live"))
+    f, packed, lsp, live = (tape[n] for n in ("f", "packed", "lsp", "live"))
     n_f, n_in, batch = f.shape
     n_out = packed.shape[0]
     g_w = (gy @ f.view(n_f * n_in, batch).T).view(n_out, n_f, n_in)
@@ -228,11 +220,16 @@ def numeric_backward(tape: dict, gy: torch.Tensor, gs: np.ndarray | None = None)
             per_x = _to_torch(per[:, None], g_w)  # d sd/dx = (x − mean) / ((n − 1)·sd)
         else:
             g_cov = None
-    g_ssp = (g_w[:, :-1] * packed[:, : n_f - 1]).sum(1)  # (out, in)
-    if live is not None:
-        g_ssp = g_ssp * live
-    zeros = _filled(0.0, g_ssp).expand(n_out, 4, n_in)  # the affine slots
-    g_packed = torch.cat([g_w * mult, g_ssp.unsqueeze(1), zeros], 1)
+    # written into one buffer (no concatenation pass): coef, scale_base, scale_sp, affine = 0
+    g_packed = g_w.new_zeros(packed.shape)
+    k = n_f - 1
+    torch.mul(g_w[:, :k], lsp.unsqueeze(1), out=g_packed[:, :k])
+    torch.sum(g_w[:, :k] * packed[:, :k], 1, out=g_packed[:, k + 1])  # scale_sp
+    if live is None:
+        g_packed[:, k] = g_w[:, k]
+    else:
+        torch.mul(g_w[:, k], live, out=g_packed[:, k])
+        g_packed[:, k + 1] *= live
     if not need_x:
         return None, g_packed
     _, consts, base_fun = tape["spec"]
