@@ -59,7 +59,16 @@ def _root(loss: float) -> float:
 
 
 def _data_loss(pred, y, loss_fn=None):
-    return torch.mean((pred - y) ** 2) if loss_fn is None else loss_fn(pred, y)
+    if loss_fn is None:
+        return torch.mean((pred - y) ** 2)
+    loss = loss_fn(pred, y)
+    if not (isinstance(loss, torch.Tensor) and loss.numel() == 1):
+        # a TypeError: a usage error, not a diverging step (the trainer rolls those back)
+        raise TypeError(
+            f"loss_fn must return a scalar tensor, got {type(loss).__name__} "
+            f"{tuple(getattr(loss, 'shape', ()))}"
+        )
+    return loss.reshape(())
 
 
 def _loss_and_grads_autograd(model, x, y, lamb, lamb_l1, lamb_entropy, loss_fn=None):

@@ -172,3 +172,9 @@ def test_data_in_another_float_dtype_trains_in_the_models_dtype():
     assert len(history["train_loss"]) == 3 and all(map(math.isfinite, history["test_loss"]))
     assert ds["train_input"].dtype == torch.float64  # the caller's dict is left as it was
     assert {p.dtype for p in model.parameters()} == {torch.float32}
+
+
+def test_a_loss_fn_that_returns_no_scalar_is_a_usage_error_not_a_divergence():
+    model = kc.KAN(width=[2, 1], seed=0)
+    with pytest.raises(TypeError, match="scalar"):
+        model.fit(_dataset(), steps=1, loss_fn=lambda pred, y: (pred - y) ** 2)
