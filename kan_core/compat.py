@@ -11,9 +11,36 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["check_device", "pykan_keywords"]
+__all__ = ["FIT_KEYWORDS", "SYMBOLIC_KEYWORDS", "check_device", "pykan_keywords"]
 
 _CPU_ONLY = "kan_core runs on the CPU"
+
+# (display-only keywords, {keyword: pykan default} of unimplemented features) per method family.
+# fit: printing, plotting and logging; a coefficient regulariser, singularity handling, other
+# regularisation metrics.
+FIT_KEYWORDS = (
+    ("log", "display_metrics", "save_fig", "in_vars", "out_vars", "beta", "img_folder"),
+    {
+        "lamb_coef": 0.0,
+        "lamb_coefdiff": 0.0,
+        "singularity_avoiding": False,
+        "y_th": 1000.0,
+        "reg_metric": "edge_forward_spline_n",
+        "device": "cpu",
+    },
+)
+# suggest/fix/auto_symbolic: printing and history; the search settings of pykan's parameter-grid
+# fitting, which kan_core's (a continuous fit) has no use for beyond their defaults.
+SYMBOLIC_KEYWORDS = (
+    ("verbose", "log_history"),
+    {
+        "a_range": (-10, 10),
+        "b_range": (-10, 10),
+        "weight_simple": 0.8,
+        "fit_params_bool": True,
+        "random": False,
+    },
+)
 
 
 def check_device(device) -> None:

@@ -13,23 +13,10 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
-from .compat import check_device, pykan_keywords
+from .compat import SYMBOLIC_KEYWORDS, check_device, pykan_keywords
 from .layer import KANLayer, network_backward, network_forward
 
 __all__ = ["KAN", "KANConfig"]
-
-# pykan's extra keywords of suggest/fix/auto_symbolic: display-only ones, and search settings of
-# its fitting that kan_core's (a continuous fit, no parameter grid) has no use for beyond defaults.
-_SYMBOLIC_KW = (
-    ("verbose", "log_history"),
-    {
-        "a_range": (-10, 10),
-        "b_range": (-10, 10),
-        "weight_simple": 0.8,
-        "fit_params_bool": True,
-        "random": False,
-    },
-)
 
 
 @dataclass
@@ -317,13 +304,13 @@ class KAN(nn.Module):
     def suggest_symbolic(self, l, i, j, lib=None, topk=5, x=None, exclude=(), **pykan_kw):
         from .symbolic import suggest_symbolic
 
-        pykan_keywords("suggest_symbolic", pykan_kw, *_SYMBOLIC_KW)
+        pykan_keywords("suggest_symbolic", pykan_kw, *SYMBOLIC_KEYWORDS)
         return suggest_symbolic(self, l, i, j, lib=lib, topk=topk, x=self._x(x), exclude=exclude)
 
     def fix_symbolic(self, l, i, j, name, x=None, fit=None, **pykan_kw):
         from .symbolic import fix_symbolic
 
-        pykan_keywords("fix_symbolic", pykan_kw, *_SYMBOLIC_KW)
+        pykan_keywords("fix_symbolic", pykan_kw, *SYMBOLIC_KEYWORDS)
         return fix_symbolic(self, l, i, j, name, x=None if fit else self._x(x), fit=fit)
 
     def symbolic_fit(self, l, i, j):
@@ -339,7 +326,7 @@ class KAN(nn.Module):
     def auto_symbolic(self, lib=None, r2_threshold=None, x=None, exclude=None, **pykan_kw):
         from .symbolic import auto_symbolic
 
-        pykan_keywords("auto_symbolic", pykan_kw, *_SYMBOLIC_KW)
+        pykan_keywords("auto_symbolic", pykan_kw, *SYMBOLIC_KEYWORDS)
         return auto_symbolic(
             self, lib=lib, r2_threshold=r2_threshold, x=self._x(x), exclude=exclude
         )

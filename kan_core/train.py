@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .compat import pykan_keywords
+from .compat import FIT_KEYWORDS, pykan_keywords
 from .datasets import validate_dataset
 from .fused import regularization, regularization_grads
 from .layer import network_backward, network_forward
@@ -260,19 +260,6 @@ class Trainer:
         self.history["reg"].append(r.reg)
 
 
-# pykan's ``fit`` keywords that only steer its printing, plotting and logging (dropped), and
-# those of features kan_core does not implement (accepted at pykan's defaults only).
-_FIT_DISPLAY = ("log", "display_metrics", "save_fig", "in_vars", "out_vars", "beta", "img_folder")
-_FIT_AT_DEFAULT = {
-    "lamb_coef": 0.0,
-    "lamb_coefdiff": 0.0,
-    "singularity_avoiding": False,
-    "y_th": 1000.0,
-    "reg_metric": "edge_forward_spline_n",
-    "device": "cpu",
-}
-
-
 def _in_dtype_of(model, dataset: dict) -> dict:
     """The dataset with its floating tensors in the model's dtype (float64 NumPy data and a
     float32 model, say); the same dict when they already are. Class-index labels stay."""
@@ -293,9 +280,7 @@ def fit(model, dataset, opt="LBFGS", steps=100, callback=None, metrics=None, **o
     are accepted and ignored; its unimplemented features (``lamb_coef``, ``reg_metric``, …) raise
     unless left at pykan's defaults.
     """
-    options = pykan_keywords(
-        "fit", options, _FIT_DISPLAY, _FIT_AT_DEFAULT, own=TrainOptions.__dataclass_fields__
-    )
+    options = pykan_keywords("fit", options, *FIT_KEYWORDS, own=TrainOptions.__dataclass_fields__)
     trainer = Trainer(model, dataset, TrainOptions(opt=opt, **options))
     metrics = list(metrics or ())
     for metric in metrics:
