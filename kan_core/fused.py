@@ -208,18 +208,16 @@ def numeric_backward(tape: dict, gy: torch.Tensor, gs: np.ndarray | None = None)
     n_out = packed.shape[0]
     g_w = (gy @ f.view(n_f * n_in, batch).T).view(n_out, n_f, n_in)
     need_x = tape["need_x"]
-    g_cov = per_x = None
+    g_fc_w = per_x = None  # what the x-gradient gets from the covariance and the input's std
     if gs is not None and "reg" in tape:
         g_wr, g_cov, g_sd = edge_scales_backward(tape["reg"], gs)
         g_w = g_w + _to_torch(g_wr.transpose(1, 2, 0), g_w)  # (out, K + 1, in)
         if need_x and "fc" in tape:  # the covariance and the input's std depend on x
             n_1 = max(batch - 1, 1)
-            g_cov = _to_torch(g_cov * (2.0 / n_1), g_w)  # (fc's rows are centred: d/dfc only)
+            g_fc_w = _to_torch(g_cov * (2.0 / n_1), g_w)  # (fc's rows are centred: d/dfc only)
             x_sd = tape["reg"][-1]
             per = np.divide(g_sd, x_sd * n_1, out=np.zeros_like(g_sd), where=x_sd > 0)
             per_x = _to_torch(per[:, None], g_w)  # d sd/dx = (x − mean) / ((n − 1)·sd)
-        else:
-            g_cov = None
     # written into one buffer (no concatenation pass): coef, scale_base, scale_sp, affine = 0
     g_packed = g_w.new_zeros(packed.shape)
     k = n_f - 1
@@ -235,8 +233,8 @@ def numeric_backward(tape: dict, gy: torch.Tensor, gs: np.ndarray | None = None)
     _, consts, base_fun = tape["spec"]
     xt = tape["xt"]
     g_f = (tape["wm"].T @ gy).view(n_f, n_in, batch)
-    if g_cov is not None:
-        g_f.transpose(0, 1).baddbmm_(g_cov, tape["fc"])
+    if g_fc_w is not None:
+        g_f.transpose(0, 1).baddbmm_(g_fc_w, tape["fc"])
     g_x = bases_input_grad(g_f[:-1], tape["prev"], consts)
     g_bx = _base_input_grad(base_fun, g_f[-1], xt)
     if g_bx is not None:
