@@ -162,8 +162,10 @@ def _bases_t(xt: torch.Tensor, k: int, consts: dict, out=None) -> tuple[torch.Te
 
 
 def _bases_grad(grad: torch.Tensor, prev: torch.Tensor, k_inv: torch.Tensor) -> torch.Tensor:
-    """dL/dx from dL/dB: dB_i,k/dx = k·(B_i,k−1·inv_i − B_i+1,k−1·inv_i+1)."""
-    scaled = prev * k_inv  # (n_basis + 1, n_in, batch)
+    """dL/dx from dL/dB: dB_i,k/dx = k·(B_i,k−1·inv_i − B_i+1,k−1·inv_i+1). ``grad`` may cover
+    only the first bases (the others get none)."""
+    n = grad.shape[0] + 1
+    scaled = prev[:n] * k_inv[:n]  # (n_basis + 1, n_in, batch)
     return torch.sub(scaled[:-1], scaled[1:]).mul_(grad).sum(0)
 
 
@@ -201,8 +203,8 @@ def bases_and_lower(xt: torch.Tensor, k: int, consts: dict) -> tuple[torch.Tenso
 
 
 def bases_input_grad(grad: torch.Tensor, prev: torch.Tensor, consts: dict) -> torch.Tensor:
-    """dL/dx ``(n_in, batch)`` from dL/dB ``(G + k, n_in, batch)`` and ``bases_and_lower``'s
-    lower-order bases."""
+    """dL/dx ``(n_in, batch)`` from dL/dB ``(G + k, n_in, batch)`` (or of only the first bases)
+    and ``bases_and_lower``'s lower-order bases."""
     n_values = grad.numel() // grad.shape[0]
     return _fast("grad", n_values, _bases_grad, grad.contiguous(), prev, consts["k_inv"])
 

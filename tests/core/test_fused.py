@@ -92,6 +92,45 @@ def test_numeric_edges_value_and_gradients_match_plain_autograd(with_reg, x_grad
     assert bool((g_affine == 0).all())
 
 
+@pytest.mark.parametrize("x_grad", [False, True])
+@pytest.mark.parametrize("in_span", [True, False])
+def test_large_layers_drop_the_last_basis_inside_the_span_with_the_same_values(
+    in_span, x_grad, monkeypatch
+):
+    """Inside the grid's span the bases sum to 1, so large layers weigh K features instead of
+    K + 1 (fused.features); values and every gradient (regulariser included) stay those of the
+    per-edge reference. An input outside the span keeps all K + 1."""
+    from kan_core.fused import features
+    from kan_core.spline import COMPILE_MIN_VALUES
+
+    monkeypatch.setenv("KAN_CORE_COMPILE", "0")  # (eager float64; the compiled kernel: above)
+    xt, knots, params, live = _layer_inputs(n_in=64, n_out=5, batch=800, seed=5)
+    assert xt.numel() >= COMPILE_MIN_VALUES
+    if not in_span:
+        xt[7, 3] = 1.2  # beyond t_G+k ≈ 1.0 for input 7
+    spec = (3, basis_inverses(knots, 3), "silu")
+    n_b = knots.shape[1] - 1 - 3
+    f, _ = features(xt, spec)
+    assert f.shape[0] == (n_b if in_span else n_b + 1)
+    leaves = [t.clone().requires_grad_() for t in (xt, _packed(*params))]
+    leaves[0].requires_grad_(x_grad)
+    feats = None if x_grad else {"f": f}
+    ours = numeric_edges(*leaves, live.T.contiguous(), spec, feats, True)
+    ref_leaves = [t.clone().requires_grad_() for t in (xt, *params)]
+    ref = reference_numeric(ref_leaves[0], knots, 3, *ref_leaves[1:], live)
+    for o, r in zip(ours, ref, strict=True):
+        assert torch.allclose(o, r, atol=1e-10), (o - r).abs().max()
+    g = torch.Generator().manual_seed(9)
+    weights = [torch.randn(o.shape, generator=g, dtype=o.dtype) for o in ref]
+    sum((o * w).sum() for o, w in zip(ours, weights, strict=True)).backward()
+    sum((r * w).sum() for r, w in zip(ref, weights, strict=True)).backward()
+    g_coef, g_sb, g_ssp, _ = unpack(leaves[1].grad)
+    ours_grads = [leaves[0].grad if x_grad else None, g_coef, g_ssp, g_sb]
+    for a, b in zip(ours_grads, [t.grad for t in ref_leaves], strict=True):
+        if a is not None:
+            assert torch.allclose(a, b, atol=1e-9), (a.shape, (a - b).abs().max())
+
+
 def test_numeric_edges_pass_gradcheck():
     xt, knots, params, live = _layer_inputs(2, 3, 4, 2, 12, seed=1)
     spec = (2, basis_inverses(knots, 2), "silu")
@@ -115,7 +154,9 @@ def test_large_layer_features_take_the_compiled_path_with_the_same_values(monkey
     assert spline._compiled.get("features") is not None, "torch.compile failed: fell back to eager"
     monkeypatch.setenv("KAN_CORE_COMPILE", "0")
     eager, prev_eager = features(xt, spec)
-    ref = torch.cat([reference_bases(xt.double(), knots.double(), 3), F.silu(xt.double())[None]])
+    bases = reference_bases(xt.double(), knots.double(), 3)  # (x inside the grid's span:
+    ref = torch.cat([bases[:-1], F.silu(xt.double())[None]])  # the last basis is left out)
+    assert fast.shape == eager.shape == ref.shape
     for a, b in ((fast, eager), (prev_fast, prev_eager)):
         assert torch.allclose(a, b, atol=1e-6)
     assert torch.allclose(eager.double(), ref, atol=1e-5)
