@@ -160,7 +160,8 @@ def numeric_forward(xt, packed, live, spec, feats=None, with_reg=False, need_x_g
     lsp = packed[:, -5]  # scale_sp (see unpack), (out, in)
     if live is not None:  # (None: every edge live, as in training before pruning)
         lsp = lsp * live
-    pou = n_f == n_b  # (see features): B_K = 1 − Σ B_g, so w_g·B_g + w_K·B_K = (w_g − w_K)·B_g + w_K
+    # without the last basis (see features): w_g·B_g + w_K·B_K = (w_g − w_K)·B_g + w_K
+    pou = n_f == n_b
     if pou:
         wm = packed[:, :n_b] - packed[:, n_b - 1 : n_b]  # its last row (0) becomes the base's
         wm.mul_(lsp.unsqueeze(1))
