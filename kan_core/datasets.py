@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 
 import torch
@@ -12,6 +13,7 @@ from .parser import parse_formula
 __all__ = ["PRESETS", "Preset", "create_dataset", "dataset_from_formula", "validate_dataset"]
 
 KEYS = ("train_input", "train_label", "test_input", "test_label")
+MAX_SAMPLES = 10_000_000  # per split
 
 
 def _ranges(ranges, n_var: int) -> list[tuple[float, float]]:
@@ -53,6 +55,21 @@ def create_dataset(
             "device": "cpu",
         },
     )
+    for name, v, least in (
+        ("n_var", n_var, 1),
+        ("train_num", train_num, 1),
+        ("test_num", test_num, 1),
+    ):
+        if (
+            isinstance(v, bool)
+            or not isinstance(v, numbers.Integral)
+            or not least <= v <= MAX_SAMPLES
+        ):
+            raise ValueError(
+                f"{name} must be a whole number in [{least}, {MAX_SAMPLES}], got {v!r}"
+            )
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise ValueError(f"seed must be a whole number, got {seed!r}")
     r = _ranges(ranges, n_var)
     gen = torch.Generator().manual_seed(seed)
     lo = torch.tensor([p[0] for p in r])
@@ -60,8 +77,11 @@ def create_dataset(
 
     def sample(n):
         x = torch.rand(n, n_var, generator=gen) * span + lo
-        y = f(x)
-        return x, (y.unsqueeze(1) if y.dim() == 1 else y).to(x.dtype)
+        y = torch.as_tensor(f(x))  # (a NumPy result too)
+        y = y.unsqueeze(1) if y.dim() == 1 else y
+        if y.dim() != 2 or y.shape[0] != n:
+            raise ValueError(f"f must map (batch, {n_var}) to (batch, n_out), got {tuple(y.shape)}")
+        return x, y.to(x.dtype)
 
     tr_x, tr_y = sample(train_num)
     te_x, te_y = sample(test_num)

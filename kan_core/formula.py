@@ -9,7 +9,9 @@ that close, so no ``0.e-4`` artefacts remain.
 
 from __future__ import annotations
 
+import keyword
 import math
+import re
 import warnings
 
 import sympy
@@ -124,10 +126,7 @@ def symbolic_formula(model, var_names=None, placeholders: bool = False, digits: 
     Every unpruned edge must be symbolic, unless ``placeholders``: then a numeric edge appears as
     an undefined function ``phi_l_i_j(input)``.
     """
-    n_in = model.width[0]
-    names = list(var_names) if var_names is not None else [f"x_{i + 1}" for i in range(n_in)]
-    if len(names) != n_in:
-        raise ValueError(f"got {len(names)} variable names for {n_in} inputs")
+    names = _var_names(var_names, model.width[0])
     nodes: list[sympy.Expr] = [sympy.Symbol(n, real=True) for n in names]
     for l, layer in enumerate(model.layers):
         outs: list[sympy.Expr] = [sympy.Integer(0)] * layer.out_dim
@@ -229,16 +228,51 @@ def to_mathml(expr: sympy.Expr, order: str | None = None) -> str:
     return f'<math xmlns="http://www.w3.org/1998/Math/MathML" display="block">{body}</math>'
 
 
+def _var_names(var_names, n: int) -> list[str]:
+    """``n`` distinct, non-empty variable names; ``x_1 … x_n`` by default."""
+    if var_names is None:
+        return [f"x_{i + 1}" for i in range(n)]
+    names = list(var_names)
+    if len(names) != n:
+        raise ValueError(f"got {len(names)} variable names for {n} inputs")
+    if not all(isinstance(v, str) and v.strip() for v in names):
+        raise ValueError(f"variable names must be non-empty strings, got {names}")
+    if len(set(names)) != n:
+        raise ValueError(f"variable names must differ, got {names}")
+    return names
+
+
+def _identifiers(names: list[str]) -> list[str]:
+    """Python identifiers for variable names (a CSV column ``"temp (C)"`` → ``temp__C_``),
+    distinct."""
+    out: list[str] = []
+    for v in names:
+        ident = re.sub(r"\W", "_", v)
+        if not ident.isidentifier() or keyword.iskeyword(ident) or ident == "math":
+            ident = f"v_{ident}"
+        while ident in out:
+            ident += "_"
+        out.append(ident)
+    return out
+
+
 def to_python(exprs: list[sympy.Expr], var_names: list[str]) -> str:
-    """Self-contained Python source of ``f(x_1, …) -> tuple`` using only ``math``."""
-    body = ", ".join(sympy.pycode(e, fully_qualified_modules=True) for e in exprs)
-    args = ", ".join(var_names)
-    return f"import math\n\n\ndef f({args}):\n    return ({body},)\n"
+    """Self-contained Python source of ``f(x_1, …) -> tuple`` using only ``math`` (names that
+    are not Python identifiers become ones)."""
+    names = _var_names(var_names, len(var_names))
+    idents = _identifiers(names)
+    swap = {
+        sympy.Symbol(n, real=True): sympy.Symbol(i, real=True)
+        for n, i in zip(names, idents, strict=True)
+        if n != i
+    }
+    body = ", ".join(sympy.pycode(e.xreplace(swap), fully_qualified_modules=True) for e in exprs)
+    return f"import math\n\n\ndef f({', '.join(idents)}):\n    return ({body},)\n"
 
 
 def compile_formula(exprs: list[sympy.Expr], var_names: list[str]):
     """A fast evaluator: ``(batch, n_var)`` tensor → ``(batch, n_out)`` tensor (float64 inside)."""
-    syms = [sympy.Symbol(n, real=True) for n in var_names]
+    syms = [sympy.Symbol(n, real=True) for n in _var_names(var_names, len(var_names))]
     fns = [sympy.lambdify(syms, e, modules="numpy") for e in exprs]
 
     def evaluate(x: torch.Tensor) -> torch.Tensor:
@@ -259,7 +293,7 @@ def formula_fidelity(model, dataset: dict, var_names=None) -> dict:
         net = float(torch.sqrt(torch.mean((model(x) - y) ** 2)))
     if not formula_complete(model):
         return {"formula_rmse": None, "network_rmse": net}
-    names = list(var_names) if var_names is not None else [f"x_{i + 1}" for i in range(x.shape[1])]
+    names = _var_names(var_names, x.shape[1])
     exprs = symbolic_formula(model, names)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

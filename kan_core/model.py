@@ -7,7 +7,9 @@ The heavier operations live in their own modules (``prune``, ``symbolic``, ``for
 from __future__ import annotations
 
 import copy
+import math
 import numbers
+import operator
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -42,18 +44,70 @@ class KANConfig:
 
     def validate(self) -> None:
         w = self.width
-        ints = all(
-            isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 1 for n in w
-        )
-        if len(w) < 2 or not ints:
+        if not isinstance(w, list | tuple) or len(w) < 2 or not all(_is_int(n, 1) for n in w):
             raise ValueError(f"width must list ≥ 2 positive integers, got {w}")
-        if not (1 <= self.grid <= 1000):
-            raise ValueError(f"grid must be in [1, 1000], got {self.grid}")
-        if not (1 <= self.k <= 5):
-            raise ValueError(f"k must be in [1, 5], got {self.k}")
-        lo, hi = self.grid_range
-        if not hi > lo:
-            raise ValueError(f"grid_range must be increasing, got {self.grid_range}")
+        if (
+            max(w) > MAX_NODES
+            or sum(a * b for a, b in zip(w[:-1], w[1:], strict=False)) > MAX_EDGES
+        ):
+            raise ValueError(
+                f"width {w} is too large (at most {MAX_NODES} nodes per layer and "
+                f"{MAX_EDGES} edges in all)"
+            )
+        if not (_is_int(self.grid, 1) and self.grid <= 1000):
+            raise ValueError(f"grid must be a whole number in [1, 1000], got {self.grid!r}")
+        if not (_is_int(self.k, 1) and self.k <= 5):
+            raise ValueError(f"k must be a whole number in [1, 5], got {self.k!r}")
+        if not _is_int(self.seed, None):
+            raise ValueError(f"seed must be a whole number, got {self.seed!r}")
+        r = self.grid_range
+        if not (
+            isinstance(r, list | tuple)
+            and len(r) == 2
+            and all(_is_real(v) and abs(v) <= MAX_RANGE for v in r)
+            and r[1] > r[0]
+        ):
+            raise ValueError(
+                f"grid_range must be an increasing pair of numbers within ±{MAX_RANGE:g}, got {r!r}"
+            )
+        if not (_is_real(self.grid_eps) and 0 <= self.grid_eps <= 1):
+            raise ValueError(f"grid_eps must be in [0, 1], got {self.grid_eps!r}")
+        if not (_is_real(self.noise_scale) and 0 <= self.noise_scale <= 10):
+            raise ValueError(f"noise_scale must be in [0, 10], got {self.noise_scale!r}")
+
+
+MAX_NODES = 100_000  # per layer
+MAX_EDGES = 4_000_000  # in all: ~56 M parameters (K + 6 per edge) at grid 5, k 3
+MAX_RANGE = 1e6  # |grid_range| (float32 knots stay finite and distinct far beyond)
+
+
+def _is_int(v, least: int | None) -> bool:
+    """A whole number (not a bool), at least ``least``."""
+    ok = isinstance(v, numbers.Integral) and not isinstance(v, bool)
+    return ok and (least is None or v >= least)
+
+
+def _is_real(v) -> bool:
+    """A finite real number (not a bool)."""
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _samples_count(n) -> int:
+    """How many points to sample a curve at."""
+    if not (_is_int(n, 2) and n <= 100_000):
+        raise ValueError(f"n must be a whole number in [2, 100000], got {n!r}")
+    return int(n)
+
+
+def _index(v, what: str) -> int:
+    """An index as a plain ``int`` (NumPy and 0-d integer tensors too: a ``sym_funs`` key must
+    be one hashable kind, and a file's JSON cannot hold NumPy ints)."""
+    if isinstance(v, bool):
+        raise TypeError(f"{what} must be an integer index, got {v!r}")
+    try:
+        return operator.index(v)
+    except TypeError:
+        raise TypeError(f"{what} must be an integer index, got {v!r}") from None
 
 
 class KAN(nn.Module):
@@ -88,6 +142,17 @@ class KAN(nn.Module):
                 noise_scale=noise_scale,
             )
         config.validate()
+        # plain Python numbers (NumPy ints pass the checks but not into a file's JSON)
+        config = KANConfig(
+            width=[int(n) for n in config.width],
+            grid=int(config.grid),
+            k=int(config.k),
+            seed=int(config.seed),
+            grid_range=(float(config.grid_range[0]), float(config.grid_range[1])),
+            base_fun=config.base_fun,
+            grid_eps=float(config.grid_eps),
+            noise_scale=float(config.noise_scale),
+        )
         self.config = config
         gen = torch.Generator().manual_seed(config.seed)
         w = config.width
@@ -105,6 +170,8 @@ class KAN(nn.Module):
             for l in range(len(w) - 1)
         )
         self.reference_input: torch.Tensor | None = None
+        # node (l, i) → the edges prune_node(l, i) masked (see prune.restore_node)
+        self.pruned_nodes: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
 
     # --- shape -------------------------------------------------------------------------------
     @property
@@ -128,6 +195,12 @@ class KAN(nn.Module):
             layer.invalidate()
         return copy.deepcopy(self)
 
+    def _edge(self, l, i, j) -> tuple[int, int, int]:
+        """A checked edge index as plain ints."""
+        l, i, j = _index(l, "layer"), _index(i, "input node"), _index(j, "output node")
+        self._check_edge(l, i, j)
+        return l, i, j
+
     def _check_edge(self, l: int, i: int, j: int) -> KANLayer:
         if not (0 <= l < self.depth):
             raise IndexError(f"layer {l} out of range (model has {self.depth} layers)")
@@ -140,25 +213,43 @@ class KAN(nn.Module):
 
     def set_reference_input(self, x: torch.Tensor) -> None:
         """Inputs that scores, pruning and symbolic fits use when no ``x`` is given."""
-        self._check_input(x)
-        self.reference_input = x.detach()
+        self.reference_input = self._samples(x).detach()
 
     def _x(self, x: torch.Tensor | None) -> torch.Tensor:
         if x is not None:
-            self._check_input(x)
-            return x
+            return self._samples(x)
         if self.reference_input is None:
             raise ValueError("no data: pass x, or fit the model / set_reference_input(x) first")
         return self.reference_input
 
+    def _samples(self, x) -> torch.Tensor:
+        """``x`` checked as data that grids, scores and symbolic fits are computed from: at
+        least two finite samples (one sample has no spread: every edge would score 0)."""
+        x = self._check_input(x)
+        if x.shape[0] < 2:
+            raise ValueError(f"need at least 2 samples, got {x.shape[0]}")
+        bad = ~torch.isfinite(x)
+        if bool(bad.any()):
+            row = int(bad.any(1).nonzero()[0])
+            raise ValueError(f"x has {int(bad.sum())} NaN/inf value(s) (first in row {row})")
+        return x
+
     # --- forward -----------------------------------------------------------------------------
-    def _check_input(self, x: torch.Tensor) -> None:
+    def _check_input(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` as ``(batch, in)`` in the model's dtype (integer and other float inputs are
+        converted, as the trainer converts datasets)."""
         if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.shape[1] != self.layers[0].in_dim:
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise ValueError(f"input must be (batch, {self.layers[0].in_dim}), got {shape}")
+        dtype = self.layers[0].packed.dtype
+        if x.dtype != dtype:
+            if x.is_complex():
+                raise ValueError(f"input must be real numbers, got {x.dtype}")
+            x = x.to(dtype)
+        return x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self._check_input(x)
+        x = self._check_input(x)
         if torch.is_grad_enabled() and not any(layer.sym_funs for layer in self.layers):
             return _NumericNetwork.apply(x, self.layers, *(layer.packed for layer in self.layers))
         xt = x.T
@@ -168,7 +259,7 @@ class KAN(nn.Module):
 
     def forward_with_reg(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Output and each layer's ``(in, out)`` edge scales for the regulariser."""
-        self._check_input(x)
+        x = self._check_input(x)
         scales, xt = [], x.T
         for layer in self.layers:
             xt, s = layer.forward_t(xt, with_reg=True)
@@ -204,7 +295,7 @@ class KAN(nn.Module):
     @torch.no_grad()
     def refine(self, new_grid: int, x: torch.Tensor | None = None) -> KAN:
         """A copy on ``new_grid`` intervals per edge that reproduces this model's function."""
-        if not isinstance(new_grid, numbers.Integral) or not (1 <= new_grid <= 1000):
+        if not (_is_int(new_grid, 1) and new_grid <= 1000):
             raise ValueError(f"grid must be a whole number in [1, 1000], got {new_grid!r}")
         new_grid = int(new_grid)
         h = self._x(x)
@@ -217,7 +308,8 @@ class KAN(nn.Module):
 
     # --- edges -------------------------------------------------------------------------------
     def edge_state(self, l: int, i: int, j: int) -> str:
-        layer = self._check_edge(l, i, j)
+        l, i, j = self._edge(l, i, j)
+        layer = self.layers[l]
         if layer.mask[i, j] == 0:
             return "pruned"
         return "symbolic" if layer.sym_mask[i, j] > 0 else "active"
@@ -225,6 +317,7 @@ class KAN(nn.Module):
     def node_state(self, l: int, i: int) -> str:
         """``"pruned"`` if every edge into and out of node ``(l, i)`` is masked, else ``"active"``.
         Layers are numbered 0 (inputs) … depth (outputs)."""
+        l, i = _index(l, "layer"), _index(i, "node")
         if not (0 <= l <= self.depth and 0 <= i < self.width[l]):
             raise IndexError(f"node ({l},{i}) out of range for width {self.width}")
         live = []
@@ -285,43 +378,45 @@ class KAN(nn.Module):
     def prune_edge(self, l, i, j):
         from .prune import prune_edge
 
-        return prune_edge(self, l, i, j)
+        return prune_edge(self, *self._edge(l, i, j))
 
     def restore_edge(self, l, i, j):
-        self._check_edge(l, i, j)
+        l, i, j = self._edge(l, i, j)
         self.layers[l].mask[i, j] = 1.0
 
     def prune_node(self, l, i):
         from .prune import prune_node
 
-        return prune_node(self, l, i)
+        return prune_node(self, _index(l, "layer"), _index(i, "node"))
 
     def restore_node(self, l, i):
         from .prune import restore_node
 
-        restore_node(self, l, i)
+        restore_node(self, _index(l, "layer"), _index(i, "node"))
 
     def suggest_symbolic(self, l, i, j, lib=None, topk=5, x=None, exclude=(), **pykan_kw):
         from .symbolic import suggest_symbolic
 
         pykan_keywords("suggest_symbolic", pykan_kw, *SYMBOLIC_KEYWORDS)
+        l, i, j = self._edge(l, i, j)
         return suggest_symbolic(self, l, i, j, lib=lib, topk=topk, x=self._x(x), exclude=exclude)
 
     def fix_symbolic(self, l, i, j, name, x=None, fit=None, **pykan_kw):
         from .symbolic import fix_symbolic
 
         pykan_keywords("fix_symbolic", pykan_kw, *SYMBOLIC_KEYWORDS)
+        l, i, j = self._edge(l, i, j)
         return fix_symbolic(self, l, i, j, name, x=None if fit else self._x(x), fit=fit)
 
     def symbolic_fit(self, l, i, j):
         from .symbolic import symbolic_fit
 
-        return symbolic_fit(self, l, i, j)
+        return symbolic_fit(self, *self._edge(l, i, j))
 
     def unfix_symbolic(self, l, i, j):
         from .symbolic import unfix_symbolic
 
-        unfix_symbolic(self, l, i, j)
+        unfix_symbolic(self, *self._edge(l, i, j))
 
     def auto_symbolic(self, lib=None, r2_threshold=None, x=None, exclude=None, **pykan_kw):
         from .symbolic import auto_symbolic
@@ -339,12 +434,13 @@ class KAN(nn.Module):
     def edge_curves(self, n=64):
         from .curves import edge_curves
 
-        return edge_curves(self, n)
+        return edge_curves(self, _samples_count(n))
 
     def edge_curve(self, l, i, j, n=128, x=None):
         from .curves import edge_curve
 
-        return edge_curve(self, l, i, j, n, x if x is not None else self.reference_input)
+        x = self.reference_input if x is None else self._samples(x)
+        return edge_curve(self, *self._edge(l, i, j), _samples_count(n), x)
 
     def save(self, path):
         from .io import save

@@ -80,6 +80,10 @@ def _order_variables(names: set[str]) -> list[str]:
     if indexed and len(indexed) == len(names):
         n = max(int(re.sub(r"\D", "", v)) for v in indexed)
         style = "x_" if any("_" in v for v in indexed) else "x"
+        if any(("_" in v) != (style == "x_") for v in indexed):
+            raise FormulaError(
+                f"variables {sorted(names)} mix two styles: write x_1, x_2, … or x1, x2, …"
+            )
         return [f"{style}{i}" for i in range(1, n + 1)]
     return sorted(
         names, key=lambda s: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)]

@@ -156,6 +156,7 @@ def apply_prune(model, plan: PrunePlan, shrink: bool):
     for layer, m in zip(new.layers, plan.edge_masks, strict=True):
         layer.mask.copy_(m.float())
     new.prune_warnings = list(plan.warnings)
+    new.pruned_nodes = {}  # (the plan's masks replace whatever prune_node did)
     if not shrink:
         return new
     keep = [torch.nonzero(m).flatten().tolist() for m in plan.node_masks]
@@ -198,18 +199,37 @@ def _check_node(model, l: int, i: int) -> None:
         raise IndexError(f"node ({l},{i}) out of range (layer {l} has {model.width[l]} nodes)")
 
 
+def _node_edges(model, l: int, i: int) -> list[tuple[int, int, int]]:
+    """Every edge ``(layer, in, out)`` into and out of node ``(l, i)``."""
+    out = [(l, i, j) for j in range(model.width[l + 1])] if l < model.depth else []
+    into = [(l - 1, h, i) for h in range(model.width[l - 1])] if l > 0 else []
+    return into + out
+
+
 def prune_node(model, l: int, i: int) -> list[str]:
-    """Mask every edge of node ``(l, i)`` (an input or hidden node), in place."""
+    """Mask every edge of node ``(l, i)`` (an input or hidden node), in place. The edges this
+    masks are remembered (``model.pruned_nodes``) so that ``restore_node`` brings back exactly
+    those."""
     _check_node(model, l, i)
     before = reachability([m.mask > 0 for m in model.layers])
-    model.layers[l].mask[i, :] = 0.0
-    if l > 0:
-        model.layers[l - 1].mask[:, i] = 0.0
+    live = [e for e in _node_edges(model, l, i) if model.layers[e[0]].mask[e[1], e[2]] > 0]
+    model.pruned_nodes.setdefault((l, i), []).extend(live)
+    for a, b, c in live:
+        model.layers[a].mask[b, c] = 0.0
     return _cut_warnings(model, before)
 
 
 def restore_node(model, l: int, i: int) -> None:
+    """Undo ``prune_node(l, i)``: the edges it masked come back — not those pruned on their own,
+    nor those of a neighbour that is itself still pruned by ``prune_node`` (they come back with
+    it). A node pruned otherwise (``prune()``, a loaded file) gets all its edges back, except
+    those of such neighbours."""
     _check_node(model, l, i)
-    model.layers[l].mask[i, :] = 1.0
-    if l > 0:
-        model.layers[l - 1].mask[:, i] = 1.0
+    records = model.pruned_nodes
+    edges = records.pop((l, i), None)
+    for a, b, c in _node_edges(model, l, i) if edges is None else edges:
+        other = (a, b) if (a + 1, c) == (l, i) else (a + 1, c)
+        if other in records:
+            records[other].append((a, b, c))
+        else:
+            model.layers[a].mask[b, c] = 1.0

@@ -12,12 +12,13 @@ optimiser's memory is cleared, and the step is reported with ``ok=False``; after
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 
 import torch
 
 from .compat import FIT_KEYWORDS, pykan_keywords
-from .datasets import validate_dataset
+from .datasets import KEYS, validate_dataset
 from .fused import regularization, regularization_grads
 from .layer import network_backward, network_forward
 from .lbfgs import LBFGS
@@ -112,6 +113,23 @@ class TrainOptions:
             v = getattr(self, name)
             if not (math.isfinite(v) and v >= 0):
                 raise ValueError(f"{name} must be ≥ 0, got {v}")
+        for name in (
+            "batch",
+            "grid_update_num",
+            "stop_grid_update_step",
+            "start_grid_update_step",
+            "seed",
+            "lbfgs_iters",
+            "max_bad_steps",
+        ):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+                raise ValueError(f"{name} must be a whole number, got {v!r}")
+        for name in ("lbfgs_iters", "max_bad_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be ≥ 1, got {getattr(self, name)}")
+        if not isinstance(self.update_grid, bool):
+            raise ValueError(f"update_grid must be True or False, got {self.update_grid!r}")
         if self.loss_fn is not None and not callable(self.loss_fn):
             raise ValueError(
                 f"loss_fn must be callable (prediction, label) → loss, got {self.loss_fn!r}"
@@ -146,6 +164,7 @@ class Trainer:
         self.options.validate()
         validate_dataset(self.dataset, class_labels=self.options.loss_fn is not None)
         self.dataset = _in_dtype_of(self.model, self.dataset)
+        _check_labels(self.model, self.dataset, self.options.loss_fn is not None)
         self.model.set_reference_input(self.dataset["train_input"])
         self._gen = torch.Generator().manual_seed(self.options.seed)
         self._opt = None
@@ -261,12 +280,38 @@ class Trainer:
 
 
 def _in_dtype_of(model, dataset: dict) -> dict:
-    """The dataset with its floating tensors in the model's dtype (float64 NumPy data and a
-    float32 model, say); the same dict when they already are. Class-index labels stay."""
+    """The four tensors of a dataset in the model's dtype (float64 NumPy data and a float32
+    model, say; integer inputs); class-index labels (integers, with a ``loss_fn``) stay. Other
+    entries of the dict are left out."""
     dtype = next(model.parameters()).dtype
-    if all(t.dtype == dtype or not t.is_floating_point() for t in dataset.values()):
-        return dataset
-    return {k: t.to(dtype) if t.is_floating_point() else t for k, t in dataset.items()}
+
+    def cast(key, t):
+        keep = "label" in key and not t.is_floating_point() and t.dim() == 1
+        return t if keep else t.to(dtype)
+
+    return {key: cast(key, dataset[key]) for key in KEYS}
+
+
+def _check_labels(model, dataset: dict, custom_loss: bool) -> None:
+    """Labels that fit the model's outputs: ``(n, n_out)`` for the MSE; a custom loss also
+    takes ``(n,)`` class indices in ``[0, n_out)``. (Broadcasting would otherwise train every
+    output on one column, and a bad class index would look like a diverging step.)"""
+    n_out = model.width[-1]
+    for part in ("train", "test"):
+        y = dataset[f"{part}_label"]
+        if y.dim() == 1:  # (validate_dataset allows it only with a custom loss)
+            if y.is_floating_point():
+                continue  # e.g. a regression loss of its own: the loss_fn's business
+            lo, hi = int(y.min()), int(y.max())
+            if lo < 0 or hi >= n_out:
+                raise ValueError(
+                    f"{part}_label holds class indices in [{lo}, {hi}], but the model has "
+                    f"{n_out} output(s): indices must be in [0, {n_out - 1}]"
+                )
+        elif y.shape[1] != n_out and not custom_loss:
+            raise ValueError(
+                f"{part}_label has {y.shape[1]} column(s), the model {n_out} output(s)"
+            )
 
 
 def fit(model, dataset, opt="LBFGS", steps=100, callback=None, metrics=None, **options) -> dict:
@@ -281,19 +326,28 @@ def fit(model, dataset, opt="LBFGS", steps=100, callback=None, metrics=None, **o
     unless left at pykan's defaults.
     """
     options = pykan_keywords("fit", options, *FIT_KEYWORDS, own=TrainOptions.__dataclass_fields__)
-    trainer = Trainer(model, dataset, TrainOptions(opt=opt, **options))
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 0:
+        raise ValueError(f"steps must be a whole number ≥ 0, got {steps!r}")
     metrics = list(metrics or ())
     for metric in metrics:
-        trainer.history[metric.__name__] = []
+        if not callable(metric):
+            raise ValueError(f"metrics must be callables (no arguments), got {metric!r}")
+    trainer = Trainer(model, dataset, TrainOptions(opt=opt, **options))
+    for metric in metrics:
+        trainer.history[_name(metric)] = []
     for _ in range(int(steps)):
         result = trainer.step()
         for metric in metrics:
-            trainer.history[metric.__name__].append(_scalar(metric()))
+            trainer.history[_name(metric)].append(_scalar(metric()))
         if callback is not None and callback(result, trainer) is False:
             break
         if trainer.stopped:
             break
     return trainer.history
+
+
+def _name(metric) -> str:
+    return getattr(metric, "__name__", type(metric).__name__)
 
 
 def _scalar(v):

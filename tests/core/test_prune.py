@@ -63,6 +63,29 @@ def test_manual_prune_warns_on_last_path_and_restore_undoes():
     assert m.edge_state(0, 1, 0) == "active"
 
 
+def _masks(m):
+    return [layer.mask.clone() for layer in m.layers]
+
+
+def test_restore_node_brings_back_only_what_prune_node_masked():
+    m = KAN([2, 3, 1], seed=0)
+    m.prune_edge(0, 0, 0)  # pruned on its own: stays pruned
+    m.prune_node(1, 0)
+    m.restore_node(1, 0)
+    assert m.edge_state(0, 0, 0) == "pruned"
+    assert [m.edge_state(0, 1, 0), m.edge_state(1, 0, 0)] == ["active", "active"]
+    # neighbours pruned by prune_node stay pruned until restored themselves, then come back whole
+    full = KAN([2, 3, 1], seed=0)
+    m.restore_edge(0, 0, 0)
+    m.prune_node(0, 0)
+    m.prune_node(1, 0)
+    m.restore_node(1, 0)
+    assert m.node_state(0, 0) == "pruned" and m.edge_state(0, 0, 0) == "pruned"
+    assert m.edge_state(0, 1, 0) == "active"
+    m.restore_node(0, 0)
+    assert all(bool((a == b).all()) for a, b in zip(_masks(m), _masks(full), strict=True))
+
+
 def test_pruned_edge_contributes_nothing():
     m = KAN([2, 2, 1], seed=0)
     x = torch.rand(20, 2)
