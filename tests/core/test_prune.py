@@ -82,6 +82,10 @@ def test_restore_node_brings_back_only_what_prune_node_masked():
     m.restore_node(1, 0)
     assert m.node_state(0, 0) == "pruned" and m.edge_state(0, 0, 0) == "pruned"
     assert m.edge_state(0, 1, 0) == "active"
+    m.prune_node(1, 0)
+    m = KAN.from_bytes(m.to_bytes())  # the record travels with the file (the server reloads)
+    m.restore_node(1, 0)
+    assert m.node_state(0, 0) == "pruned" and m.edge_state(0, 1, 0) == "active"
     m.restore_node(0, 0)
     assert all(bool((a == b).all()) for a, b in zip(_masks(m), _masks(full), strict=True))
 
