@@ -9,6 +9,10 @@ Each edge's samples are normalised to ``t = (x − μ)/σ`` and the fit is done 
    every pair whatever its function.
 A fit whose argument leaves the function's domain on the data, or that uses the function where
 it is nearly constant (so ``c`` and ``d`` would be huge and cancel), is excluded (R² = −inf).
+``x`` skips the search and the polish: ``c·(α·t + β) + d`` is the same line for every ``α ≠ 0``
+and ``β``, so its least-squares fit is the closed form at ``α = 1, β = 0``. (In a search, float32
+rounding picks among equal R²s; it picked ill-conditioned points, tiny ``α`` and large ``β`` at the
+nearly-constant cutoff, where the float64 re-check then refused the line.)
 """
 
 from __future__ import annotations
@@ -29,8 +33,17 @@ ALPHAS = torch.cat(
 )
 BETAS = torch.linspace(-4.0, 4.0, 25, dtype=_F32)
 ZOOMS = 2  # local refinements of the grid
+_CENTRE = 12  # index of the offsets (0, 0) in a zoom's 5×5 grid
 MIN_REL_SPREAD = 0.1  # f's std / rms on the data below this = f used as a constant: excluded
+# The float64 re-check on all points only refuses gross cases: where f saturates, its spread on
+# the search's subsample can differ from the full one by tens of percent, and a search winner
+# at the cutoff must not be thrown away (R² = −inf) for that.
+RECHECK_REL_SPREAD = MIN_REL_SPREAD / 2
 LM_ITERS = 8
+# Fewest samples per edge: over twice the four parameters (a, b, c, d), so that a high R² says
+# more than "four parameters interpolate a handful of points".
+MIN_SAMPLES = 10
+_CLOSED_FORM = ("x",)  # fitted at α = 1, β = 0: its family is the same for every (α ≠ 0, β)
 
 
 def _subsample(x: torch.Tensor, y: torch.Tensor, m: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -41,7 +54,7 @@ def _subsample(x: torch.Tensor, y: torch.Tensor, m: int) -> tuple[torch.Tensor, 
     return x.gather(1, pick), y.gather(1, pick)
 
 
-def _stack_r2(fns, z, yc, var_y, zlo, zhi):
+def _stack_r2(fns, z, yc, var_y, zlo, zhi, min_spread=MIN_REL_SPREAD):
     """R², c and mean f for every (function, edge, grid point).
 
     ``z``: one ``(E, G, m)`` argument tensor shared by all functions, or ``(F, E, G, m)`` one per
@@ -61,7 +74,7 @@ def _stack_r2(fns, z, yc, var_y, zlo, zhi):
             for k, fn in enumerate(fns)
         ]
     )
-    ok &= torch.isfinite(r2) & (var_f > MIN_REL_SPREAD**2 * (var_f + mean_f * mean_f) + 1e-30)
+    ok &= torch.isfinite(r2) & (var_f > min_spread**2 * (var_f + mean_f * mean_f) + 1e-30)
     r2 = torch.where(ok, r2, torch.full_like(r2, -math.inf))
     return r2, cov / (var_f + 1e-30), mean_f
 
@@ -102,7 +115,10 @@ def _search(fns, t, y, var_y, chunk: int = 8):
         beta = b0.unsqueeze(-1) + db * steps.repeat(5)
         z, zlo, zhi = _z(alpha, beta, tz)
         r2, _, _ = _stack_r2(fns, z, yz, vyz, zlo, zhi)
-        pick = r2.argmax(-1, keepdim=True)
+        best, pick = r2.max(-1, keepdim=True)
+        # No admissible point nearby (the winner sat at the cutoff of a smaller sample): stay
+        # at the centre (offsets 0, 0) rather than jump to argmax's arbitrary first corner.
+        pick = torch.where(best > -math.inf, pick, _CENTRE)
         a0, b0 = alpha.gather(-1, pick).squeeze(-1), beta.gather(-1, pick).squeeze(-1)
         da, db = da / 2.5, db / 2.5
     return a0.double(), b0.double()
@@ -112,7 +128,7 @@ def _closed_form(fns, t, y, var_y, alpha, beta):
     """c, d and R² at given ``(α, β)`` (each ``(F, E)``)."""
     z, zlo, zhi = _z(alpha.unsqueeze(-1), beta.unsqueeze(-1), t)
     yc = y - y.mean(1, keepdim=True)
-    r2, c, mean_f = _stack_r2(fns, z, yc, var_y.unsqueeze(1), zlo, zhi)
+    r2, c, mean_f = _stack_r2(fns, z, yc, var_y.unsqueeze(1), zlo, zhi, RECHECK_REL_SPREAD)
     d = y.mean(1, keepdim=True) - c * mean_f
     return c.squeeze(-1), d.squeeze(-1), r2.squeeze(-1)
 
@@ -169,8 +185,15 @@ def fit_functions(x: torch.Tensor, y: torch.Tensor, fns: list[SymbolicFunction],
 
     ``polish``: run Levenberg–Marquardt for all pairs (``True``), none (``False``), or the pairs
     marked in an ``(E, F)`` bool mask. Returns ``{name: (a, b, c, d, r2)}``, each an ``(E,)``
-    float64 tensor, with ``a, b`` in the original x units.
+    float64 tensor, with ``a, b`` in the original x units. Samples must be finite, at least
+    ``MIN_SAMPLES`` per edge.
     """
+    if x.dim() != 2 or x.shape != y.shape:
+        raise ValueError(f"x and y must both be (edges, samples), got {x.shape} and {y.shape}")
+    if x.shape[1] < MIN_SAMPLES:
+        raise ValueError(f"need at least {MIN_SAMPLES} samples per edge, got {x.shape[1]}")
+    if not (torch.isfinite(x).all() and torch.isfinite(y).all()):
+        raise ValueError("samples must be finite (got NaN or inf)")
     x, y = _subsample(x.double(), y.double(), N_POINTS)
     mu, sigma = x.mean(1, keepdim=True), x.std(1, keepdim=True).clamp_min(1e-12)
     t = (x - mu) / sigma
@@ -179,14 +202,18 @@ def fit_functions(x: torch.Tensor, y: torch.Tensor, fns: list[SymbolicFunction],
     fit_fns = [fn for fn in fns if fn.name != "0"]
     params = {}
     if fit_fns:
-        al, be = _search(fit_fns, t, y, var_y)
+        al = torch.ones(len(fit_fns), x.shape[0], dtype=torch.float64)
+        be = torch.zeros_like(al)
+        searched = [k for k, fn in enumerate(fit_fns) if fn.name not in _CLOSED_FORM]
+        if searched:
+            al[searched], be[searched] = _search([fit_fns[k] for k in searched], t, y, var_y)
         c, d, r2 = _closed_form(fit_fns, t, y, var_y, al, be)
         for k, fn in enumerate(fit_fns):
             params[fn.name] = [al[k], be[k], c[k], d[k], r2[k]]
     if polish is not False:
         segments, starts, picks, at = [], [], [], 0
         for k, fn in enumerate(fns):
-            if fn.name == "0":
+            if fn.name == "0" or fn.name in _CLOSED_FORM:  # nothing to polish
                 continue
             sel = torch.ones_like(flat) if polish is True else polish[:, k].clone()
             sel &= torch.isfinite(params[fn.name][4])

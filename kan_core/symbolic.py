@@ -5,12 +5,14 @@ candidate that is nearly as good wins, fixing, unfixing and auto-snapping (numer
 from __future__ import annotations
 
 import math
+import numbers
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 
 import torch
 
-from .fitting import fit_functions
-from .symbolic_lib import SYMBOLIC_LIB, resolve_lib
+from .fitting import MIN_SAMPLES, fit_functions
+from .symbolic_lib import SYMBOLIC_LIB, check_names, resolve_lib
 
 __all__ = [
     "SymbolicFit",
@@ -85,6 +87,20 @@ def rank(fits: list[SymbolicFit]) -> list[SymbolicFit]:
     return sorted(usable, key=lambda f: (f.name == "0" and f.r2 < 0.999, -f.score))
 
 
+def _data(model, x) -> torch.Tensor:
+    """The samples a fit uses (``x``, or the model's reference input), refused before anything
+    changes when they cannot support one: NaN/inf, or fewer than ``MIN_SAMPLES`` distinct rows
+    (with fewer, four parameters nearly interpolate every edge and R² means nothing)."""
+    x = model._x(x)  # shape, dtype, finite
+    n = len(torch.unique(x, dim=0))
+    if n < MIN_SAMPLES:
+        raise ValueError(
+            f"symbolic fits need at least {MIN_SAMPLES} distinct samples, got {n} "
+            f"(of {x.shape[0]} rows)"
+        )
+    return x
+
+
 def _edge_samples(model, edges, x):
     """Inputs and numeric activations of the given edges: two ``(E, batch)`` tensors."""
     hs = model.layer_inputs(x)
@@ -97,10 +113,13 @@ def _edge_samples(model, edges, x):
     return torch.stack(xs), torch.stack(ys)
 
 
-def _fits_for_edges(model, edges, lib, x) -> list[list[SymbolicFit]]:
+def _fits_for_edges(model, edges, fns, x) -> list[list[SymbolicFit]]:
     """Grid-fit every function on every edge, polish each edge's best few, then return fits."""
-    fns = resolve_lib(lib)
     ex, ey = _edge_samples(model, edges, x)
+    bad = ~(torch.isfinite(ex).all(1) & torch.isfinite(ey).all(1))
+    if bool(bad.any()):
+        e = edges[int(bad.nonzero()[0])]
+        raise ValueError(f"edge {e}'s inputs or activations are NaN/inf on these samples")
     coarse = fit_functions(ex, ey, fns, polish=False)
     scores = torch.stack([_score_tensor(coarse[f.name][4], f.complexity) for f in fns], 1)
     top = scores.topk(min(POLISH_TOP, len(fns)), dim=1).indices
@@ -118,36 +137,65 @@ def _fits_for_edges(model, edges, lib, x) -> list[list[SymbolicFit]]:
 
 
 def suggest_symbolic(model, l, i, j, lib=None, topk=5, x=None, exclude=()):
-    """Top ``topk`` candidates for edge ``(l, i, j)``, best first (pruned edges refuse)."""
-    model._check_edge(l, i, j)
+    """Top ``topk`` candidates for edge ``(l, i, j)``, best first (pruned edges refuse).
+    ``exclude``: names (or one name) the user rejected."""
+    l, i, j = model._edge(l, i, j)
     if model.edge_state(l, i, j) == "pruned":
         raise ValueError(f"edge ({l},{i},{j}) is pruned; restore it before asking for suggestions")
-    fits = _fits_for_edges(model, [(l, i, j)], lib, x)[0]
-    ranked = rank([f for f in fits if f.name not in set(exclude)])
-    return ranked[:topk]
+    if isinstance(topk, bool) or not isinstance(topk, numbers.Integral):
+        raise TypeError(f"topk must be a whole number, got {topk!r}")
+    if topk < 1:
+        raise ValueError(f"topk must be at least 1, got {topk}")
+    rejected = set(check_names(exclude, "exclude"))
+    fits = _fits_for_edges(model, [(l, i, j)], resolve_lib(lib), _data(model, x))[0]
+    return rank([f for f in fits if f.name not in rejected])[:topk]
+
+
+def _check_fit(fit, name: str, dtype: torch.dtype) -> None:
+    """A user-supplied fit must be complete and usable in a model of ``dtype``: checked before
+    the edge changes, so a refused fit leaves the model as it was."""
+    if not isinstance(fit, SymbolicFit):
+        raise TypeError(f"fit must be a SymbolicFit, got {type(fit).__name__}")
+    if fit.name != name:
+        raise ValueError(f"fit is for {fit.name!r}, not {name!r}")
+    for field in ("a", "b", "c", "d", "r2"):
+        v = getattr(fit, field)
+        if isinstance(v, bool) or not isinstance(v, numbers.Real):
+            raise TypeError(f"fit.{field} must be a real number, got {v!r}")
+    largest = torch.finfo(dtype).max
+    for field in ("a", "b", "c", "d"):  # r2 may be NaN: "not known" (see symbolic_fit)
+        v = getattr(fit, field)
+        if not (math.isfinite(v) and abs(v) <= largest):
+            raise ValueError(
+                f"fit.{field} must be finite and within ±{largest:.3g} (the model's {dtype}), "
+                f"got {v!r}"
+            )
 
 
 def _set_symbolic(model, l, i, j, fit: SymbolicFit) -> None:
     layer = model.layers[l]
+    # Everything that can fail comes before the first change.
+    params = torch.tensor([fit.a, fit.b, fit.c, fit.d], dtype=layer.affine.dtype)
+    r2 = float(fit.r2)
     with torch.no_grad():
-        layer.affine[i, j] = torch.tensor([fit.a, fit.b, fit.c, fit.d], dtype=layer.affine.dtype)
+        layer.affine[i, j] = params
     layer.sym_mask[i, j] = 1.0
     layer.sym_funs[(i, j)] = fit.name
-    layer.sym_r2[(i, j)] = float(fit.r2)
+    layer.sym_r2[(i, j)] = r2
     layer.invalidate()
 
 
 def fix_symbolic(model, l, i, j, name, x=None, fit: SymbolicFit | None = None) -> SymbolicFit:
     """Snap edge ``(l, i, j)`` to ``name``, fitting ``a, b, c, d`` (or using ``fit``'s)."""
-    model._check_edge(l, i, j)
-    if name not in SYMBOLIC_LIB:
+    l, i, j = model._edge(l, i, j)
+    if not isinstance(name, str) or name not in SYMBOLIC_LIB:
         raise ValueError(f"unknown symbolic function {name!r}")
     if fit is None:
-        fit = _fits_for_edges(model, [(l, i, j)], [name], x)[0][0]
+        fit = _fits_for_edges(model, [(l, i, j)], [SYMBOLIC_LIB[name]], _data(model, x))[0][0]
         if not math.isfinite(fit.r2):
             raise ValueError(f"{name} is undefined (or degenerate) on edge ({l},{i},{j})'s inputs")
-    elif fit.name != name:
-        raise ValueError(f"fit is for {fit.name!r}, not {name!r}")
+    else:
+        _check_fit(fit, name, model.layers[l].affine.dtype)
     _set_symbolic(model, l, i, j, fit)
     return fit
 
@@ -172,19 +220,48 @@ def unfix_symbolic(model, l, i, j) -> None:
     layer.invalidate()
 
 
+def _exclusions(model, exclude) -> tuple[set, dict]:
+    """``auto_symbolic``'s ``exclude`` as (edges to leave alone, ``{edge: rejected names}``)."""
+    if exclude is None:
+        return set(), {}
+
+    def edge(e):
+        triple = tuple(e) if isinstance(e, Iterable) and not isinstance(e, str) else ()
+        if len(triple) != 3:
+            raise TypeError(f"exclude: an edge is an (l, i, j) triple, got {e!r}")
+        return model._edge(*triple)
+
+    if isinstance(exclude, Mapping):
+        return set(), {edge(e): set(check_names(v, f"exclude[{e!r}]")) for e, v in exclude.items()}
+    if isinstance(exclude, str) or not isinstance(exclude, Iterable):
+        raise TypeError(
+            f"exclude: expected {{(l, i, j): names}} or a collection of (l, i, j) edges, "
+            f"got {type(exclude).__name__}"
+        )
+    return {edge(e) for e in exclude}, {}
+
+
 def auto_symbolic(model, lib=None, r2_threshold=None, x=None, exclude=None):
     """Snap every active (numeric, unpruned) edge to its best candidate, all edges in one batch.
 
     ``r2_threshold``: only snap edges whose best candidate reaches it (``None`` = snap all).
-    ``exclude``: ``{(l, i, j): names}`` the user rejected. Returns ``{(l, i, j): SymbolicFit}``.
+    ``exclude``: ``{(l, i, j): names}`` the user rejected, or a collection of ``(l, i, j)``
+    edges to leave numeric. Returns ``{(l, i, j): SymbolicFit}``.
     """
-    edges = [e for e in model.edges() if model.edge_state(*e) == "active"]
+    if r2_threshold is not None:
+        if isinstance(r2_threshold, bool) or not isinstance(r2_threshold, numbers.Real):
+            raise TypeError(f"r2_threshold must be a number or None, got {r2_threshold!r}")
+        if math.isnan(r2_threshold):
+            raise ValueError(f"r2_threshold must not be NaN, got {r2_threshold!r}")
+    skip, rejected = _exclusions(model, exclude)
+    fns = resolve_lib(lib)
+    x = _data(model, x)
+    edges = [e for e in model.edges() if model.edge_state(*e) == "active" and e not in skip]
     if not edges:
         return {}
-    exclude = exclude or {}
     done = {}
-    for e, fits in zip(edges, _fits_for_edges(model, edges, lib, x), strict=True):
-        ranked = rank([f for f in fits if f.name not in set(exclude.get(e, ()))])
+    for e, fits in zip(edges, _fits_for_edges(model, edges, fns, x), strict=True):
+        ranked = rank([f for f in fits if f.name not in rejected.get(e, ())])
         if not ranked:
             continue
         best = ranked[0]

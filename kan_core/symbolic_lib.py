@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import sympy
 import torch
 
-__all__ = ["SYMBOLIC_LIB", "SymbolicFunction", "domain_ok", "resolve_lib"]
+__all__ = ["SYMBOLIC_LIB", "SymbolicFunction", "check_names", "domain_ok", "resolve_lib"]
 
 _EPS = 1e-6
 HALF_PI = math.pi / 2
@@ -34,7 +34,10 @@ class SymbolicFunction:
 
 
 def _recip(z: torch.Tensor, power: float) -> torch.Tensor:
-    safe = torch.where(z.abs() < 1e-4, torch.where(z < 0, -1e-4, 1e-4), z)
+    # The floor is a tensor like z: torch.where with Python scalars would return torch's
+    # default dtype, not z's (a float32 search under a float64 default then fails).
+    floor = torch.full_like(z, 1e-4)
+    safe = torch.where(z.abs() < 1e-4, torch.where(z < 0, -floor, floor), z)
     return safe.pow(-power) if power != 1 else 1.0 / safe
 
 
@@ -111,14 +114,30 @@ def _entries() -> list[SymbolicFunction]:
 SYMBOLIC_LIB: dict[str, SymbolicFunction] = {f.name: f for f in _entries()}
 
 
+def check_names(names, what: str) -> list[str]:
+    """``names`` (one name, or an iterable of names) as a list of known names, duplicates
+    dropped; ``what`` names the argument in the errors. A lone string is one name, not its
+    characters (``"x^2"`` must not mean ``["x", "^", "2"]``)."""
+    if isinstance(names, str):
+        names = [names]
+    try:
+        names = list(dict.fromkeys(names))
+    except TypeError:
+        raise TypeError(f"{what}: expected function names, got {type(names).__name__}") from None
+    unknown = [n for n in names if not isinstance(n, str) or n not in SYMBOLIC_LIB]
+    if unknown:
+        raise ValueError(f"{what}: unknown symbolic function(s): {', '.join(map(repr, unknown))}")
+    return names
+
+
 def resolve_lib(lib) -> list[SymbolicFunction]:
-    """``None`` → the whole library; otherwise a list of names (unknown names raise)."""
+    """``None`` → the whole library; otherwise a name or names (unknown names or none raise)."""
     if lib is None:
         return list(SYMBOLIC_LIB.values())
-    unknown = [n for n in lib if n not in SYMBOLIC_LIB]
-    if unknown:
-        raise ValueError(f"unknown symbolic function(s): {', '.join(map(str, unknown))}")
-    return [SYMBOLIC_LIB[n] for n in dict.fromkeys(lib)]
+    names = check_names(lib, "lib")
+    if not names:
+        raise ValueError(f"lib: the symbolic library is empty ({lib!r}); pass None for all")
+    return [SYMBOLIC_LIB[n] for n in names]
 
 
 def domain_ok(domain: str, zlo: torch.Tensor, zhi: torch.Tensor) -> torch.Tensor:

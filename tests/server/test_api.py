@@ -239,3 +239,17 @@ def test_preset_preview_and_formula_check(client):
     assert ok["ok"] and ok["variables"] == ["x_1", "x_2"] and ok["latex"]
     bad = client.post("/api/formula/check", json={"formula": "foo(x_1)"}).json()
     assert not bad["ok"] and "foo" in bad["message"]
+
+
+def test_a_library_refusal_is_a_409_naming_it_and_changes_nothing(client):
+    """kan_core's ValueErrors (here: too few distinct samples for a symbolic fit — the data, not
+    the request, is the problem) reach the user as 409s naming the problem, not 500s; the session
+    is left as it was."""
+    s = create(client, csv="a,b,y\n0.1,0.2,1\n0.3,0.1,2\n0.5,0.9,3\n0.7,0.4,4\n0.2,0.8,5\n")
+    before = client.get(s.url(), headers=s.headers).json()
+    r = client.get(s.url("/edges/0/0/0/suggestions"), headers=s.headers)
+    assert r.status_code == 409 and "at least 10 distinct samples" in r.text, r.text
+    r = client.post(s.url("/edges/0/0/0/symbolic"), json={"name": "sin"}, headers=s.headers)
+    assert r.status_code == 409 and "at least 10 distinct samples" in r.text, r.text
+    after = client.get(s.url(), headers=s.headers).json()
+    assert after["edges"] == before["edges"] and after["history"] == before["history"]
