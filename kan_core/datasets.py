@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass, field
 
 import torch
 
 from .compat import pykan_keywords
+from .config import is_int
 from .parser import parse_formula
 
 __all__ = ["PRESETS", "Preset", "create_dataset", "dataset_from_formula", "validate_dataset"]
@@ -60,15 +60,11 @@ def create_dataset(
         ("train_num", train_num, 1),
         ("test_num", test_num, 1),
     ):
-        if (
-            isinstance(v, bool)
-            or not isinstance(v, numbers.Integral)
-            or not least <= v <= MAX_SAMPLES
-        ):
+        if not (is_int(v, least) and v <= MAX_SAMPLES):
             raise ValueError(
                 f"{name} must be a whole number in [{least}, {MAX_SAMPLES}], got {v!r}"
             )
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+    if not is_int(seed, None):
         raise ValueError(f"seed must be a whole number, got {seed!r}")
     r = _ranges(ranges, n_var)
     gen = torch.Generator().manual_seed(seed)

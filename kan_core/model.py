@@ -7,107 +7,15 @@ The heavier operations live in their own modules (``prune``, ``symbolic``, ``for
 from __future__ import annotations
 
 import copy
-import math
-import numbers
-import operator
-from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import nn
 
 from .compat import SYMBOLIC_KEYWORDS, check_device, pykan_keywords
+from .config import KANConfig, as_index, curve_samples, is_int
 from .layer import KANLayer, network_backward, network_forward
 
-__all__ = ["KAN", "KANConfig"]
-
-
-@dataclass
-class KANConfig:
-    width: list[int] = field(default_factory=lambda: [2, 5, 1])  # nodes per layer, inputs first
-    grid: int = 5  # spline intervals per edge
-    k: int = 3  # spline order (3 = cubic)
-    seed: int = 0  # seeds every random draw of the initialisation
-    grid_range: tuple[float, float] = (-1.0, 1.0)  # initial grid span (adapted to data by fit)
-    base_fun: str = "silu"  # residual base function b(x) on every edge
-    grid_eps: float = 0.02  # 0 = grid at data quantiles, 1 = uniform over the data's range
-    noise_scale: float = 0.3  # scale of the initial spline noise (pykan: 0.3)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> KANConfig:
-        d = dict(d)
-        d["width"] = [int(w) for w in d["width"]]
-        d["grid_range"] = tuple(float(v) for v in d["grid_range"])
-        return cls(**d)
-
-    def validate(self) -> None:
-        w = self.width
-        if not isinstance(w, list | tuple) or len(w) < 2 or not all(_is_int(n, 1) for n in w):
-            raise ValueError(f"width must list ≥ 2 positive integers, got {w}")
-        if (
-            max(w) > MAX_NODES
-            or sum(a * b for a, b in zip(w[:-1], w[1:], strict=False)) > MAX_EDGES
-        ):
-            raise ValueError(
-                f"width {w} is too large (at most {MAX_NODES} nodes per layer and "
-                f"{MAX_EDGES} edges in all)"
-            )
-        if not (_is_int(self.grid, 1) and self.grid <= 1000):
-            raise ValueError(f"grid must be a whole number in [1, 1000], got {self.grid!r}")
-        if not (_is_int(self.k, 1) and self.k <= 5):
-            raise ValueError(f"k must be a whole number in [1, 5], got {self.k!r}")
-        if not _is_int(self.seed, None):
-            raise ValueError(f"seed must be a whole number, got {self.seed!r}")
-        r = self.grid_range
-        if not (
-            isinstance(r, list | tuple)
-            and len(r) == 2
-            and all(_is_real(v) and abs(v) <= MAX_RANGE for v in r)
-            and r[1] > r[0]
-        ):
-            raise ValueError(
-                f"grid_range must be an increasing pair of numbers within ±{MAX_RANGE:g}, got {r!r}"
-            )
-        if not (_is_real(self.grid_eps) and 0 <= self.grid_eps <= 1):
-            raise ValueError(f"grid_eps must be in [0, 1], got {self.grid_eps!r}")
-        if not (_is_real(self.noise_scale) and 0 <= self.noise_scale <= 10):
-            raise ValueError(f"noise_scale must be in [0, 10], got {self.noise_scale!r}")
-
-
-MAX_NODES = 100_000  # per layer
-MAX_EDGES = 4_000_000  # in all: ~56 M parameters (K + 6 per edge) at grid 5, k 3
-MAX_RANGE = 1e6  # |grid_range| (float32 knots stay finite and distinct far beyond)
-
-
-def _is_int(v, least: int | None) -> bool:
-    """A whole number (not a bool), at least ``least``."""
-    ok = isinstance(v, numbers.Integral) and not isinstance(v, bool)
-    return ok and (least is None or v >= least)
-
-
-def _is_real(v) -> bool:
-    """A finite real number (not a bool)."""
-    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _samples_count(n) -> int:
-    """How many points to sample a curve at."""
-    if not (_is_int(n, 2) and n <= 100_000):
-        raise ValueError(f"n must be a whole number in [2, 100000], got {n!r}")
-    return int(n)
-
-
-def _index(v, what: str) -> int:
-    """An index as a plain ``int`` (NumPy and 0-d integer tensors too: a ``sym_funs`` key must
-    be one hashable kind, and a file's JSON cannot hold NumPy ints)."""
-    if isinstance(v, bool):
-        raise TypeError(f"{what} must be an integer index, got {v!r}")
-    try:
-        return operator.index(v)
-    except TypeError:
-        raise TypeError(f"{what} must be an integer index, got {v!r}") from None
+__all__ = ["KAN", "KANConfig"]  # (KANConfig lives in config.py)
 
 
 class KAN(nn.Module):
@@ -141,18 +49,7 @@ class KAN(nn.Module):
                 grid_eps=grid_eps,
                 noise_scale=noise_scale,
             )
-        config.validate()
-        # plain Python numbers (NumPy ints pass the checks but not into a file's JSON)
-        config = KANConfig(
-            width=[int(n) for n in config.width],
-            grid=int(config.grid),
-            k=int(config.k),
-            seed=int(config.seed),
-            grid_range=(float(config.grid_range[0]), float(config.grid_range[1])),
-            base_fun=config.base_fun,
-            grid_eps=float(config.grid_eps),
-            noise_scale=float(config.noise_scale),
-        )
+        config = config.checked()
         self.config = config
         gen = torch.Generator().manual_seed(config.seed)
         w = config.width
@@ -197,7 +94,7 @@ class KAN(nn.Module):
 
     def _edge(self, l, i, j) -> tuple[int, int, int]:
         """A checked edge index as plain ints."""
-        l, i, j = _index(l, "layer"), _index(i, "input node"), _index(j, "output node")
+        l, i, j = as_index(l, "layer"), as_index(i, "input node"), as_index(j, "output node")
         self._check_edge(l, i, j)
         return l, i, j
 
@@ -295,7 +192,7 @@ class KAN(nn.Module):
     @torch.no_grad()
     def refine(self, new_grid: int, x: torch.Tensor | None = None) -> KAN:
         """A copy on ``new_grid`` intervals per edge that reproduces this model's function."""
-        if not (_is_int(new_grid, 1) and new_grid <= 1000):
+        if not (is_int(new_grid, 1) and new_grid <= 1000):
             raise ValueError(f"grid must be a whole number in [1, 1000], got {new_grid!r}")
         new_grid = int(new_grid)
         h = self._x(x)
@@ -317,7 +214,7 @@ class KAN(nn.Module):
     def node_state(self, l: int, i: int) -> str:
         """``"pruned"`` if every edge into and out of node ``(l, i)`` is masked, else ``"active"``.
         Layers are numbered 0 (inputs) … depth (outputs)."""
-        l, i = _index(l, "layer"), _index(i, "node")
+        l, i = as_index(l, "layer"), as_index(i, "node")
         if not (0 <= l <= self.depth and 0 <= i < self.width[l]):
             raise IndexError(f"node ({l},{i}) out of range for width {self.width}")
         live = []
@@ -387,12 +284,12 @@ class KAN(nn.Module):
     def prune_node(self, l, i):
         from .prune import prune_node
 
-        return prune_node(self, _index(l, "layer"), _index(i, "node"))
+        return prune_node(self, as_index(l, "layer"), as_index(i, "node"))
 
     def restore_node(self, l, i):
         from .prune import restore_node
 
-        restore_node(self, _index(l, "layer"), _index(i, "node"))
+        restore_node(self, as_index(l, "layer"), as_index(i, "node"))
 
     def suggest_symbolic(self, l, i, j, lib=None, topk=5, x=None, exclude=(), **pykan_kw):
         from .symbolic import suggest_symbolic
@@ -434,13 +331,13 @@ class KAN(nn.Module):
     def edge_curves(self, n=64):
         from .curves import edge_curves
 
-        return edge_curves(self, _samples_count(n))
+        return edge_curves(self, curve_samples(n))
 
     def edge_curve(self, l, i, j, n=128, x=None):
         from .curves import edge_curve
 
         x = self.reference_input if x is None else self._samples(x)
-        return edge_curve(self, *self._edge(l, i, j), _samples_count(n), x)
+        return edge_curve(self, *self._edge(l, i, j), curve_samples(n), x)
 
     def save(self, path):
         from .io import save

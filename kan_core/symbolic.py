@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from .config import is_int
 from .fitting import MIN_SAMPLES, fit_functions
 from .symbolic_lib import SYMBOLIC_LIB, check_names, resolve_lib
 
@@ -142,7 +143,7 @@ def suggest_symbolic(model, l, i, j, lib=None, topk=5, x=None, exclude=()):
     l, i, j = model._edge(l, i, j)
     if model.edge_state(l, i, j) == "pruned":
         raise ValueError(f"edge ({l},{i},{j}) is pruned; restore it before asking for suggestions")
-    if isinstance(topk, bool) or not isinstance(topk, numbers.Integral):
+    if not is_int(topk, None):
         raise TypeError(f"topk must be a whole number, got {topk!r}")
     if topk < 1:
         raise ValueError(f"topk must be at least 1, got {topk}")

@@ -12,12 +12,12 @@ optimiser's memory is cleared, and the step is reported with ``ok=False``; after
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass, field
 
 import torch
 
 from .compat import FIT_KEYWORDS, pykan_keywords
+from .config import is_int
 from .datasets import KEYS, validate_dataset
 from .fused import regularization, regularization_grads
 from .layer import network_backward, network_forward
@@ -123,7 +123,7 @@ class TrainOptions:
             "max_bad_steps",
         ):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            if not is_int(v, None):
                 raise ValueError(f"{name} must be a whole number, got {v!r}")
         for name in ("lbfgs_iters", "max_bad_steps"):
             if getattr(self, name) < 1:
@@ -326,7 +326,7 @@ def fit(model, dataset, opt="LBFGS", steps=100, callback=None, metrics=None, **o
     unless left at pykan's defaults.
     """
     options = pykan_keywords("fit", options, *FIT_KEYWORDS, own=TrainOptions.__dataclass_fields__)
-    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 0:
+    if not is_int(steps, 0):
         raise ValueError(f"steps must be a whole number ≥ 0, got {steps!r}")
     metrics = list(metrics or ())
     for metric in metrics:
