@@ -218,7 +218,7 @@ class Trainer:
                 self._twin = None
                 self.reset_optimizer()
             return model
-        if self._twin is None or self._twin[1] != _state_key(model):
+        if self._twin is None or not _unchanged(self._twin[1], model):
             self._twin = (model.copy().double(), None)
             self.reset_optimizer()
         return self._twin[0]
@@ -341,10 +341,21 @@ def _tensors(model) -> list[torch.Tensor]:
     return [*model.parameters(), *model.buffers()]
 
 
-def _state_key(model) -> tuple:
-    """Changes whenever a parameter or buffer is replaced or written in place (every edit,
-    rollback or load does one or the other; symbolic functions come with their ``sym_mask``)."""
-    return tuple((id(t), t._version) for t in _tensors(model))
+def _state_key(model) -> list:
+    """The model's tensors and their version counters: ``_unchanged`` tells whether any was
+    replaced or written in place since (every edit, rollback or load does one or the other;
+    symbolic functions come with their ``sym_mask``). The tensors themselves are kept, not their
+    ids, which a new model's tensors could reuse."""
+    return [(t, t._version) for t in _tensors(model)]
+
+
+def _unchanged(key: list | None, model) -> bool:
+    now = _tensors(model)
+    return (
+        key is not None
+        and len(key) == len(now)
+        and all(t is u and v == u._version for (t, v), u in zip(key, now, strict=True))
+    )
 
 
 def _in_dtype_of(model, dataset: dict) -> dict:
