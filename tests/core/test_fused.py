@@ -61,6 +61,25 @@ def _packed(coef, ssp, sb):
     return pack(coef, sb, ssp, torch.randn(*sb.shape, 4, dtype=sb.dtype))
 
 
+def _matches_reference(ours, leaves, xt, knots, params, live):
+    """``numeric_edges``' outputs ``ours`` (``(y,)`` or ``(y, s)``) and their gradients in its
+    leaves ``(xt, packed)`` equal the per-edge reference's; returns ours ``(g_coef, g_affine)``."""
+    ref_leaves = [t.clone().requires_grad_() for t in (xt, *params)]
+    ref = reference_numeric(ref_leaves[0], knots, 3, *ref_leaves[1:], live)[: len(ours)]
+    for o, r in zip(ours, ref, strict=True):
+        assert torch.allclose(o, r, atol=1e-10), (o - r).abs().max()
+    g = torch.Generator().manual_seed(9)
+    weights = [torch.randn(o.shape, generator=g, dtype=o.dtype) for o in ref]
+    sum((o * w).sum() for o, w in zip(ours, weights, strict=True)).backward()
+    sum((r * w).sum() for r, w in zip(ref, weights, strict=True)).backward()
+    g_coef, g_sb, g_ssp, g_affine = unpack(leaves[1].grad)
+    ours_grads = [leaves[0].grad, g_coef, g_ssp, g_sb]  # (xt's is None without x_grad)
+    for a, b in zip(ours_grads, [t.grad for t in ref_leaves], strict=True):
+        if a is not None:
+            assert torch.allclose(a, b, atol=1e-9), (a.shape, (a - b).abs().max())
+    return g_coef, g_affine
+
+
 @pytest.mark.parametrize("all_live", [False, True])
 @pytest.mark.parametrize("with_reg", [False, True])
 @pytest.mark.parametrize("x_grad", [False, True])
@@ -74,19 +93,7 @@ def test_numeric_edges_value_and_gradients_match_plain_autograd(with_reg, x_grad
     feats = None if x_grad else {"f": torch.cat([reference_bases(xt, knots, 3), F.silu(xt)[None]])}
     ours = numeric_edges(*leaves, None if all_live else live.T.contiguous(), spec, feats, with_reg)
     ours = ours if with_reg else (ours,)
-    ref_leaves = [t.clone().requires_grad_() for t in (xt, *params)]
-    ref = reference_numeric(ref_leaves[0], knots, 3, *ref_leaves[1:], live)[: len(ours)]
-    g = torch.Generator().manual_seed(9)
-    weights = [torch.randn(o.shape, generator=g, dtype=o.dtype) for o in ref]
-    for o, r in zip(ours, ref, strict=True):
-        assert torch.allclose(o, r, atol=1e-10)
-    sum((o * w).sum() for o, w in zip(ours, weights, strict=True)).backward()
-    sum((r * w).sum() for r, w in zip(ref, weights, strict=True)).backward()
-    g_coef, g_sb, g_ssp, g_affine = unpack(leaves[1].grad)
-    ours_grads = [leaves[0].grad if x_grad else None, g_coef, g_ssp, g_sb]
-    for a, b in zip(ours_grads, [t.grad for t in ref_leaves], strict=True):
-        if a is not None:
-            assert torch.allclose(a, b, atol=1e-9), (a.shape, (a - b).abs().max())
+    g_coef, g_affine = _matches_reference(ours, leaves, xt, knots, params, live)
     # masked edges get no gradient at all, and the symbolic branch's slots none here
     assert bool((g_coef[live == 0] == 0).all())
     assert bool((g_affine == 0).all())
@@ -116,19 +123,7 @@ def test_large_layers_drop_the_last_basis_inside_the_span_with_the_same_values(
     leaves[0].requires_grad_(x_grad)
     feats = None if x_grad else {"f": f}
     ours = numeric_edges(*leaves, live.T.contiguous(), spec, feats, True)
-    ref_leaves = [t.clone().requires_grad_() for t in (xt, *params)]
-    ref = reference_numeric(ref_leaves[0], knots, 3, *ref_leaves[1:], live)
-    for o, r in zip(ours, ref, strict=True):
-        assert torch.allclose(o, r, atol=1e-10), (o - r).abs().max()
-    g = torch.Generator().manual_seed(9)
-    weights = [torch.randn(o.shape, generator=g, dtype=o.dtype) for o in ref]
-    sum((o * w).sum() for o, w in zip(ours, weights, strict=True)).backward()
-    sum((r * w).sum() for r, w in zip(ref, weights, strict=True)).backward()
-    g_coef, g_sb, g_ssp, _ = unpack(leaves[1].grad)
-    ours_grads = [leaves[0].grad if x_grad else None, g_coef, g_ssp, g_sb]
-    for a, b in zip(ours_grads, [t.grad for t in ref_leaves], strict=True):
-        if a is not None:
-            assert torch.allclose(a, b, atol=1e-9), (a.shape, (a - b).abs().max())
+    _matches_reference(ours, leaves, xt, knots, params, live)
 
 
 def test_numeric_edges_pass_gradcheck():
