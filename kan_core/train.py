@@ -22,6 +22,7 @@ from .datasets import KEYS, validate_dataset
 from .fused import regularization, regularization_grads
 from .layer import network_backward, network_forward
 from .lbfgs import LBFGS
+from .twin import Float64Twin
 
 __all__ = ["StepResult", "TrainOptions", "Trainer", "fit", "loss_and_grads", "regularization"]
 
@@ -168,8 +169,7 @@ class Trainer:
         self.model.set_reference_input(self.dataset["train_input"])
         self._gen = torch.Generator().manual_seed(self.options.seed)
         self._opt = None
-        self._twin = None  # (float64 copy, the model's state when they last agreed): _target
-        self._data64 = None
+        self._twin = Float64Twin()  # what the optimiser moves once there are symbolic edges
         self._lr_scale = 1.0  # cut after a rolled-back step, recovered by good ones
 
     def _optimizer(self, target):
@@ -202,45 +202,6 @@ class Trainer:
             and (self.steps_done % every == 0)
         )
 
-    def _target(self):
-        """What the optimiser moves this step: the model — or, once a float32 model has
-        symbolic edges, a float64 twin whose result is written back after every step.
-
-        Fine-tuning ``c·f(a·x + b) + d`` needs more than float32: where the fit's optimum sits
-        at a function's edge (``sqrt`` of a sum that should reach 0) float32 rounding of the
-        hidden values swamps the loss's last digits and L-BFGS stops dead (``sqrt(x_1² + x_2²)``
-        stalled at a relative RMSE of 8e-3; in float64 it reaches 2e-4). Such models are tiny
-        and op-bound, so float64 costs next to nothing. The twin is rebuilt whenever the model
-        changed since the last write-back (an edit, a rollback, a new model)."""
-        model = self.model
-        if not _wants_twin(model):
-            if self._twin is not None:  # (the optimiser holds the twin's parameters)
-                self._twin = None
-                self.reset_optimizer()
-            return model
-        if self._twin is None or not _unchanged(self._twin[1], model):
-            self._twin = (model.copy().double(), None)
-            self.reset_optimizer()
-        return self._twin[0]
-
-    def _write_back(self) -> None:
-        twin = self._twin[0]
-        with torch.no_grad():
-            for a, b in zip(_tensors(self.model), _tensors(twin), strict=True):
-                a.copy_(b)
-        for layer in self.model.layers:
-            layer.invalidate()
-        self._twin = (twin, _state_key(self.model))
-
-    def _data(self, target) -> dict:
-        if target is self.model:
-            return self.dataset
-        if self._data64 is None:
-            self._data64 = {
-                k: t.double() if t.is_floating_point() else t for k, t in self.dataset.items()
-            }
-        return self._data64
-
     def _batch(self, data: dict) -> tuple[torch.Tensor, torch.Tensor]:
         x, y = data["train_input"], data["train_label"]
         b = self.options.batch
@@ -253,8 +214,10 @@ class Trainer:
         """One optimiser step (one LBFGS ``step`` call / one Adam update)."""
         model, o = self.model, self.options
         saved = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        target = self._target()
-        data = self._data(target)
+        target = self._twin.target(model)  # the model, or its float64 twin (see twin.py)
+        data = self.dataset if target is model else self._twin.data(self.dataset)
+        if self._twin.rebuilt:  # (the optimiser held the previous parameters)
+            self.reset_optimizer()
         if self._grid_due():
             # The optimiser keeps its memory across grid updates, as pykan's does (the function
             # is kept; the coefficients move). Resetting L-BFGS here restarted it from steepest
@@ -283,7 +246,7 @@ class Trainer:
         if error or not finite:
             return self._roll_back(saved, error or "loss or parameters became NaN/inf")
         if target is not model:
-            self._write_back()
+            self._twin.write_back(model)
         with torch.no_grad():
             pred = model(self.dataset["test_input"])
             test = _root(float(_data_loss(pred, self.dataset["test_label"], o.loss_fn)))
@@ -322,40 +285,6 @@ class Trainer:
         self.history["train_loss"].append(r.train_loss)
         self.history["test_loss"].append(r.test_loss)
         self.history["reg"].append(r.reg)
-
-
-TWIN_MAX_PARAMS = 1_000_000  # (a float64 twin of anything bigger costs real memory and time)
-
-
-def _wants_twin(model) -> bool:
-    """A float32 model with symbolic edges, small enough to copy (see ``Trainer._target``)."""
-    params = list(model.parameters())
-    return (
-        params[0].dtype == torch.float32
-        and any(layer.sym_funs for layer in model.layers)
-        and sum(p.numel() for p in params) <= TWIN_MAX_PARAMS
-    )
-
-
-def _tensors(model) -> list[torch.Tensor]:
-    return [*model.parameters(), *model.buffers()]
-
-
-def _state_key(model) -> list:
-    """The model's tensors and their version counters: ``_unchanged`` tells whether any was
-    replaced or written in place since (every edit, rollback or load does one or the other;
-    symbolic functions come with their ``sym_mask``). The tensors themselves are kept, not their
-    ids, which a new model's tensors could reuse."""
-    return [(t, t._version) for t in _tensors(model)]
-
-
-def _unchanged(key: list | None, model) -> bool:
-    now = _tensors(model)
-    return (
-        key is not None
-        and len(key) == len(now)
-        and all(t is u and v == u._version for (t, v), u in zip(key, now, strict=True))
-    )
 
 
 def _in_dtype_of(model, dataset: dict) -> dict:

@@ -107,13 +107,13 @@ def _snapped_sqrt_model():
 
 
 def test_symbolic_edges_are_fine_tuned_in_float64_and_the_model_stays_float32(monkeypatch):
-    import kan_core.train as train
+    import kan_core.twin as twin
 
     m, ds = _snapped_sqrt_model()
     m.fit(ds, steps=10)
     assert m.layers[0].packed.dtype == torch.float32 and m(ds["test_input"]).dtype == torch.float32
     assert formula_fidelity(m, ds)["formula_rmse"] < 3e-4  # (it starts at 2.6e-3)
-    monkeypatch.setattr(train, "_wants_twin", lambda model: False)  # plain float32 training
+    monkeypatch.setattr(twin, "_wanted", lambda model: False)  # plain float32 training
     m, ds = _snapped_sqrt_model()
     m.fit(ds, steps=10)
     assert formula_fidelity(m, ds)["formula_rmse"] > 1e-3  # stalls: why the twin exists
@@ -128,4 +128,4 @@ def test_edits_between_steps_survive_the_float64_twin():
     assert m.edge_state(0, 1, 0) == "pruned"
     for edge in ((1, 0, 0), (0, 0, 0), (0, 1, 0)):
         m.unfix_symbolic(*edge)  # no symbolic edges left: trained as it is, in float32
-    assert trainer.step().ok and trainer._twin is None
+    assert trainer.step().ok and trainer._twin.target(m) is m
