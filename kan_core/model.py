@@ -295,15 +295,13 @@ class KAN(nn.Module):
         from .symbolic import suggest_symbolic
 
         pykan_keywords("suggest_symbolic", pykan_kw, *SYMBOLIC_KEYWORDS)
-        l, i, j = self._edge(l, i, j)
-        return suggest_symbolic(self, l, i, j, lib=lib, topk=topk, x=self._x(x), exclude=exclude)
+        return suggest_symbolic(self, l, i, j, lib=lib, topk=topk, x=x, exclude=exclude)
 
     def fix_symbolic(self, l, i, j, name, x=None, fit=None, **pykan_kw):
         from .symbolic import fix_symbolic
 
         pykan_keywords("fix_symbolic", pykan_kw, *SYMBOLIC_KEYWORDS)
-        l, i, j = self._edge(l, i, j)
-        return fix_symbolic(self, l, i, j, name, x=None if fit else self._x(x), fit=fit)
+        return fix_symbolic(self, l, i, j, name, x=x, fit=fit)
 
     def symbolic_fit(self, l, i, j):
         from .symbolic import symbolic_fit
@@ -319,9 +317,7 @@ class KAN(nn.Module):
         from .symbolic import auto_symbolic
 
         pykan_keywords("auto_symbolic", pykan_kw, *SYMBOLIC_KEYWORDS)
-        return auto_symbolic(
-            self, lib=lib, r2_threshold=r2_threshold, x=self._x(x), exclude=exclude
-        )
+        return auto_symbolic(self, lib=lib, r2_threshold=r2_threshold, x=x, exclude=exclude)
 
     def symbolic_formula(self, var_names=None, placeholders=False, digits=5):
         from .formula import symbolic_formula
