@@ -16,6 +16,7 @@ __all__ = [
     "as_index",
     "curve_samples",
     "is_int",
+    "is_number",
     "is_real",
 ]
 
@@ -101,9 +102,14 @@ def is_int(v, least: int | None) -> bool:
     return ok and (least is None or v >= least)
 
 
+def is_number(v) -> bool:
+    """A real number (not a bool), NaN and infinity included."""
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
 def is_real(v) -> bool:
     """A finite real number (not a bool)."""
-    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+    return is_number(v) and math.isfinite(v)
 
 
 def curve_samples(n) -> int:

@@ -35,6 +35,7 @@ import zipfile
 
 import torch
 
+from .config import is_int, is_number
 from .layer import BASE_FUNS
 from .model import KAN, KANConfig
 from .symbolic_lib import SYMBOLIC_LIB
@@ -78,14 +79,6 @@ def _short(v) -> str:
     """``repr`` cut to a readable length: a tampered value may be enormous."""
     r = repr(v)
     return r if len(r) <= 80 else r[:77] + "..."
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_number(v) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
 
 
 def _read_archive(data: bytes) -> dict:
@@ -223,12 +216,12 @@ def _read_edge(entry, l: int, n_in: int, n_out: int) -> tuple[int, int, str, flo
     if not (isinstance(entry, list) and len(entry) in (3, 4)):
         raise _Bad(f"{where}: expected [i, j, name] or [i, j, name, r2]")
     i, j, name = entry[:3]
-    if not (_is_int(i) and 0 <= i < n_in and _is_int(j) and 0 <= j < n_out):
+    if not (is_int(i, 0) and i < n_in and is_int(j, 0) and j < n_out):
         raise _Bad(f"{where}: edge ({_short(i)}, {_short(j)}) is not in a {n_in}×{n_out} layer")
     if not (isinstance(name, str) and name in SYMBOLIC_LIB):
         raise _Bad(f"{where}: unknown symbolic function {_short(name)}")
     r2 = entry[3] if len(entry) == 4 else None
-    if r2 is not None and not (_is_number(r2) and not math.isinf(r2)):
+    if r2 is not None and not (is_number(r2) and not math.isinf(r2)):
         raise _Bad(f"{where}: r2 must be a finite number or null")
     return i, j, name, None if r2 is None or math.isnan(r2) else float(r2)
 
@@ -270,12 +263,12 @@ def _read_pruned_nodes(meta: dict, width: list[int]) -> dict:
         if not (isinstance(entry, list) and len(entry) == 3 and isinstance(entry[2], list)):
             raise _Bad(f"{where}: expected [l, i, [[layer, in, out], ...]]")
         l, i, edges = entry
-        if not (_is_int(l) and _is_int(i) and 0 <= l < len(width) - 1 and 0 <= i < width[l]):
+        if not (is_int(l, 0) and is_int(i, 0) and l < len(width) - 1 and i < width[l]):
             raise _Bad(f"{where}: no prunable node ({_short(l)}, {_short(i)})")
         if (l, i) in out:
             raise _Bad(f"{where}: node ({l}, {i}) listed twice")
         for e in edges:
-            ok = isinstance(e, list) and len(e) == 3 and all(map(_is_int, e))
+            ok = isinstance(e, list) and len(e) == 3 and all(is_int(v, None) for v in e)
             a, b, c = e if ok else (-1, -1, -1)
             in_model = (
                 ok and 0 <= a < len(width) - 1 and 0 <= b < width[a] and 0 <= c < width[a + 1]

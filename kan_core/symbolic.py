@@ -5,13 +5,12 @@ candidate that is nearly as good wins, fixing, unfixing and auto-snapping (numer
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 
 import torch
 
-from .config import is_int
+from .config import is_int, is_number
 from .fitting import MIN_SAMPLES, fit_functions
 from .symbolic_lib import SYMBOLIC_LIB, check_names, resolve_lib
 
@@ -161,7 +160,7 @@ def _check_fit(fit, name: str, dtype: torch.dtype) -> None:
         raise ValueError(f"fit is for {fit.name!r}, not {name!r}")
     for field in ("a", "b", "c", "d", "r2"):
         v = getattr(fit, field)
-        if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        if not is_number(v):
             raise TypeError(f"fit.{field} must be a real number, got {v!r}")
     largest = torch.finfo(dtype).max
     for field in ("a", "b", "c", "d"):  # r2 may be NaN: "not known" (see symbolic_fit)
@@ -250,7 +249,7 @@ def auto_symbolic(model, lib=None, r2_threshold=None, x=None, exclude=None):
     edges to leave numeric. Returns ``{(l, i, j): SymbolicFit}``.
     """
     if r2_threshold is not None:
-        if isinstance(r2_threshold, bool) or not isinstance(r2_threshold, numbers.Real):
+        if not is_number(r2_threshold):
             raise TypeError(f"r2_threshold must be a number or None, got {r2_threshold!r}")
         if math.isnan(r2_threshold):
             raise ValueError(f"r2_threshold must not be NaN, got {r2_threshold!r}")
