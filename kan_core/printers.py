@@ -9,10 +9,12 @@ Terms keep sympy's internal order (no canonical sorting, which is most of sympy'
 
 from __future__ import annotations
 
+from html import escape
+
 import sympy
 from sympy.core.function import AppliedUndef
 
-__all__ = ["fast_latex", "fast_mathml"]
+__all__ = ["fast_latex", "fast_mathml", "mathml_name"]
 
 _MATH = '<math xmlns="http://www.w3.org/1998/Math/MathML" display="block">{}</math>'
 _NAMES = {"asin": "arcsin", "acos": "arccos", "atan": "arctan", "atanh": "artanh", "Abs": "abs"}
@@ -22,9 +24,16 @@ def _paren(body: str) -> str:
     return f"<mrow><mo>(</mo>{body}<mo>)</mo></mrow>"
 
 
-def _name(n: str) -> str:
+def _text(n: str) -> str:
+    """A name as MathML text: names (CSV column names included) are data, never markup."""
+    return escape(str(n), quote=True)
+
+
+def mathml_name(n: str) -> str:
     base, _, sub = n.partition("_")
-    return f"<msub><mi>{base}</mi><mn>{sub}</mn></msub>" if sub.isdigit() else f"<mi>{n}</mi>"
+    if sub.isdigit():
+        return f"<msub><mi>{_text(base)}</mi><mn>{sub}</mn></msub>"
+    return f"<mi>{_text(n)}</mi>"
 
 
 def _number(e: sympy.Expr) -> str:
@@ -64,7 +73,7 @@ def _mul(e: sympy.Expr) -> str:
 
 def _p(e: sympy.Expr) -> str:
     if e.is_Symbol:
-        return _name(e.name)
+        return mathml_name(e.name)
     if e is sympy.pi:
         return "<mi>&#x3C0;</mi>"
     if e is sympy.E:
@@ -94,14 +103,11 @@ def _p(e: sympy.Expr) -> str:
         return f"<msup><mi>e</mi><mrow>{_p(e.args[0])}</mrow></msup>"
     if isinstance(e, AppliedUndef) or (e.is_Function and len(e.args) == 1):
         name = type(e).__name__
-        head = (
-            f"<mi>{name}</mi>"
-            if isinstance(e, AppliedUndef)
-            else f"<mi>{_NAMES.get(name, name)}</mi>"
-        )
+        head = f"<mi>{_text(name if isinstance(e, AppliedUndef) else _NAMES.get(name, name))}</mi>"
         return f"<mrow>{head}<mo>&#x2061;</mo>{_paren(_p(e.args[0]))}</mrow>"
-    inner = sympy.mathml(e, printer="presentation")  # anything else: sympy's printer
-    return f"<mrow>{inner}</mrow>"
+    # Anything else: sympy's printer on a copy whose names are escaped (sympy writes them raw).
+    safe = e.xreplace({v: sympy.Symbol(_text(v.name), **v.assumptions0) for v in e.free_symbols})
+    return f"<mrow>{sympy.mathml(safe, printer='presentation')}</mrow>"
 
 
 def fast_mathml(expr: sympy.Expr) -> str:
@@ -130,7 +136,19 @@ def _tex_name(n: str) -> str:
         return f"{base}_{{{sub}}}"
     if isinstance(n, str) and n.startswith("phi_"):
         return r"\varphi_{" + n[4:].replace("_", ",") + "}"
-    return rf"\mathrm{{{n}}}" if len(n) > 1 else n
+    return rf"\mathrm{{{_tex_text(n)}}}" if len(n) > 1 else _tex_text(n)
+
+
+_TEX_SPECIAL = {c: "\\" + c for c in "#$%&_{}"} | {
+    "\\": r"\backslash{}",
+    "^": r"\^{}",
+    "~": r"\~{}",
+}
+
+
+def _tex_text(n: str) -> str:
+    """A name as LaTeX text: its special characters escaped (a CSV column may hold any)."""
+    return "".join(_TEX_SPECIAL.get(c, c) for c in n)
 
 
 def _short(e: sympy.Expr) -> str:

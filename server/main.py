@@ -17,6 +17,7 @@ from . import PROTOCOL_VERSION
 from .config import Settings, get_settings
 from .manager import SessionManager
 from .routes import edges, health, presets, sessions
+from .security import SecurityHeaders, install_log_redaction
 from .store import Store
 from .stream import router as stream_router
 
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        install_log_redaction()  # logging is configured by now (uvicorn, the CLI)
         store = Store(settings.db_path)
         manager = SessionManager(settings, store)
         app.state.settings, app.state.store, app.state.manager = settings, store, manager
@@ -76,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         return await call_next(request)
 
+    app.add_middleware(SecurityHeaders)
     for module in (health, presets, sessions, edges):
         app.include_router(module.router)
     app.include_router(stream_router)

@@ -1,4 +1,9 @@
-"""The websocket ``/api/sessions/{id}/stream?token=...`` (protocol in docs/protocol.md).
+"""The websocket ``/api/sessions/{id}/stream`` (protocol in docs/protocol.md).
+
+The token travels in the ``Sec-WebSocket-Protocol`` header as ``bearer.<token>`` next to
+``kanwb`` (the page does this: a URL ends up in access logs and browser history), or as
+``?token=`` in the URL (the viewer link's token; an owner token there still works, but is
+discouraged). The server answers with the ``kanwb`` subprotocol.
 
 On connect: one ``snapshot``. Then a send task wakes whenever the session's hub changes, sends
 everything newer than its cursor (metrics points, changed edges, events) and sleeps for the rate
@@ -22,14 +27,17 @@ from .sessions import CommandError, Session
 
 log = logging.getLogger("kan_workbench.stream")
 router = APIRouter(tags=["stream"])
+SUBPROTOCOL, BEARER = "kanwb", "bearer."
 
 
 @router.websocket("/api/sessions/{session_id}/stream")
 async def stream(ws: WebSocket, session_id: str, token: str = "") -> None:
     manager = ws.app.state.manager
+    offered = ws.scope.get("subprotocols") or []
+    token = next((p[len(BEARER) :] for p in offered if p.startswith(BEARER)), token)
     # Accept first, then close with a reason: a browser sees 4404/4403 (a refused handshake
     # would reach it only as an anonymous 1006).
-    await ws.accept()
+    await ws.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
     try:
         s = manager.get_live(session_id) or await run_in_threadpool(manager.get, session_id)
     except CommandError as exc:

@@ -85,8 +85,10 @@ export class SessionApi {
  */
 export class Stream {
   constructor(id, token, { onMessage, onState, onRefused }) {
+    // The token goes in the subprotocol header, never in the URL (URLs end up in logs).
     this.url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}` +
-      `/api/sessions/${encodeURIComponent(id)}/stream?token=${encodeURIComponent(token)}`;
+      `/api/sessions/${encodeURIComponent(id)}/stream`;
+    this.protocols = ["kanwb", `bearer.${token}`];
     Object.assign(this, { onMessage, onState, onRefused });
     this.delay = 500;
     this.stopped = false;
@@ -94,7 +96,15 @@ export class Stream {
   }
 
   connect() {
-    const ws = new WebSocket(this.url);
+    let ws;
+    try {
+      ws = new WebSocket(this.url, this.protocols);
+    } catch {
+      // A token with characters no subprotocol may carry (a mangled link): it cannot be valid.
+      this.onState("closed");
+      this.onRefused("This link's token gives no access to the session.");
+      return;
+    }
     this.ws = ws;
     ws.onopen = () => {
       this.delay = 500;

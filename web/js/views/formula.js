@@ -43,33 +43,59 @@ function verdict(f) {
   return "The formula is less accurate than the network: some snaps are approximate.";
 }
 
-/** Server MathML (sympy's, with HTML named entities such as &InvisibleTimes;), parsed by the
- * HTML parser into an inert document; only a <math> element is imported, without scripts,
- * links or event attributes. */
+// The MathML we render is rebuilt element by element from an allow-list: a server string is
+// never inserted as markup, so a hostile name (a CSV column such as <iframe srcdoc=…>) can only
+// ever become text.
+const MATHML_TAGS = new Set([
+  "math", "mrow", "mi", "mn", "mo", "ms", "mtext", "mspace", "msub", "msup", "msubsup", "mfrac",
+  "msqrt", "mroot", "mfenced", "mstyle", "mpadded", "mphantom", "munder", "mover", "munderover",
+  "mtable", "mtr", "mtd", "semantics",
+]);
+const MATHML_ATTRS = new Set([
+  "display", "mathvariant", "stretchy", "fence", "separator", "form", "lspace", "rspace",
+  "linethickness", "open", "close", "separators", "accent", "accentunder", "columnalign",
+]);
+
+/** Server MathML (ours, or sympy's with HTML named entities such as &InvisibleTimes;), parsed
+ * by the HTML parser into an inert document, then copied: allow-listed MathML elements and
+ * attributes, and text. Anything else is dropped, its text kept as text. */
 function mathml(markup, fallback) {
   const doc = new DOMParser().parseFromString(markup, "text/html");
   const root = doc.querySelector("math");
   if (!root || root.namespaceURI !== MATHML_NS) return h("code", {}, fallback);
-  for (const el of [root, ...root.querySelectorAll("*")]) {
-    if (el.localName === "script" || el.localName === "style") el.remove();
-    for (const attr of [...el.attributes]) {
-      if (/^on|href$/i.test(attr.name)) el.removeAttribute(attr.name);
-    }
+  const out = copyMath(root);
+  out.setAttribute("display", "block");
+  return out;
+}
+
+function copyMath(node) {
+  if (node.nodeType === Node.TEXT_NODE) return document.createTextNode(node.data);
+  if (node.nodeType !== Node.ELEMENT_NODE) return null;
+  if (node.namespaceURI !== MATHML_NS || !MATHML_TAGS.has(node.localName)) {
+    return document.createTextNode(node.textContent);
   }
   // Placeholders for spline edges arrive as <mi>phi_l_i_j</mi>; show them as φ with a subscript.
-  for (const mi of root.querySelectorAll("mi")) {
-    const m = /^phi_(\d+)_(\d+)_(\d+)$/.exec(mi.textContent);
-    if (!m) continue;
-    const sub = doc.createElementNS(MATHML_NS, "msub");
-    const phi = doc.createElementNS(MATHML_NS, "mi");
-    const idx = doc.createElementNS(MATHML_NS, "mn");
-    phi.textContent = "φ";
-    idx.textContent = `${m[1]},${m[2]},${m[3]}`;
-    sub.append(phi, idx);
-    mi.replaceWith(sub);
+  const phi = node.localName === "mi" && /^phi_(\d+)_(\d+)_(\d+)$/.exec(node.textContent);
+  if (phi) {
+    const sub = document.createElementNS(MATHML_NS, "msub");
+    const name = document.createElementNS(MATHML_NS, "mi");
+    const idx = document.createElementNS(MATHML_NS, "mn");
+    name.textContent = "φ";
+    idx.textContent = `${phi[1]},${phi[2]},${phi[3]}`;
+    sub.append(name, idx);
+    return sub;
   }
-  root.setAttribute("display", "block");
-  return document.importNode(root, true);
+  const el = document.createElementNS(MATHML_NS, node.localName);
+  for (const attr of node.attributes) {
+    if (MATHML_ATTRS.has(attr.name) && /^[\w .%-]*$/.test(attr.value)) {
+      el.setAttribute(attr.name, attr.value);
+    }
+  }
+  for (const child of node.childNodes) {
+    const c = copyMath(child);
+    if (c) el.append(c);
+  }
+  return el;
 }
 
 async function copyText(text, root) {
