@@ -20,11 +20,15 @@ TORCH_BEFORE="$("$PY" -c 'import torch; print(torch.__version__)')"
 # pykan's import-time dependencies (kan/__init__ imports all of these); none of them needs torch.
 # Pinned loosely; pip skips whatever is already satisfied.
 "$PY" -m pip install -q --disable-pip-version-check \
-    "matplotlib>=3.5" "pandas>=1.5" "scikit-learn>=1.1" "pyyaml>=6" "tqdm>=4.60" "setuptools"
+    "matplotlib>=3.5" "pandas>=2.2.3" "scikit-learn>=1.6.1" "pyyaml>=6" "tqdm>=4.60" "setuptools"
 
 # The KAN packages themselves: --no-deps so nothing can drag in another torch.
 "$PY" -m pip install -q --disable-pip-version-check --no-deps \
     "pykan==0.2.8" "flashkan==0.2.0" "inkan==0.5.2"
+
+# pyoperon (symbolic regression, for bench_feynman.py): a C++ extension with no torch; its
+# declared deps: pandas and scikit-learn pinned above to its minimums, numpy>=2.0.2 (torch's).
+"$PY" -m pip install -q --disable-pip-version-check --no-deps "pyoperon==0.6.2"
 
 TORCH_AFTER="$("$PY" -c 'import torch; print(torch.__version__)')"
 if [[ "$TORCH_BEFORE" != "$TORCH_AFTER" ]]; then
@@ -38,11 +42,11 @@ MPLBACKEND=Agg "$PY" - <<'EOF'
 import importlib
 import torch
 torch.set_num_threads(2)
-for name in ("kan", "flashkan", "inkan"):
+for name in ("kan", "flashkan", "inkan", "pyoperon.sklearn"):
     try:
         m = importlib.import_module(name)
-        print(f"ok   {name:9s} {getattr(m, '__version__', '')}")
+        print(f"ok   {name:16s} {getattr(m, '__version__', '')}")
     except Exception as e:  # report, don't fail: the bench scripts skip what is missing
-        print(f"FAIL {name:9s} {type(e).__name__}: {e}")
+        print(f"FAIL {name:16s} {type(e).__name__}: {e}")
 print(f"torch {torch.__version__}")
 EOF
