@@ -23,7 +23,8 @@ __all__ = [
 
 @dataclass
 class KANConfig:
-    width: list[int] = field(default_factory=lambda: [2, 5, 1])  # nodes per layer, inputs first
+    # nodes per layer, inputs first; a hidden entry may be [n_sum, n_mult] (mult nodes, pykan)
+    width: list = field(default_factory=lambda: [2, 5, 1])
     grid: int = 5  # spline intervals per edge
     k: int = 3  # spline order (3 = cubic)
     seed: int = 0  # seeds every random draw of the initialisation
@@ -31,6 +32,18 @@ class KANConfig:
     base_fun: str = "silu"  # residual base function b(x) on every edge
     grid_eps: float = 0.02  # 0 = grid at data quantiles, 1 = uniform over the data's range
     noise_scale: float = 0.3  # scale of the initial spline noise (pykan: 0.3)
+    mult_arity: int | list = 2  # factors per mult node: one int, or per node layer (pykan)
+
+    @property
+    def layouts(self):
+        """Each node layer's ``NodeLayout`` (sum nodes, mult nodes and their arities)."""
+        from .mult import layouts_of
+
+        return layouts_of(self.width, self.mult_arity)
+
+    @property
+    def has_mult(self) -> bool:
+        return any(not is_int(w, None) for w in self.width)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -38,22 +51,21 @@ class KANConfig:
     @classmethod
     def from_dict(cls, d: dict) -> KANConfig:
         d = dict(d)
-        d["width"] = [int(w) for w in d["width"]]
+        d["width"] = [int(w) if is_int(w, None) else [int(v) for v in w] for w in d["width"]]
         d["grid_range"] = tuple(float(v) for v in d["grid_range"])
         return cls(**d)
 
     def validate(self) -> None:
-        w = self.width
-        if not isinstance(w, list | tuple) or len(w) < 2 or not all(is_int(n, 1) for n in w):
-            raise ValueError(f"width must list ≥ 2 positive integers, got {w}")
-        if (
-            max(w) > MAX_NODES
-            or sum(a * b for a, b in zip(w[:-1], w[1:], strict=False)) > MAX_EDGES
-        ):
+        layouts = self.layouts  # raises ValueError naming a malformed width or mult_arity
+        nodes = [n.n_nodes for n in layouts]
+        edges = sum(a.n_nodes * b.n_sub for a, b in zip(layouts[:-1], layouts[1:], strict=True))
+        if max(n.n_sub for n in layouts) > MAX_NODES or edges > MAX_EDGES:
             raise ValueError(
-                f"width {w} is too large (at most {MAX_NODES} nodes per layer and "
+                f"width {self.width} is too large (at most {MAX_NODES} nodes per layer and "
                 f"{MAX_EDGES} edges in all)"
             )
+        if any(n == 0 for n in nodes):
+            raise ValueError(f"every layer needs at least one node, got width {self.width}")
         if not (is_int(self.grid, 1) and self.grid <= 1000):
             raise ValueError(f"grid must be a whole number in [1, 1000], got {self.grid!r}")
         if not (is_int(self.k, 1) and self.k <= 5):
@@ -80,7 +92,7 @@ class KANConfig:
         into a file's JSON)."""
         self.validate()
         return KANConfig(
-            width=[int(n) for n in self.width],
+            width=[int(n) if is_int(n, None) else [int(v) for v in n] for n in self.width],
             grid=int(self.grid),
             k=int(self.k),
             seed=int(self.seed),
@@ -88,6 +100,11 @@ class KANConfig:
             base_fun=self.base_fun,
             grid_eps=float(self.grid_eps),
             noise_scale=float(self.noise_scale),
+            mult_arity=(
+                int(self.mult_arity)
+                if is_int(self.mult_arity, None)
+                else [a if is_int(a, None) else list(a) for a in self.mult_arity]
+            ),
         )
 
 

@@ -128,7 +128,7 @@ def symbolic_formula(model, var_names=None, placeholders: bool = False, digits: 
     Every unpruned edge must be symbolic, unless ``placeholders``: then a numeric edge appears as
     an undefined function ``phi_l_i_j(input)``.
     """
-    names = _var_names(var_names, model.width[0])
+    names = _var_names(var_names, model.width_in[0])
     nodes: list[sympy.Expr] = [sympy.Symbol(n, real=True) for n in names]
     for l, layer in enumerate(model.layers):
         outs: list[sympy.Expr] = [sympy.Integer(0)] * layer.out_dim
@@ -148,13 +148,21 @@ def symbolic_formula(model, var_names=None, placeholders: bool = False, digits: 
                         f"edge ({l},{i},{j}) is not symbolic; snap it first "
                         "(auto_symbolic) or ask for placeholders"
                     )
-        nodes = outs
+        nodes = _combine(model.layouts[l + 1], outs)
     exprs = [_clean_numbers(_pull_exp_constants(e), digits) for e in nodes]
     if not placeholders and model.reference_input is not None:
         x = model.reference_input
         x = x[torch.linspace(0, x.shape[0] - 1, min(256, x.shape[0])).long()]
         exprs = [simplify_on_data(e, names, x) for e in exprs]
     return exprs
+
+
+def _combine(layout, subs: list[sympy.Expr]) -> list[sympy.Expr]:
+    """Node expressions from subnode expressions: a mult node is the product of its factors."""
+    return [
+        sympy.Mul(*(subs[k] for k in layout.subnodes(n))) if layout.is_mult(n) else subs[n]
+        for n in range(layout.n_nodes)
+    ]
 
 
 def _candidates(v: float):
@@ -210,7 +218,7 @@ def simplify_on_data(
     chosen: dict[sympy.Float, sympy.Expr] = {}
     for k, f in enumerate(floats):
         for cand in _candidates(float(f)):
-            if cand == f:
+            if cand.is_Float and float(cand) == float(f):  # (Integer(1) == Float(1.0) in sympy)
                 break
             trial = values([*vals[:k], float(cand), *vals[k + 1 :]])
             if trial is None:

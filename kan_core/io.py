@@ -173,7 +173,8 @@ def _check_tensor_names(tensors: dict, depth: int) -> None:
 def _layer_grids(cfg: KANConfig, tensors: dict) -> list[int]:
     """Each layer's grid intervals, after checking every layer tensor's shape and values."""
     nums = []
-    for l, (n_in, n_out) in enumerate(zip(cfg.width[:-1], cfg.width[1:], strict=True)):
+    nodes, subs = _dims(cfg)
+    for l, (n_in, n_out) in enumerate(zip(nodes[:-1], subs[1:], strict=True)):
         p = f"layers.{l}."
         for n in LAYER_TENSORS:
             _check_tensor(p + n, tensors[p + n])
@@ -237,7 +238,7 @@ def _read_symbolic(meta: dict, cfg: KANConfig, tensors: dict) -> list[tuple[dict
             raise _Bad(f"symbolic entries of layer {l} must be a list")
         funs, r2s = {}, {}
         for entry in entries:
-            i, j, name, r2 = _read_edge(entry, l, cfg.width[l], cfg.width[l + 1])
+            i, j, name, r2 = _read_edge(entry, l, *_dims(cfg, l))
             if (i, j) in funs:
                 raise _Bad(f"edge ({l},{i},{j}) is listed as symbolic twice")
             funs[(i, j)] = name
@@ -252,8 +253,16 @@ def _read_symbolic(meta: dict, cfg: KANConfig, tensors: dict) -> list[tuple[dict
     return out
 
 
-def _read_pruned_nodes(meta: dict, width: list[int]) -> dict:
+def _dims(cfg: KANConfig, l: int | None = None):
+    """``(nodes per layer, subnodes per layer)``; with ``l``, layer ``l``'s edge shape."""
+    nodes, subs = [n.n_nodes for n in cfg.layouts], [n.n_sub for n in cfg.layouts]
+    return (nodes, subs) if l is None else (nodes[l], subs[l + 1])
+
+
+def _read_pruned_nodes(meta: dict, cfg: KANConfig) -> dict:
     """``prune_node``'s record: node ``(l, i)`` → the edges it masked, each touching the node."""
+    width, subs = _dims(cfg)
+    layouts = cfg.layouts
     entries = meta.get("pruned_nodes", [])
     if not isinstance(entries, list):
         raise _Bad("pruned_nodes must be a list")
@@ -270,10 +279,9 @@ def _read_pruned_nodes(meta: dict, width: list[int]) -> dict:
         for e in edges:
             ok = isinstance(e, list) and len(e) == 3 and all(is_int(v, None) for v in e)
             a, b, c = e if ok else (-1, -1, -1)
-            in_model = (
-                ok and 0 <= a < len(width) - 1 and 0 <= b < width[a] and 0 <= c < width[a + 1]
-            )
-            if not (in_model and (l, i) in ((a, b), (a + 1, c))):
+            in_model = ok and 0 <= a < len(width) - 1 and 0 <= b < width[a] and 0 <= c < subs[a + 1]
+            end = (a + 1, layouts[a + 1].sub_to_node()[c]) if in_model else None
+            if not (in_model and (l, i) in ((a, b), end)):
                 raise _Bad(f"{where}: {_short(e)} is not an edge of node ({l}, {i})")
         out[(l, i)] = [tuple(e) for e in edges]
     return out
@@ -296,7 +304,7 @@ def _restore(payload: dict) -> KAN:
     if ref is not None:
         _check_tensor("reference_input", ref)
     symbolic = _read_symbolic(meta, cfg, tensors)
-    pruned_nodes = _read_pruned_nodes(meta, cfg.width)
+    pruned_nodes = _read_pruned_nodes(meta, cfg)
     model = _build(cfg, nums, dtypes.pop(), tensors, symbolic, ref)
     model.pruned_nodes = pruned_nodes
     return model

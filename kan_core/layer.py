@@ -362,12 +362,19 @@ class KANLayer(nn.Module):
 
 
 # --- a stack of layers by hand (no autograd graph) -----------------------------------------------
-def network_forward(layers, xt: torch.Tensor, with_reg: bool, need_x_grad: bool = False):
+def network_forward(
+    layers, xt: torch.Tensor, with_reg: bool, need_x_grad: bool = False, layouts=None
+):
     """Chain ``forward_tape`` through layers without symbolic edges: ``(y (out, batch), [edge
-    scales or None per layer], [tape per layer])``; ``need_x_grad`` for the first layer's input."""
+    scales or None per layer], [tape per layer])``; ``need_x_grad`` for the first layer's input.
+    ``layouts`` (one ``NodeLayout`` per node layer) multiplies the subnodes of mult nodes."""
     scales, tapes = [], []
     for n, layer in enumerate(layers):
         xt, s, tape = layer.forward_tape(xt, with_reg, need_x_grad=n > 0 or need_x_grad)
+        layout = layouts[n + 1] if layouts is not None else None
+        if layout is not None and layout.has_mult:
+            tape = (tape, layout, xt)
+            xt = layout.combine(xt)
         scales.append(s)
         tapes.append(tape)
     return xt, scales, tapes
@@ -379,5 +386,9 @@ def network_backward(tapes: list, gy: torch.Tensor, g_scales=None):
     g_scales = g_scales or [None] * len(tapes)
     grads = [None] * len(tapes)
     for n in reversed(range(len(tapes))):
-        gy, grads[n] = numeric_backward(tapes[n], gy, g_scales[n])
+        tape = tapes[n]
+        if isinstance(tape, tuple):  # the layer's output went through mult nodes
+            tape, layout, sub = tape
+            gy = layout.combine_backward(sub, gy)
+        gy, grads[n] = numeric_backward(tape, gy, g_scales[n])
     return gy, grads

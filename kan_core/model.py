@@ -33,6 +33,7 @@ class KAN(nn.Module):
         base_fun: str = "silu",
         grid_eps: float = 0.02,
         noise_scale: float = 0.3,
+        mult_arity: int | list = 2,
         config: KANConfig | None = None,
         device=None,
     ):
@@ -40,7 +41,9 @@ class KAN(nn.Module):
         check_device(device)  # (pykan's keyword; kan_core runs on the CPU)
         if config is None:
             config = KANConfig(
-                width=list(width) if width is not None else [2, 5, 1],
+                width=[list(w) if isinstance(w, list | tuple) else w for w in width]
+                if width is not None
+                else [2, 5, 1],
                 grid=grid,
                 k=k,
                 seed=seed,
@@ -48,15 +51,17 @@ class KAN(nn.Module):
                 base_fun=base_fun,
                 grid_eps=grid_eps,
                 noise_scale=noise_scale,
+                mult_arity=mult_arity,
             )
         config = config.checked()
         self.config = config
         gen = torch.Generator().manual_seed(config.seed)
-        w = config.width
+        self.layouts = config.layouts  # per node layer: sum nodes, mult nodes (mult.py)
+        w_in, w_out = self.width_in, self.width_out
         self.layers = nn.ModuleList(
             KANLayer(
-                w[l],
-                w[l + 1],
+                w_in[l],
+                w_out[l + 1],
                 config.grid,
                 config.k,
                 config.grid_range,
@@ -64,7 +69,7 @@ class KAN(nn.Module):
                 config.noise_scale,
                 gen,
             )
-            for l in range(len(w) - 1)
+            for l in range(len(w_in) - 1)
         )
         self.reference_input: torch.Tensor | None = None
         # node (l, i) → the edges prune_node(l, i) masked (see prune.restore_node)
@@ -72,8 +77,30 @@ class KAN(nn.Module):
 
     # --- shape -------------------------------------------------------------------------------
     @property
-    def width(self) -> list[int]:
-        return [self.layers[0].in_dim] + [layer.out_dim for layer in self.layers]
+    def width(self) -> list:
+        """Nodes per layer; pykan's nested ``[[n_sum, n_mult], …]`` for a model with mult nodes."""
+        if self.config.has_mult:
+            return [[n.n_sum, len(n.arity)] for n in self.layouts]
+        return self.width_in
+
+    @property
+    def width_in(self) -> list[int]:
+        """Nodes per layer (sum and mult nodes): what each layer of edges reads."""
+        return [n.n_nodes for n in self.layouts]
+
+    @property
+    def width_out(self) -> list[int]:
+        """Subnodes per layer: what each layer of edges writes (a mult node has one per factor)."""
+        return [n.n_sub for n in self.layouts]
+
+    @property
+    def mult_arity(self):
+        return self.config.mult_arity
+
+    def combine(self, l: int, h: torch.Tensor) -> torch.Tensor:
+        """``(batch, width_out[l])`` subnode values → ``(batch, width_in[l])`` node values."""
+        layout = self.layouts[l]
+        return layout.combine(h.T).T if layout.has_mult else h
 
     @property
     def depth(self) -> int:
@@ -102,7 +129,7 @@ class KAN(nn.Module):
         if not (0 <= l < self.depth):
             raise IndexError(f"layer {l} out of range (model has {self.depth} layers)")
         layer = self.layers[l]
-        if not (0 <= i < layer.in_dim and 0 <= j < layer.out_dim):
+        if not (0 <= i < layer.in_dim and 0 <= j < layer.out_dim):  # (out: subnodes)
             raise IndexError(
                 f"edge ({l},{i},{j}) out of range for layer of shape {layer.in_dim}→{layer.out_dim}"
             )
@@ -148,28 +175,38 @@ class KAN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self._check_input(x)
         if torch.is_grad_enabled() and not any(layer.sym_funs for layer in self.layers):
-            return _NumericNetwork.apply(x, self.layers, *(layer.packed for layer in self.layers))
+            return _NumericNetwork.apply(
+                x, self.layers, self.layouts, *(layer.packed for layer in self.layers)
+            )
         xt = x.T
-        for layer in self.layers:
-            xt = layer.forward_t(xt)
+        for l, layer in enumerate(self.layers):
+            xt = self.layouts[l + 1].combine(layer.forward_t(xt))
         return xt.T
 
     def forward_with_reg(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Output and each layer's ``(in, out)`` edge scales for the regulariser."""
         x = self._check_input(x)
         scales, xt = [], x.T
-        for layer in self.layers:
+        for l, layer in enumerate(self.layers):
             xt, s = layer.forward_t(xt, with_reg=True)
+            xt = self.layouts[l + 1].combine(xt)
             scales.append(s)
         return xt.T, scales
 
     @torch.no_grad()
     def layer_inputs(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Values at every node layer: ``[x, h_1, ..., output]`` (``depth + 1`` tensors)."""
-        out = [x]
-        for layer in self.layers:
-            out.append(layer(out[-1]))
-        return out
+        return self.layer_values(x)[0]
+
+    @torch.no_grad()
+    def layer_values(self, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """``(node values per node layer, subnode values per node layer)``; they differ only
+        where a layer has mult nodes (the inputs' subnodes are the inputs)."""
+        nodes, subs = [x], [x]
+        for l, layer in enumerate(self.layers):
+            subs.append(layer(nodes[-1]))
+            nodes.append(self.combine(l + 1, subs[-1]))
+        return nodes, subs
 
     @torch.no_grad()
     def activations(self, x: torch.Tensor | None = None) -> list[torch.Tensor]:
@@ -185,7 +222,7 @@ class KAN(nn.Module):
         for n, layer in enumerate(self.layers):
             layer.update_grid(h, self.config.grid_eps)
             if n + 1 < len(self.layers):
-                h = layer(h)
+                h = self.combine(n + 1, layer(h))
 
     update_grid_from_samples = update_grid  # pykan 0.2's name
 
@@ -198,9 +235,9 @@ class KAN(nn.Module):
         h = self._x(x)
         new = self.copy()
         new.config = KANConfig(**{**self.config.to_dict(), "grid": new_grid})
-        for old_layer, layer in zip(self.layers, new.layers, strict=True):
+        for n, (old_layer, layer) in enumerate(zip(self.layers, new.layers, strict=True)):
             layer.set_grid_preserving(layer.refined_grid(h, new_grid, self.config.grid_eps), h)
-            h = old_layer(h)
+            h = self.combine(n + 1, old_layer(h))
         return new
 
     # --- edges -------------------------------------------------------------------------------
@@ -215,13 +252,13 @@ class KAN(nn.Module):
         """``"pruned"`` if every edge into and out of node ``(l, i)`` is masked, else ``"active"``.
         Layers are numbered 0 (inputs) … depth (outputs)."""
         l, i = as_index(l, "layer"), as_index(i, "node")
-        if not (0 <= l <= self.depth and 0 <= i < self.width[l]):
+        if not (0 <= l <= self.depth and 0 <= i < self.width_in[l]):
             raise IndexError(f"node ({l},{i}) out of range for width {self.width}")
         live = []
         if l < self.depth:
             live.append(self.layers[l].mask[i, :])
         if l > 0:
-            live.append(self.layers[l - 1].mask[:, i])
+            live.append(self.layers[l - 1].mask[:, self.layouts[l].subnodes(i)])
         return "active" if any(bool(m.any()) for m in live) else "pruned"
 
     def edges(self):
@@ -368,12 +405,14 @@ class _NumericNetwork(torch.autograd.Function):
     transposes between them."""
 
     @staticmethod
-    def forward(ctx, x, layers, *packed):
-        y, _, tapes = network_forward(layers, x.T, False, need_x_grad=ctx.needs_input_grad[0])
+    def forward(ctx, x, layers, layouts, *packed):
+        y, _, tapes = network_forward(
+            layers, x.T, False, need_x_grad=ctx.needs_input_grad[0], layouts=layouts
+        )
         ctx.tapes = tapes  # intermediates only: no reference cycle
         return y.T
 
     @staticmethod
     def backward(ctx, grad):
         g_x, grads = network_backward(ctx.tapes, grad.T)
-        return (g_x.T if ctx.needs_input_grad[0] else None), None, *grads
+        return (g_x.T if ctx.needs_input_grad[0] else None), None, None, *grads

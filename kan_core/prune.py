@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .mult import NodeLayout
+
 __all__ = [
     "PrunePlan",
     "apply_prune",
@@ -34,12 +36,14 @@ class PrunePlan:
 
 @torch.no_grad()
 def _scores(model, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    hs = model.layer_inputs(x)
+    hs, subs = model.layer_values(x)
     edge_std = [layer.edge_activations(hs[l]).std(0) for l, layer in enumerate(model.layers)]
-    nodes = [torch.ones(model.width[-1])]
+    nodes = [torch.ones(model.width_in[-1])]
     edges: list[torch.Tensor] = []
     for l in range(model.depth - 1, -1, -1):
-        e = edge_std[l] * (nodes[0] / (hs[l + 1].std(0) + 1e-4)).unsqueeze(0)
+        # an edge ends at a subnode: each factor of a mult node inherits the node's score
+        sub_score = nodes[0][model.layouts[l + 1].sub_to_node()]
+        e = edge_std[l] * (sub_score / (subs[l + 1].std(0) + 1e-4)).unsqueeze(0)
         edges.insert(0, e)
         nodes.insert(0, e.sum(1))
     return edges, nodes
@@ -55,50 +59,83 @@ def node_scores(model, x: torch.Tensor) -> list[torch.Tensor]:
     return _scores(model, x)[1]
 
 
-def reachability(masks: list[torch.Tensor]) -> torch.Tensor:
-    """``(n_in, n_out)`` bool: whether input ``i`` has an active path to output ``j``."""
+def reachability(masks: list[torch.Tensor], layouts=None) -> torch.Tensor:
+    """``(n_in, n_out)`` bool: whether input ``i`` has an active path to output ``j``
+    (through any factor of a mult node)."""
+    if layouts is not None:
+        masks = node_level(masks, layouts)
     r = torch.eye(masks[0].shape[0])
     for m in masks:
         r = ((r @ m.to(r.dtype)) > 0).to(r.dtype)
     return r > 0
 
 
+def node_level(masks: list[torch.Tensor], layouts) -> list[torch.Tensor]:
+    """Edge masks ``(nodes, subnodes)`` → ``(nodes, nodes)``: any live edge into any factor."""
+    out = []
+    for l, m in enumerate(masks):
+        lay = layouts[l + 1]
+        if not lay.has_mult:
+            out.append(m)
+            continue
+        cols = [m[:, lay.subnodes(n)].any(1) for n in range(lay.n_nodes)]
+        out.append(torch.stack(cols, 1))
+    return out
+
+
+def _has_in(mask: torch.Tensor, layout) -> torch.Tensor:
+    """Per node of ``layout``: a live edge arrives (at every factor, for a mult node: a factor
+    with none is 0, and so is the product)."""
+    return torch.stack(
+        [
+            mask[:, layout.subnodes(n)].any(0).all() if layout.is_mult(n) else mask[:, n].any()
+            for n in range(layout.n_nodes)
+        ]
+    )
+
+
 def _var(i: int) -> str:
     return f"x_{i + 1}"
 
 
-def _strongest_path(scores: list[torch.Tensor], allowed: list[torch.Tensor], start: int, end=None):
+def _strongest_path(scores, allowed, start: int, layouts, end=None):
     """Edges of the path from input ``start`` maximising its weakest edge score (to output ``end``,
-    or to whichever output is best). Returns ``(min score, [(l, i, j), ...])`` or ``(0, [])``."""
+    or to whichever output is best). Returns ``(min score, [(l, i, j), ...])`` or ``(0, [])``.
+    A path enters a mult node through its best factor."""
     best = torch.full((scores[0].shape[0],), -1.0)
     best[start] = float("inf")
     back = []
-    for s, ok in zip(scores, allowed, strict=True):
-        cand = torch.minimum(best.unsqueeze(1), s.clamp_min(0))  # (in, out)
+    for l, (s, ok) in enumerate(zip(scores, allowed, strict=True)):
+        cand = torch.minimum(best.unsqueeze(1), s.clamp_min(0))  # (in, subnodes)
         cand = torch.where(ok & (best.unsqueeze(1) >= 0), cand, torch.full_like(cand, -1.0))
-        best, arg = cand.max(0)
-        back.append(arg)
+        best_sub, arg = cand.max(0)
+        lay = layouts[l + 1]
+        pick = [max(lay.subnodes(n), key=lambda c: float(best_sub[c])) for n in range(lay.n_nodes)]
+        best = best_sub[pick]
+        back.append((arg, pick))
     j = int(best.argmax()) if end is None else end
     if best[j] < 0:
         return 0.0, []
     value, path = float(best[j]), []
     for l in range(len(scores) - 1, -1, -1):
-        i = int(back[l][j])
-        path.insert(0, (l, i, j))
+        arg, pick = back[l]
+        sub = pick[j]
+        i = int(arg[sub])
+        path.insert(0, (l, i, sub))
         j = i
     return value, path
 
 
-def _drop_dangling(masks: list[torch.Tensor]) -> None:
+def _drop_dangling(masks: list[torch.Tensor], layouts) -> None:
     """Unmask edges into hidden nodes with no way out, and out of hidden nodes with no way in."""
     changed = True
     while changed:
         changed = False
         for l in range(1, len(masks)):
-            has_in, has_out = masks[l - 1].any(0), masks[l].any(1)
-            dead = ~(has_in & has_out)
-            if (masks[l - 1][:, dead].any()) or (masks[l][dead].any()):
-                masks[l - 1][:, dead] = False
+            dead = ~(_has_in(masks[l - 1], layouts[l]) & masks[l].any(1))
+            dead_sub = dead[layouts[l].sub_to_node()]
+            if (masks[l - 1][:, dead_sub].any()) or (masks[l][dead].any()):
+                masks[l - 1][:, dead_sub] = False
                 masks[l][dead] = False
                 changed = True
 
@@ -110,24 +147,25 @@ def prune_plan(model, node_th: float, edge_th: float, x: torch.Tensor) -> PruneP
     before = [layer.mask > 0 for layer in model.layers]
     edges, nodes = _scores(model, x)
     masks = [m.clone() for m in before]
+    layouts = model.layouts
     for l in range(1, model.depth):
         weak = nodes[l] < node_th
-        masks[l - 1][:, weak] = False
+        masks[l - 1][:, weak[layouts[l].sub_to_node()]] = False
         masks[l][weak] = False
     trial = model.copy()
     for layer, m in zip(trial.layers, masks, strict=True):
         layer.mask.copy_(m.float())
     edges2, _ = _scores(trial, x)
     masks = [m & (e >= edge_th) for m, e in zip(masks, edges2, strict=True)]
-    _drop_dangling(masks)
+    _drop_dangling(masks, layouts)
 
     warnings: list[str] = []
-    reach_before, reach = reachability(before), reachability(masks)
-    for i in range(model.width[0]):
+    reach_before, reach = reachability(before, layouts), reachability(masks, layouts)
+    for i in range(model.width_in[0]):
         if not reach_before[i].any() or reach[i].any():
             continue
         if nodes[0][i] >= node_th:
-            value, path = _strongest_path(edges, before, i)
+            value, path = _strongest_path(edges, before, i, layouts)
             for l, a, b in path:
                 masks[l][a, b] = True
             warnings.append(
@@ -136,17 +174,19 @@ def prune_plan(model, node_th: float, edge_th: float, x: torch.Tensor) -> PruneP
             )
         else:
             warnings.append(f"{_var(i)} no longer reaches the output (score {nodes[0][i]:.3g})")
-    reach = reachability(masks)
-    for j in range(model.width[-1]):
+    reach = reachability(masks, layouts)
+    for j in range(model.width_in[-1]):
         if reach_before[:, j].any() and not reach[:, j].any():
             i = int((nodes[0] * reach_before[:, j]).argmax())
-            _, path = _strongest_path(edges, before, i, end=j)
+            _, path = _strongest_path(edges, before, i, layouts, end=j)
             for l, a, b in path:
                 masks[l][a, b] = True
             warnings.append(f"kept the path {_var(i)} → output {j + 1} so it is not constant")
-    node_masks = [torch.ones(model.width[0], dtype=torch.bool)]  # inputs always stay
-    node_masks += [masks[l - 1].any(0) & masks[l].any(1) for l in range(1, model.depth)]
-    node_masks.append(torch.ones(model.width[-1], dtype=torch.bool))
+    node_masks = [torch.ones(model.width_in[0], dtype=torch.bool)]  # inputs always stay
+    node_masks += [
+        _has_in(masks[l - 1], layouts[l]) & masks[l].any(1) for l in range(1, model.depth)
+    ]
+    node_masks.append(torch.ones(model.width_in[-1], dtype=torch.bool))
     return PrunePlan(masks, node_masks, warnings)
 
 
@@ -163,20 +203,43 @@ def apply_prune(model, plan: PrunePlan, shrink: bool):
     for l in range(1, model.depth):
         if not keep[l]:  # keep one node so the model stays a model; its edges are masked
             keep[l] = [0]
+    lays = model.layouts
+    subs = [[s for n in k for s in lay.subnodes(n)] for k, lay in zip(keep, lays, strict=True)]
     new.layers = type(new.layers)(
-        layer.subset(keep[l], keep[l + 1]) for l, layer in enumerate(new.layers)
+        layer.subset(keep[l], subs[l + 1]) for l, layer in enumerate(new.layers)
     )
+    new.layouts = [
+        NodeLayout(
+            sum(n < lay.n_sum for n in k),
+            tuple(lay.arity[n - lay.n_sum] for n in k if n >= lay.n_sum),
+        )
+        for k, lay in zip(keep, lays, strict=True)
+    ]
     new.config.width = new.width
+    new.config.mult_arity = _arity_config(new.layouts, model.config.mult_arity)
     return new
 
 
+def _arity_config(layouts, old):
+    """``mult_arity`` for the shrunk model: the old int while it still describes every mult
+    node, else pykan's per-layer lists."""
+    arities = {a for lay in layouts for a in lay.arity}
+    if isinstance(old, int) and arities <= {old}:
+        return old
+    return [list(lay.arity) for lay in layouts]
+
+
+def _reach(model) -> torch.Tensor:
+    return reachability([layer.mask > 0 for layer in model.layers], model.layouts)
+
+
 def _cut_warnings(model, before: torch.Tensor) -> list[str]:
-    after = reachability([layer.mask > 0 for layer in model.layers])
+    after = _reach(model)
     out = []
-    for i in range(model.width[0]):
+    for i in range(model.width_in[0]):
         if before[i].any() and not after[i].any():
             out.append(f"{_var(i)} no longer reaches the output")
-    for j in range(model.width[-1]):
+    for j in range(model.width_in[-1]):
         if before[:, j].any() and not after[:, j].any():
             out.append(f"output {j + 1} no longer depends on any input")
     return out
@@ -185,7 +248,7 @@ def _cut_warnings(model, before: torch.Tensor) -> list[str]:
 def prune_edge(model, l: int, i: int, j: int) -> list[str]:
     """Mask one edge (in place); returns warnings if it cut an input's last path."""
     layer = model._check_edge(l, i, j)
-    before = reachability([m.mask > 0 for m in model.layers])
+    before = _reach(model)
     layer.mask[i, j] = 0.0
     return _cut_warnings(model, before)
 
@@ -195,14 +258,15 @@ def _check_node(model, l: int, i: int) -> None:
         raise IndexError(
             f"node layer {l} cannot be pruned (inputs are 0, hidden 1..{model.depth - 1})"
         )
-    if not (0 <= i < model.width[l]):
-        raise IndexError(f"node ({l},{i}) out of range (layer {l} has {model.width[l]} nodes)")
+    if not (0 <= i < model.width_in[l]):
+        raise IndexError(f"node ({l},{i}) out of range (layer {l} has {model.width_in[l]} nodes)")
 
 
 def _node_edges(model, l: int, i: int) -> list[tuple[int, int, int]]:
     """Every edge ``(layer, in, out)`` into and out of node ``(l, i)``."""
-    out = [(l, i, j) for j in range(model.width[l + 1])] if l < model.depth else []
-    into = [(l - 1, h, i) for h in range(model.width[l - 1])] if l > 0 else []
+    out = [(l, i, j) for j in range(model.width_out[l + 1])] if l < model.depth else []
+    subs = model.layouts[l].subnodes(i)
+    into = [(l - 1, h, c) for h in range(model.width_in[l - 1]) for c in subs] if l > 0 else []
     return into + out
 
 
@@ -211,7 +275,7 @@ def prune_node(model, l: int, i: int) -> list[str]:
     masks are remembered (``model.pruned_nodes``) so that ``restore_node`` brings back exactly
     those."""
     _check_node(model, l, i)
-    before = reachability([m.mask > 0 for m in model.layers])
+    before = _reach(model)
     live = [e for e in _node_edges(model, l, i) if model.layers[e[0]].mask[e[1], e[2]] > 0]
     model.pruned_nodes.setdefault((l, i), []).extend(live)
     for a, b, c in live:
@@ -228,7 +292,8 @@ def restore_node(model, l: int, i: int) -> None:
     records = model.pruned_nodes
     edges = records.pop((l, i), None)
     for a, b, c in _node_edges(model, l, i) if edges is None else edges:
-        other = (a, b) if (a + 1, c) == (l, i) else (a + 1, c)
+        end = (a + 1, model.layouts[a + 1].sub_to_node()[c])  # the node edge (a, b, c) enters
+        other = (a, b) if end == (l, i) else end
         if other in records:
             records[other].append((a, b, c))
         else:

@@ -40,7 +40,7 @@ def loss_and_grads(model, x, y, lamb=0.0, lamb_l1=1.0, lamb_entropy=2.0, loss_fn
     if loss_fn is not None or any(layer.sym_funs for layer in model.layers):
         return _loss_and_grads_autograd(model, x, y, lamb, lamb_l1, lamb_entropy, loss_fn)
     with torch.no_grad():
-        pred, scales, tapes = network_forward(model.layers, x.T, lamb > 0)
+        pred, scales, tapes = network_forward(model.layers, x.T, lamb > 0, layouts=model.layouts)
         diff = pred - y.T
         mse = float(torch.mean(diff * diff))
         gy = diff * (2.0 / diff.numel())
@@ -304,7 +304,7 @@ def _check_labels(model, dataset: dict, custom_loss: bool) -> None:
     """Labels that fit the model's outputs: ``(n, n_out)`` for the MSE; a custom loss also
     takes ``(n,)`` class indices in ``[0, n_out)``. (Broadcasting would otherwise train every
     output on one column, and a bad class index would look like a diverging step.)"""
-    n_out = model.width[-1]
+    n_out = model.width_in[-1]
     for part in ("train", "test"):
         y = dataset[f"{part}_label"]
         if y.dim() == 1:  # (validate_dataset allows it only with a custom loss)

@@ -179,10 +179,16 @@ def test_bad_widths_are_refused_with_a_clear_error():
     import numpy as np
     import pytest
 
-    for bad in ([2], [2, 0], [2, 1.5], [2, True], [[2, 0], [1, 0]]):
+    bad_widths = ([2], [2, 0], [2, 1.5], [2, True], [2, [1, -1], 1], [2, [0, 0], 1], [2, [1], 1])
+    for bad in bad_widths:
         with pytest.raises(ValueError, match="width"):
             KAN(bad)
+    with pytest.raises(ValueError, match="mult nodes are hidden"):
+        KAN([[2, 1], 3, 1])
+    with pytest.raises(ValueError, match="mult_arity"):
+        KAN([2, [1, 2], 1], mult_arity=1)
     assert KAN([np.int64(2), np.int64(1)]).width == [2, 1]
+    assert KAN([[2, 0], [1, 0]]).width == [[2, 0], [1, 0]]  # pykan's nested form is kept
 
 
 def test_an_input_of_the_wrong_shape_is_refused_by_name():
