@@ -33,9 +33,15 @@ class Settings(BaseSettings):
     max_depth: int = 8
     max_steps_per_request: int = 10_000
     max_train_num: int = 20_000
+    # edges × (grid + k) × samples (see budget.py): bounds the time and memory of building,
+    # scoring and refining a model. 20M: a [4,10,10,1] model at grid 10 with 1000+1000 samples
+    # costs 3.9M; [2,3333,1] at grid 20 with 20 000 samples (21 GB on one GET) costs 5 000M.
+    max_model_cost: int = 20_000_000
 
     # Uploads (CSV).
     max_upload_bytes: int = 5 * 1024 * 1024
+    # Any request body (counted while it streams, chunked or not): the upload plus its form.
+    max_body_slack: int = 64 * 1024
     max_csv_rows: int = 20_000
     max_csv_cols: int = 21
 
@@ -55,6 +61,10 @@ class Settings(BaseSettings):
     edges_hz: float = 6.0  # a little over the 5/s target: frames land on step boundaries
     curve_samples: int = 64
     metrics_history: int = 2_000  # points kept in a snapshot's loss history
+
+    @property
+    def max_body_bytes(self) -> int:
+        return self.max_upload_bytes + self.max_body_slack
 
     @property
     def db_path(self) -> Path:

@@ -15,6 +15,7 @@ import torch
 
 import kan_core
 
+from .budget import count_edges, over_budget
 from .config import Settings
 from .schemas import SessionCreate
 
@@ -110,6 +111,7 @@ def build_spec(req: SessionCreate, settings: Settings) -> dict[str, Any]:
         "seed": req.seed,
         "train": req.train.model_dump(),
     }
+    samples = req.train_num + req.test_num  # a CSV's own rows instead, below
     if req.preset is not None:
         by_name = {p.name: p for p in kan_core.PRESETS}
         if req.preset not in by_name:
@@ -130,7 +132,8 @@ def build_spec(req: SessionCreate, settings: Settings) -> dict[str, Any]:
             kind="formula", formula=req.formula, ranges=_ranges_list(req.ranges, len(variables))
         )
     else:
-        header, _ = parse_csv(req.csv, settings)
+        header, table = parse_csv(req.csv, settings)
+        samples = table.shape[0]
         target = req.target or header[-1]
         if target not in header:
             raise SpecError(f"target: no column {target!r} in the CSV header {header}")
@@ -138,7 +141,7 @@ def build_spec(req: SessionCreate, settings: Settings) -> dict[str, Any]:
         width = list(req.width or [len(variables), 5, 1])
         spec.update(kind="csv", target=target, test_fraction=req.test_fraction)
     spec.update(variables=variables, width=width, train_num=req.train_num, test_num=req.test_num)
-    check_limits(spec, settings)
+    check_limits(spec, settings, samples)
     return spec
 
 
@@ -151,7 +154,7 @@ def _parse(formula: str):
         raise SpecError(f"formula: cannot parse ({type(exc).__name__})") from None
 
 
-def check_limits(spec: dict[str, Any], settings: Settings) -> None:
+def check_limits(spec: dict[str, Any], settings: Settings, samples: int) -> None:
     width, n_var = spec["width"], len(spec["variables"])
     if width[0] != n_var:
         raise SpecError(f"width: first layer must be {n_var} (one per variable), got {width[0]}")
@@ -159,7 +162,7 @@ def check_limits(spec: dict[str, Any], settings: Settings) -> None:
         raise SpecError(f"width: last layer must be 1 (one target), got {width[-1]}")
     if len(width) - 1 > settings.max_depth:
         raise SpecError(f"width: at most {settings.max_depth} layers")
-    edges = sum(a * b for a, b in zip(width[:-1], width[1:], strict=False))
+    edges = count_edges(width)
     if edges > settings.max_edges:
         raise SpecError(f"width: {edges} edges is over the limit of {settings.max_edges}")
     if spec["grid"] > settings.max_grid:
@@ -168,6 +171,9 @@ def check_limits(spec: dict[str, Any], settings: Settings) -> None:
         raise SpecError(f"k: at most {settings.max_k}")
     if spec["train_num"] + spec["test_num"] > settings.max_train_num:
         raise SpecError(f"train_num + test_num: at most {settings.max_train_num}")
+    message = over_budget(width, spec["grid"], spec["k"], samples, settings.max_model_cost)
+    if message:
+        raise SpecError(message)
 
 
 def parse_csv(text: str, settings: Settings) -> tuple[list[str], torch.Tensor]:

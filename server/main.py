@@ -9,11 +9,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import plotly
-from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi import FastAPI
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from . import PROTOCOL_VERSION
+from .body_limit import BodySizeLimit
 from .config import Settings, get_settings
 from .manager import SessionManager
 from .routes import edges, health, presets, sessions
@@ -68,16 +69,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
 
-    @app.middleware("http")
-    async def refuse_oversized_uploads(request: Request, call_next):
-        """Refuse a too-large body from its header, before it is read and spooled."""
-        size = request.headers.get("content-length", "")
-        if size.isdigit() and int(size) > settings.max_upload_bytes + 64 * 1024:
-            return JSONResponse(
-                {"detail": f"body: larger than {settings.max_upload_bytes} bytes"}, 413
-            )
-        return await call_next(request)
-
+    # Bodies are counted while they stream (chunked ones have no Content-Length to check);
+    # added before SecurityHeaders so that its headers wrap the 413 too.
+    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     for module in (health, presets, sessions, edges):
         app.include_router(module.router)

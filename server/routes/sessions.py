@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
 from .. import commands, snapshot
+from ..budget import over_budget
 from ..data import SpecError
 from ..deps import ManagerDep, OwnerSession, ReaderSession, SettingsDep, run_command
 from ..schemas import (
@@ -133,7 +134,13 @@ async def auto_prune(s: OwnerSession, body: AutoPruneRequest) -> dict:
 
 
 @router.post("/{session_id}/refine", response_model=EditResult, responses=ERRORS)
-async def refine(s: OwnerSession, body: RefineRequest) -> dict:
+async def refine(s: OwnerSession, body: RefineRequest, settings: SettingsDep) -> dict:
+    """Move every edge to ``grid`` intervals; the function is preserved."""
+    # The same budget as create, checked here so a too-big grid never reaches the worker.
+    samples = sum(int(s.dataset[key].shape[0]) for key in ("train_input", "test_input"))
+    message = over_budget(s.spec["width"], body.grid, s.spec["k"], samples, settings.max_model_cost)
+    if message:
+        raise HTTPException(422, message)
     return await run_command(s, commands.refine, body.grid)
 
 
