@@ -180,7 +180,10 @@ def parse_csv(text: str, settings: Settings) -> tuple[list[str], torch.Tensor]:
     """CSV text with a header → (column names, float32 ``(rows, cols)``), within the limits."""
     if len(text.encode()) > settings.max_upload_bytes:
         raise SpecError(f"csv: larger than {settings.max_upload_bytes} bytes")
-    rows = list(csv.reader(io.StringIO(text)))
+    try:
+        rows = list(csv.reader(io.StringIO(text)))
+    except csv.Error as exc:  # e.g. a field over the csv module's 128 KiB field limit
+        raise SpecError(f"csv: cannot read it ({exc})") from None
     rows = [r for r in rows if any(c.strip() for c in r)]
     if len(rows) < 3:
         raise SpecError("csv: need a header row and at least 2 data rows")

@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from . import PROTOCOL_VERSION
 from .body_limit import BodySizeLimit
 from .config import Settings, get_settings
+from .errors import install_error_handlers
 from .manager import SessionManager
 from .routes import edges, health, presets, sessions
 from .security import SecurityHeaders, install_log_redaction
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
 
+    install_error_handlers(app)
     # Bodies are counted while they stream (chunked ones have no Content-Length to check);
     # added before SecurityHeaders so that its headers wrap the 413 too.
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)

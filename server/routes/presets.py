@@ -18,7 +18,11 @@ def list_presets() -> list[dict]:
     return presets()
 
 
-@router.get("/presets/{name}/preview", response_model=PresetPreview)
+@router.get(
+    "/presets/{name}/preview",
+    response_model=PresetPreview,
+    responses={404: {"description": "unknown preset"}},
+)
 def preview(name: str, n: Annotated[int, Query(ge=2, le=64)] = 24) -> dict:
     """The target function on a grid (first two variables), for a thumbnail."""
     try:

@@ -33,6 +33,8 @@ ERRORS = {
     404: {"description": "unknown session"},
     409: {"description": "impossible edit"},
 }
+# Any body may be cut off at Settings.max_body_bytes (body_limit.py).
+TOO_LARGE = {413: {"description": "body over the size limit"}}
 
 
 async def _create(manager, req: SessionCreate) -> dict:
@@ -57,14 +59,28 @@ async def _create(manager, req: SessionCreate) -> dict:
     "",
     status_code=201,
     response_model=SessionCreated,
-    responses={422: {"description": "invalid formula, unknown preset, over a limit"}},
+    responses={
+        **TOO_LARGE,
+        422: {"description": "invalid formula, unknown preset, over a limit"},
+        429: {"description": "too many sessions"},
+    },
 )
 async def create_session(req: SessionCreate, manager: ManagerDep) -> dict:
     """Create a session from a preset, a formula or CSV text; returns its tokens."""
     return await _create(manager, req)
 
 
-@router.post("/upload", status_code=201, response_model=SessionCreated)
+@router.post(
+    "/upload",
+    status_code=201,
+    response_model=SessionCreated,
+    responses={
+        400: {"description": "malformed multipart body"},
+        **TOO_LARGE,
+        422: {"description": "bad CSV or options, over a limit"},
+        429: {"description": "too many sessions"},
+    },
+)
 async def create_from_csv(
     manager: ManagerDep,
     settings: SettingsDep,
@@ -81,6 +97,8 @@ async def create_from_csv(
         if not isinstance(fields, dict):
             raise ValueError("options must be a JSON object")
         req = SessionCreate(**{**fields, "csv": raw.decode("utf-8-sig")})
+    except RecursionError:  # options nested thousands deep
+        raise HTTPException(422, "options: nested too deeply") from None
     except (ValueError, ValidationError, UnicodeDecodeError) as exc:
         raise HTTPException(422, f"options/file: {exc}") from None
     return await _create(manager, req)
