@@ -11,6 +11,8 @@ from .datasets import Preset as Preset
 from .datasets import create_dataset as create_dataset
 from .datasets import dataset_from_formula as dataset_from_formula
 from .datasets import validate_dataset as validate_dataset
+from .discover import DiscoverResult as DiscoverResult
+from .discover import discover as discover
 from .formula import compile_formula as compile_formula
 from .formula import ex_round as ex_round
 from .formula import formula_complete as formula_complete
@@ -40,6 +42,8 @@ from .train import fit as fit
 ALLOCATOR_TUNED = tune_allocator()  # see kan_core.runtime (opt out: KAN_CORE_TUNE_MALLOC=0)
 
 __all__ = [
+    "DiscoverResult",
+    "discover",
     "ALLOCATOR_TUNED",
     "KAN",
     "KANConfig",

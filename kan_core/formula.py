@@ -168,6 +168,10 @@ def _combine(layout, subs: list[sympy.Expr]) -> list[sympy.Expr]:
 def _candidates(v: float):
     """Simpler numbers to try in place of ``v``, simplest first."""
     out = [sympy.Integer(0), sympy.Integer(round(v))]
+    for den in (2, 3, 4):  # exponents and coefficients such as 1/2, -3/2, 2/3
+        num = round(v * den)
+        if 0 < abs(num) <= 4 * den and math.gcd(num, den) == 1:
+            out.append(sympy.Rational(num, den))
     for den in (1, 2, 3, 4):
         num = round(v / math.pi * den)
         if 0 < abs(num) <= 12:

@@ -1,0 +1,108 @@
+"""Reading a snapped network as the formula a person would write: exp/log pairs become powers
+and products, constants cancel or snap to simple numbers — each rewrite kept only where the
+data says it changes nothing — and a complexity measure to rank formulas by.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import sympy
+import torch
+
+from .formula import simplify_on_data
+
+__all__ = ["complexity", "evaluate", "tidy"]
+
+MAX_SIMPLIFY_OPS = 30  # factoring beyond this size can take seconds: skip it
+
+
+def complexity(expr: sympy.Expr) -> int:
+    """Nodes of the expression tree (symbols, numbers, operations): ``x_1*x_2`` is 3."""
+    return sum(1 for _ in sympy.preorder_traversal(expr))
+
+
+def evaluate(expr: sympy.Expr, names: list[str], x: torch.Tensor) -> np.ndarray | None:
+    """``expr`` on the rows of ``x`` (float64), or ``None`` where NumPy cannot evaluate it."""
+    syms = [sympy.Symbol(n, real=True) for n in names]
+    cols = [c.numpy() for c in x.detach().double().T]
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            v = sympy.lambdify(syms, expr, modules="numpy")(*cols)
+    except Exception:  # noqa: BLE001 — an expression NumPy cannot evaluate
+        return None
+    v = np.broadcast_to(np.asarray(v, dtype=np.complex128), cols[0].shape)
+    if np.abs(v.imag).max(initial=0.0) > 1e-9 * (1 + np.abs(v.real).max(initial=0.0)):
+        return None
+    return v.real.astype(np.float64)
+
+
+def _monic(expr: sympy.Expr) -> sympy.Expr:
+    """Each sum inside a product divided by the coefficient of its first term with a variable,
+    which moves to the product's coefficient: 1.25·(70.5 − 0.705·x)(113.9 − 1.139·y) becomes
+    c·(x − 100)(y − 100), whose numbers then snap."""
+
+    def visit(e):
+        if not e.args:
+            return e
+        e = e.func(*(visit(a) for a in e.args))
+        if not e.is_Mul:
+            return e
+        coeff, factors = sympy.Integer(1), []
+        for f in e.args:
+            lead = (
+                next((t for t in sympy.Add.make_args(f) if t.free_symbols), None)
+                if f.is_Add
+                else None
+            )
+            c = lead.as_coeff_Mul()[0] if lead is not None else 1
+            if c in (0, 1) or not c.is_Number:
+                factors.append(f)
+                continue
+            coeff *= c
+            factors.append(sympy.Add(*(t / c for t in f.args)))
+        return sympy.Mul(coeff, *factors)
+
+    return visit(expr)
+
+
+def _rewrites(expr: sympy.Expr) -> list[sympy.Expr]:
+    """Equivalent forms to choose from (the data checks each)."""
+    out = [expr]
+    try:
+        powers = sympy.powsimp(sympy.expand_power_exp(expr))  # exp(a·log x + c) → e^c·x^a
+        out.append(powers)
+        out.append(sympy.powsimp(powers, force=True))  # √x·√y → √(xy) (the data must agree)
+        out.append(sympy.expand(powers))
+        out.append(_monic(powers))
+        if sympy.count_ops(powers) <= MAX_SIMPLIFY_OPS:
+            # (not sympy.simplify: its trigsimp ran for minutes on a 48-node cos/exp formula)
+            out.append(sympy.factor_terms(powers))
+            out.append(sympy.factor(powers))
+    except Exception:  # noqa: BLE001 — a rewrite that fails is simply not offered
+        pass
+    return out
+
+
+def tidy(expr: sympy.Expr, names: list[str], x: torch.Tensor, rel_tol: float = 1e-4):
+    """The simplest form of ``expr`` that agrees with it on the rows of ``x``: rewrites that
+    turn exp/log pairs into powers, expand or factor products, then numbers snapped to 0,
+    integers, simple fractions or multiples of π within ``rel_tol`` of the values' spread."""
+    ref = evaluate(expr, names, x)
+    if ref is None or not np.isfinite(ref).all():
+        return expr
+    scale = float(ref.std() + np.abs(ref).mean() * 1e-3 + 1e-12)
+    best, best_size = expr, complexity(expr)
+    for form in _rewrites(expr):
+        form = simplify_on_data(form, names, x, rel_tol)
+        v = evaluate(form, names, x)
+        if v is None or not np.isfinite(v).all():
+            continue
+        if np.sqrt(np.mean((v - ref) ** 2)) > 2 * rel_tol * scale:
+            continue
+        size = complexity(form)
+        if size < best_size:
+            best, best_size = form, size
+    return best
