@@ -219,18 +219,23 @@ def discover(
     progress: Callable[[dict], None] | None = None,
     var_names: list[str] | None = None,
     max_candidates: int | None = None,
+    threads: int | None = 1,
 ) -> DiscoverResult:
     """Search for formulas behind ``dataset`` (pykan's dict, one output) within ``budget_s``
     seconds; see the module docstring. ``progress(info)`` is called after each candidate with
-    ``{"tried", "front", "best", "elapsed_s", "done"}``; returning ``False`` stops the search."""
+    ``{"tried", "front", "best", "elapsed_s", "done"}``; returning ``False`` stops the search.
+    ``threads``: torch threads meanwhile (restored after; ``None`` leaves the setting alone —
+    it is process-wide, so a server that budgets threads itself passes ``None``)."""
     if not (isinstance(budget_s, int | float) and 0 < budget_s <= 3600):
         raise ValueError(f"budget_s must be in (0, 3600], got {budget_s!r}")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # small networks are bound by op count; more threads only contend
+    if threads is None:
+        return _search(dataset, budget_s, seed, progress, var_names, max_candidates)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)  # small networks are bound by op count: 1 thread is best
     try:
         return _search(dataset, budget_s, seed, progress, var_names, max_candidates)
     finally:
-        torch.set_num_threads(threads)
+        torch.set_num_threads(before)
 
 
 def _search(dataset, budget_s, seed, progress, var_names, max_candidates) -> DiscoverResult:

@@ -44,9 +44,11 @@ def model_cost(width: Width, grid: int, k: int, samples: int, mult_arity: int = 
     return count_edges(width, mult_arity) * (grid + k) * samples
 
 
-def over_budget(width: Width, grid: int, k: int, samples: int, limit: int) -> str | None:
+def over_budget(
+    width: Width, grid: int, k: int, samples: int, limit: int, mult_arity: int = 2
+) -> str | None:
     """The message a 422 answers with when the model would cost more than ``limit``; else None."""
-    cost = model_cost(width, grid, k, samples)
+    cost = model_cost(width, grid, k, samples, mult_arity)
     if cost <= limit:
         return None
     return (

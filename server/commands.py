@@ -60,16 +60,16 @@ def edit(s: Session, kind: str, params: dict[str, Any], apply: EditFn) -> dict[s
 
 
 def check_edge(s: Session, l: int, i: int, j: int) -> str:
-    width = list(s.model.width)
-    if not (0 <= l < len(width) - 1 and 0 <= i < width[l] and 0 <= j < width[l + 1]):
-        raise CommandError(404, f"no edge ({l}, {i}, {j}) in a network of width {width}")
+    width, subs = s.model.width_in, s.model.width_out
+    if not (0 <= l < len(width) - 1 and 0 <= i < width[l] and 0 <= j < subs[l + 1]):
+        raise CommandError(404, f"no edge ({l}, {i}, {j}) in a network of width {s.model.width}")
     return s.model.edge_state(l, i, j)
 
 
 def check_node(s: Session, l: int, i: int) -> None:
-    width = list(s.model.width)
+    width = s.model.width_in
     if not (0 <= l < len(width) and 0 <= i < width[l]):
-        raise CommandError(404, f"no node ({l}, {i}) in a network of width {width}")
+        raise CommandError(404, f"no node ({l}, {i}) in a network of width {s.model.width}")
 
 
 def check_name(name: str) -> None:

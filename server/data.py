@@ -109,6 +109,7 @@ def build_spec(req: SessionCreate, settings: Settings) -> dict[str, Any]:
         "grid": req.grid,
         "k": req.k,
         "seed": req.seed,
+        "mult_arity": req.mult_arity,
         "train": req.train.model_dump(),
     }
     samples = req.train_num + req.test_num  # a CSV's own rows instead, below
@@ -156,13 +157,16 @@ def _parse(formula: str):
 
 def check_limits(spec: dict[str, Any], settings: Settings, samples: int) -> None:
     width, n_var = spec["width"], len(spec["variables"])
-    if width[0] != n_var:
+    arity = spec.get("mult_arity", 2)
+    if width[0] not in (n_var, [n_var, 0]):
         raise SpecError(f"width: first layer must be {n_var} (one per variable), got {width[0]}")
-    if width[-1] != 1:
+    if width[-1] not in (1, [1, 0]):
         raise SpecError(f"width: last layer must be 1 (one target), got {width[-1]}")
     if len(width) - 1 > settings.max_depth:
         raise SpecError(f"width: at most {settings.max_depth} layers")
-    edges = count_edges(width)
+    if any(isinstance(w, list) and sum(w) == 0 for w in width):
+        raise SpecError(f"width: every layer needs a node, got {width}")
+    edges = count_edges(width, arity)
     if edges > settings.max_edges:
         raise SpecError(f"width: {edges} edges is over the limit of {settings.max_edges}")
     if spec["grid"] > settings.max_grid:
@@ -171,7 +175,7 @@ def check_limits(spec: dict[str, Any], settings: Settings, samples: int) -> None
         raise SpecError(f"k: at most {settings.max_k}")
     if spec["train_num"] + spec["test_num"] > settings.max_train_num:
         raise SpecError(f"train_num + test_num: at most {settings.max_train_num}")
-    message = over_budget(width, spec["grid"], spec["k"], samples, settings.max_model_cost)
+    message = over_budget(width, spec["grid"], spec["k"], samples, settings.max_model_cost, arity)
     if message:
         raise SpecError(message)
 
@@ -245,7 +249,11 @@ def build_dataset(
 def build_model(spec: dict[str, Any], dataset: dict[str, torch.Tensor]) -> kan_core.KAN:
     """A fresh model for the spec; its grid spans the training inputs."""
     model = kan_core.KAN(
-        width=list(spec["width"]), grid=spec["grid"], k=spec["k"], seed=spec["seed"]
+        width=list(spec["width"]),
+        grid=spec["grid"],
+        k=spec["k"],
+        seed=spec["seed"],
+        mult_arity=spec.get("mult_arity", 2),
     )
     model.set_reference_input(dataset["train_input"])
     return model

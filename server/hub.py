@@ -29,6 +29,7 @@ class Cursor:
     edges_version: int = 0
     event_seq: int = 0
     structure: int = 0
+    discover_version: int = 0
 
 
 @dataclass
@@ -48,6 +49,8 @@ class Hub:
     structure: int = 0  # bumped when the edge set itself changes: viewers get a new snapshot
     events: deque = field(default_factory=lambda: deque(maxlen=EVENTS_KEPT))
     event_seq: int = 0
+    discover: dict[str, Any] | None = None  # the latest Discover state (latest wins)
+    discover_version: int = 0
 
     def __post_init__(self):
         self._lock = threading.Lock()
@@ -109,6 +112,12 @@ class Hub:
         self._wake()
         return ev
 
+    def publish_discover(self, state: dict[str, Any]) -> None:
+        with self._lock:
+            self.discover = state
+            self.discover_version += 1
+        self._wake()
+
     def publish_edges(self, edges: list[dict[str, Any]], nodes: list[dict[str, Any]]) -> int:
         """Store a fresh computation; returns how many edges changed visibly."""
         changed = 0
@@ -168,6 +177,9 @@ class Hub:
                 cur.edges_version = self.edges_version
             frames += [dumps(ev) for ev in self.events if ev["seq"] > cur.event_seq]
             cur.event_seq = self.event_seq
+            if self.discover_version > cur.discover_version and self.discover is not None:
+                frames.append(dumps({"type": "discover", **self.discover}))
+                cur.discover_version = self.discover_version
             return frames, False
 
     def _edges_frame(self, since: int) -> str:
@@ -184,7 +196,12 @@ class Hub:
     def cursor_now(self) -> Cursor:
         with self._lock:
             return Cursor(
-                self.step, self.status, self.edges_version, self.event_seq, self.structure
+                self.step,
+                self.status,
+                self.edges_version,
+                self.event_seq,
+                self.structure,
+                self.discover_version,
             )
 
 

@@ -18,7 +18,7 @@ from .body_limit import BodySizeLimit
 from .config import Settings, get_settings
 from .errors import install_error_handlers
 from .manager import SessionManager
-from .routes import edges, health, presets, sessions
+from .routes import discover, edges, health, presets, sessions
 from .security import SecurityHeaders, install_log_redaction
 from .store import Store
 from .stream import router as stream_router
@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # added before SecurityHeaders so that its headers wrap the 413 too.
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
-    for module in (health, presets, sessions, edges):
+    for module in (health, presets, sessions, edges, discover):
         app.include_router(module.router)
     app.include_router(stream_router)
     _mount_pages(app, settings.web_dir or DEFAULT_WEB_DIR)

@@ -14,6 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 Status = Literal["idle", "training", "paused", "error"]
 EdgeState = Literal["active", "pruned", "symbolic"]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
+# a layer's size: n nodes, or [n_sum, n_mult] (pykan's MultKAN)
+WidthEntry = (
+    Annotated[int, Field(ge=1, le=10_000)]
+    | Annotated[list[Annotated[int, Field(ge=0, le=10_000)]], Field(min_length=2, max_length=2)]
+)
 
 
 class Strict(BaseModel):
@@ -65,9 +70,13 @@ class SessionCreate(Strict):
     target: str | None = Field(
         None, max_length=200, description="CSV target column (default: last)"
     )
-    width: list[Annotated[int, Field(ge=1, le=10_000)]] | None = Field(
-        None, min_length=2, max_length=64
+    width: list[WidthEntry] | None = Field(
+        None,
+        min_length=2,
+        max_length=64,
+        description="nodes per layer; a hidden entry may be [sum nodes, mult nodes] (KAN 2.0)",
     )
+    mult_arity: int = Field(2, ge=2, le=4, description="factors per multiplication node")
     grid: int = Field(5, ge=1, le=10_000)
     k: int = Field(3, ge=1, le=10)
     seed: int = Field(0, ge=0, le=2**31 - 1)
@@ -110,7 +119,7 @@ class Preset(BaseModel):
     name: str
     title: str
     formula: str
-    width: list[int]
+    width: list[WidthEntry]
     ranges: list[list[float]]
     description: str = ""
 
@@ -170,6 +179,9 @@ class Edge(BaseModel):
     score: float
     symbolic: SymbolicFit | None = None
     curve: Curve | None = None
+    to: int | None = Field(
+        None, description="only into a layer with mult nodes: the node whose factor j is"
+    )
 
 
 class Node(BaseModel):
@@ -178,6 +190,7 @@ class Node(BaseModel):
     label: str
     score: float
     state: Literal["active", "pruned"]
+    kind: Literal["sum", "mult"] = Field("sum", description="a mult node multiplies its factors")
 
 
 class MetricPoint(BaseModel):
@@ -201,7 +214,7 @@ class SessionSnapshot(BaseModel):
     status: Status
     error: str | None = None
     step: int
-    width: list[int]
+    width: list[WidthEntry]
     grid: int
     k: int
     seed: int
@@ -294,7 +307,7 @@ class EdgesMessage(BaseModel):
 class SessionMeta(BaseModel):
     """What an edit may change besides edges (also part of the snapshot)."""
 
-    width: list[int]
+    width: list[WidthEntry]
     grid: int
     k: int
     history: list[EditEntry]
@@ -317,3 +330,31 @@ class EventMessage(BaseModel):
 StreamMessage = Annotated[
     SnapshotMessage | MetricsMessage | EdgesMessage | EventMessage, Field(discriminator="type")
 ]
+
+
+# --- Discover ---------------------------------------------------------------------------------
+class DiscoverRequest(Strict):
+    budget_s: Finite = Field(30, gt=0, le=300, description="wall-clock seconds for the search")
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+
+
+class DiscoverCandidate(BaseModel):
+    k: int
+    formula: str = Field(description="sympy text, in the session's variable names")
+    latex: str
+    mathml: str
+    test_nrmse: float = Field(description="test RMSE / std of the target")
+    complexity: int = Field(description="nodes of the formula's expression tree")
+    width: list[WidthEntry]
+    source: str = Field("", description="which part of the search found it")
+
+
+class DiscoverState(BaseModel):
+    """Also the stream's ``{"type": "discover", ...}`` frame."""
+
+    front: list[DiscoverCandidate] = Field(description="the Pareto front, by complexity")
+    best: int | None = Field(description="index into front of the suggested formula")
+    done: bool
+    budget_s: float
+    elapsed_s: float
+    error: str | None = None

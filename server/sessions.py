@@ -64,6 +64,7 @@ class Session:
         self.rejects: dict[str, list[str]] = rec.rejects
         self.formula_cache: tuple | None = None  # (key, response) of the last formula
         self.fits: dict[str, dict] = rec.fits  # last fit per edge "l,i,j" (model keeps no R²)
+        self.discovery = None  # the running or last Discover search (discovery.Job)
         self.step = rec.step
         self.status = "paused" if rec.step else "idle"
         self.error: str | None = None
@@ -94,8 +95,12 @@ class Session:
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop the worker after its current step; checkpoint an interrupted run."""
+        """Stop the worker after its current step; checkpoint an interrupted run; cancel a
+        Discover search and wait for it (a thread left running in torch aborts the process
+        at exit)."""
         self.submit(self._stop_now)
+        if self.discovery is not None:
+            self.discovery.stop(timeout)
         self._thread.join(timeout)
 
     def _stop_now(self) -> None:

@@ -79,20 +79,23 @@ def edges(
         flat = rnd_list(ys.permute(1, 2, 0))  # (in, out, n) row-major, one rounding pass
         y_rows = [flat[k : k + n] for k in range(0, len(flat), n)]
         x_rows = rnd_list(xs.T)
+        layout = model.layouts[l + 1]
+        to = layout.sub_to_node() if layout.has_mult else None
         for i in range(xs.shape[1]):
             x = x_rows[i * n : (i + 1) * n]
             for j in range(n_out):
-                out.append(
-                    {
-                        "l": l,
-                        "i": i,
-                        "j": j,
-                        "state": model.edge_state(l, i, j),
-                        "score": layer_scores[i * n_out + j] or 0.0,
-                        "symbolic": symbolic_fit(model, l, i, j, fits.get(f"{l},{i},{j}")),
-                        "curve": {"x": x, "y": y_rows[i * n_out + j]},
-                    }
-                )
+                edge = {
+                    "l": l,
+                    "i": i,
+                    "j": j,
+                    "state": model.edge_state(l, i, j),
+                    "score": layer_scores[i * n_out + j] or 0.0,
+                    "symbolic": symbolic_fit(model, l, i, j, fits.get(f"{l},{i},{j}")),
+                    "curve": {"x": x, "y": y_rows[i * n_out + j]},
+                }
+                if to is not None:  # j is a factor of a mult node: the node it feeds
+                    edge["to"] = to[j]
+                out.append(edge)
     return out
 
 
@@ -105,12 +108,12 @@ def nodes(
 ) -> list[dict[str, Any]]:
     """Every node with a label and score (``model.node_scores()``); a node is pruned when no
     live edge passes through it."""
-    width = list(model.width)
+    width = model.width_in
     live_in, live_out = set(), set()
     for e in edge_list:
         if e["state"] != "pruned":
             live_out.add((e["l"], e["i"]))
-            live_in.add((e["l"] + 1, e["j"]))
+            live_in.add((e["l"] + 1, e.get("to", e["j"])))
     out = []
     for l, w in enumerate(width):
         for i in range(w):
@@ -120,15 +123,16 @@ def nodes(
                 label, alive = (target if w == 1 else f"{target}{i}"), (l, i) in live_in
             else:
                 label, alive = f"h{l}.{i}", (l, i) in live_in and (l, i) in live_out
-            out.append(
-                {
-                    "l": l,
-                    "i": i,
-                    "label": label,
-                    "score": rnd(scores[l][i]) or 0.0,
-                    "state": "active" if alive else "pruned",
-                }
-            )
+            node = {
+                "l": l,
+                "i": i,
+                "label": label,
+                "score": rnd(scores[l][i]) or 0.0,
+                "state": "active" if alive else "pruned",
+            }
+            if model.layouts[l].is_mult(i):
+                node["kind"] = "mult"
+            out.append(node)
     return out
 
 

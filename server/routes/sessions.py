@@ -156,7 +156,14 @@ async def refine(s: OwnerSession, body: RefineRequest, settings: SettingsDep) ->
     """Move every edge to ``grid`` intervals; the function is preserved."""
     # The same budget as create, checked here so a too-big grid never reaches the worker.
     samples = sum(int(s.dataset[key].shape[0]) for key in ("train_input", "test_input"))
-    message = over_budget(s.spec["width"], body.grid, s.spec["k"], samples, settings.max_model_cost)
+    message = over_budget(
+        s.spec["width"],
+        body.grid,
+        s.spec["k"],
+        samples,
+        settings.max_model_cost,
+        s.spec.get("mult_arity", 2),
+    )
     if message:
         raise HTTPException(422, message)
     return await run_command(s, commands.refine, body.grid)
