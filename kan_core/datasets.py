@@ -132,7 +132,7 @@ class Preset:
     name: str
     title: str
     formula: str
-    width: list[int]
+    width: list  # ints, or [n_sum, n_mult] for a layer with multiplication nodes
     ranges: list[tuple[float, float]] = field(default_factory=list)
     description: str = ""
 
@@ -153,6 +153,14 @@ PRESETS: list[Preset] = [
         [2, 2, 1],
         [(-1, 1), (-1, 1)],
         "A product is a difference of squares: watch two hidden nodes learn x².",
+    ),
+    Preset(
+        "product_mult",
+        "Multiplication node (KAN 2.0)",
+        "x_1*x_2",
+        [2, [0, 1], 1],
+        [(-1, 1), (-1, 1)],
+        "One multiplication node: each factor learns a line, and the product is exact.",
     ),
     Preset(
         "sum_of_squares",

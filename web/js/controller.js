@@ -74,6 +74,20 @@ export class Controller {
   undo() {
     return this.mutate(() => this.api.post("/undo"));
   }
+  async discover(budget) {
+    const res = await this.run(this.api.post("/discover", { budget_s: budget }));
+    if (res) this.store.applyDiscover(res);
+  }
+  async loadDiscover() {
+    try {
+      this.store.applyDiscover(await this.api.get("/discover"));
+    } catch {
+      // an older server or a transient failure: the panel simply stays empty
+    }
+  }
+  applyCandidate(k) {
+    return this.mutate(() => this.api.post(`/discover/${k}/apply`));
+  }
   redo() {
     return this.mutate(() => this.api.post("/redo"));
   }

@@ -15,6 +15,7 @@ import { Inspector } from "./views/inspector.js";
 import { FormulaView } from "./views/formula.js";
 import { HistoryView } from "./views/history.js";
 import { StatusView, Toolbar } from "./views/controls.js";
+import { DiscoverView } from "./views/discover.js";
 
 const app = document.getElementById("app");
 const toasts = new Toasts(document.getElementById("toasts"));
@@ -43,6 +44,7 @@ async function openSession(id) {
   new Inspector(regions.inspector, store, controller);
   new FormulaView(regions.formula, store);
   new HistoryView(regions.history, store);
+  new DiscoverView(regions.discover, store, controller);
   new StatusView(regions.status, store);
   if (store.isOwner) {
     new Toolbar(regions.toolbar, store, controller);
@@ -55,6 +57,7 @@ async function openSession(id) {
   store.on("meta", showTitle);
   store.applySnapshot(snap);
   controller.loadSelection();
+  controller.loadDiscover();
   document.title = `${title || "Session"} · KAN Workbench`;
 
   const stream = new Stream(id, token, {
@@ -70,6 +73,7 @@ function dispatch(store, msg) {
   else if (msg.type === "metrics") store.applyMetrics(msg);
   else if (msg.type === "edges") store.applyEdges(msg);
   else if (msg.type === "event") store.applyEvent(msg);
+  else if (msg.type === "discover") store.applyDiscover(msg);
 }
 
 async function presetTitle(source) {

@@ -8,7 +8,7 @@ import { edgeKey } from "./dom.js";
 const EDIT_KINDS = new Set([
   "prune_edge", "restore_edge", "prune_node", "restore_node", "auto_prune", "refine",
   "fix_symbolic", "unfix_symbolic", "auto_symbolic", "reset", "undo", "redo", "rejected",
-  "settings",
+  "settings", "discover",
 ]);
 
 export class Store {
@@ -28,6 +28,7 @@ export class Store {
     this.suggestions = null; // {key, candidates, rejected} | {key, loading} | {key, error}
     this.preview = null; // candidate name shown over the selected edge's curve
     this.formula = null;
+    this.discover = null; // {front, best, done, budget_s, elapsed_s, error} from the server
     this.lastEvent = null;
     this.perf = { frames: 0, lastMs: 0, maxMs: 0, totalMs: 0 };
     this._listeners = new Map();
@@ -98,6 +99,12 @@ export class Store {
     this.nodes = msg.nodes;
     this.emit("edges", changed);
     this._recordFrame(performance.now() - t0);
+  }
+
+  applyDiscover(state) {
+    const { type, ...rest } = state;
+    this.discover = rest;
+    this.emit("discover");
   }
 
   applyEvent(ev) {

@@ -59,7 +59,7 @@ const MATHML_ATTRS = new Set([
 /** Server MathML (ours, or sympy's with HTML named entities such as &InvisibleTimes;), parsed
  * by the HTML parser into an inert document, then copied: allow-listed MathML elements and
  * attributes, and text. Anything else is dropped, its text kept as text. */
-function mathml(markup, fallback) {
+export function mathml(markup, fallback) {
   const doc = new DOMParser().parseFromString(markup, "text/html");
   const root = doc.querySelector("math");
   if (!root || root.namespaceURI !== MATHML_NS) return h("code", {}, fallback);

@@ -1,6 +1,7 @@
 // The start page: preset cards (one click creates a session and opens it), a custom formula
 // form, a CSV upload, and the sessions this browser owns.
 
+import { widthText } from "./discover.js";
 import { h, replace, prettyFormula } from "../dom.js";
 import { compile } from "../expr.js";
 import { listPresets, createSession, uploadSession } from "../api.js";
@@ -34,7 +35,7 @@ function presetCard(p, opts, toasts) {
     h("span.card-title", {}, p.title),
     h("code.card-formula", {}, prettyFormula(p.formula)),
     h("span.card-desc", { id: descId }, p.description || ""),
-    h("span.card-width", {}, `width [${p.width.join(", ")}]`),
+    h("span.card-width", {}, `width ${widthText(p.width)}`),
   );
   card.addEventListener("click", async () => {
     card.disabled = true;
@@ -68,7 +69,7 @@ function modelOptions() {
 function formulaForm(opts) {
   const formula = h("input.wide", { name: "formula", placeholder: "sin(pi*x_1) + x_2**2", "aria-label": "formula", required: true });
   const ranges = h("input", { name: "ranges", value: "-1, 1", "aria-label": "variable range", title: "lo, hi for every variable, or one pair per variable separated by ; (e.g. -1, 1; 0, 2)" });
-  const hidden = h("input", { name: "hidden", value: "5", "aria-label": "hidden layer widths", title: "comma-separated hidden layer widths, e.g. 5 or 4, 2" });
+  const hidden = h("input", { name: "hidden", value: "5", "aria-label": "hidden layer widths", title: "comma-separated hidden layer widths, e.g. 5 or 4, 2; multiplication nodes as 3+2x or 1x" });
   const error = h("p.form-error", { role: "alert" });
   const form = h(
     "form.panel",
@@ -134,13 +135,21 @@ function parseRanges(text) {
 
 /** [n_inputs, ...hidden, 1] when the formula's variables can be counted here; else let the server decide. */
 function widthFor(formula, hiddenText) {
-  const hidden = hiddenText.split(/[,;\s]+/).filter(Boolean).map(Number);
-  if (!hidden.length || hidden.some((v) => !Number.isInteger(v) || v < 1)) throw new Error("hidden layers: whole numbers like 5 or 4, 2");
+  const hidden = hiddenText.split(/[,;\s]+/).filter(Boolean).map(layerSize);
+  if (!hidden.length || hidden.some((v) => v === null)) throw new Error("hidden layers: whole numbers like 5 or 4, 2; add multiplication nodes as 3+2x or 1x");
   try {
     return [compile(formula).variables.length, ...hidden, 1];
   } catch {
     return null; // the server will explain what is wrong with the formula
   }
+}
+
+/** "5" → 5 sum nodes; "3+2x" → [3, 2] (3 sum, 2 multiplication nodes); "1x" → [0, 1]. */
+function layerSize(text) {
+  const m = /^(?:(\d+)\+)?(\d+)[x×*]$/i.exec(text);
+  if (m) return [Number(m[1] || 0), Number(m[2])];
+  const n = Number(text);
+  return Number.isInteger(n) && n >= 1 ? n : null;
 }
 
 function recentList() {

@@ -2,6 +2,7 @@
 // left, inspector + history on the right. Returns the regions the views mount into.
 
 import { h, prettyFormula } from "../dom.js";
+import { widthText } from "./discover.js";
 
 export function buildWorkbench(root, { isOwner }) {
   const r = {
@@ -14,6 +15,7 @@ export function buildWorkbench(root, { isOwner }) {
     formula: h("section.formula", { "aria-label": "formula" }),
     inspector: h("section.inspector", { "aria-label": "inspector" }),
     history: h("section.history-panel", { "aria-label": "history" }),
+    discover: h("section.discover", { "aria-label": "discover" }),
   };
   const legend = h(
     "div.legend",
@@ -35,7 +37,7 @@ export function buildWorkbench(root, { isOwner }) {
         "main.body",
         {},
         h("section.left", {}, r.diagram, legend, h("div.bottom-row", {}, r.loss, r.formula)),
-        h("aside.side", {}, r.inspector, r.history),
+        h("aside.side", {}, r.discover, r.inspector, r.history),
       ),
     ),
   );
@@ -49,7 +51,7 @@ export function renderTitle(el, session, title) {
   el.replaceChildren(
     h("span.session-title", {}, title || (src.kind === "csv" ? "Your data" : "Your formula")),
     h("code.session-formula", {}, what || ""),
-    h("span.session-shape", {}, `width [${session.width.join(", ")}] · grid ${session.grid}`),
+    h("span.session-shape", {}, `width ${widthText(session.width)} · grid ${session.grid}`),
   );
 }
 

@@ -39,7 +39,7 @@ export class NetworkView {
     this.size = { width: W, height: H };
     if (W < 50 || H < 50) return;
     this.svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
-    const geo = computeLayout(session.width, W, H);
+    const geo = computeLayout(nodeCounts(session.width), W, H, subnodeCounts(session.width, this.store.edges));
     this.geo = geo;
     const wires = s("g.wires");
     const boxes = s("g.boxes");
@@ -50,7 +50,7 @@ export class NetworkView {
       const key = edgeKey(e);
       const b = geo.boxes.get(key);
       const a = geo.nodes.get(`${e.l},${e.i}`);
-      const o = geo.nodes.get(`${e.l + 1},${e.j}`);
+      const o = geo.nodes.get(`${e.l + 1},${e.to ?? e.j}`); // a mult node's factors share it
       const wire = s("path.wire", {
         "data-wire": key,
         d: `M${a.x},${a.y} L${b.x},${b.y + b.h / 2} M${b.x},${b.y - b.h / 2} L${o.x},${o.y}`,
@@ -69,13 +69,16 @@ export class NetworkView {
       const p = geo.nodes.get(key);
       const last = n.l === session.width.length - 1;
       const tip = s("title");
-      const circle = s("circle", { cx: p.x, cy: p.y, r: geo.nodeR });
+      const circle = s("circle", { cx: p.x, cy: p.y, r: n.kind === "mult" ? geo.nodeR * 1.35 : geo.nodeR });
+      const times = n.kind === "mult"
+        ? s("text.mult-sign", { x: p.x, y: p.y, "font-size": Math.round(geo.nodeR * 2), "text-anchor": "middle", "dominant-baseline": "central" }, "×")
+        : null;
       const text = s("text.node-label", {
         x: p.x,
         y: n.l === 0 ? p.y + geo.nodeR + 16 : p.y - geo.nodeR - 7,
         "font-size": Math.max(geo.fontSize + 2, 13),
       });
-      const g = s("g.node", { "data-node": key }, tip, circle, text);
+      const g = s("g.node", { "data-node": key, "data-kind": n.kind || "sum" }, tip, circle, times, text);
       if (n.l !== 0 && !last) text.classList.add("hidden-label");
       nodes.append(g);
       this.nodeItems.set(key, { g, circle, text, tip });
@@ -104,7 +107,7 @@ export class NetworkView {
       item.wire.style.opacity = alpha;
       item.label.textContent = state === "symbolic" && e.symbolic ? e.symbolic.name : "";
       const from = labels.get(`${e.l},${e.i}`);
-      const to = labels.get(`${e.l + 1},${e.j}`);
+      const to = labels.get(`${e.l + 1},${e.to ?? e.j}`);
       const what = state === "symbolic" ? `symbolic: ${e.symbolic?.name}` : state;
       item.tip.textContent = `edge (${key}): ${from} → ${to}\n${what}, importance ${e.score}`;
     }
@@ -137,6 +140,18 @@ export class NetworkView {
     else if (wire) this.onSelect({ kind: "edge", key: wire.dataset.wire });
     else if (node) this.onSelect({ kind: "node", key: node.dataset.node });
   }
+}
+
+/** Nodes per layer: n, or n_sum + n_mult for pykan's nested [n_sum, n_mult]. */
+export function nodeCounts(width) {
+  return width.map((w) => (Array.isArray(w) ? w[0] + w[1] : w));
+}
+
+/** Subnodes per layer (where edges end), read off the edges' j indices. */
+function subnodeCounts(width, edges) {
+  const subs = nodeCounts(width);
+  for (const e of edges.values()) subs[e.l + 1] = Math.max(subs[e.l + 1], e.j + 1);
+  return subs;
 }
 
 /** pykan's importance → opacity: tanh(3·score), never fully invisible. */
@@ -181,7 +196,7 @@ function curvePoints(curve, b) {
  * Positions of nodes and edge boxes for a network of `width` in a W×H area.
  * Boxes of layer l are ordered (i, j) as in pykan and wrap into rows when there are many.
  */
-export function computeLayout(width, W, H) {
+export function computeLayout(width, W, H, subs = width) {
   const L = width.length;
   const padX = 36;
   const padTop = 40;
@@ -198,7 +213,7 @@ export function computeLayout(width, W, H) {
   const boxes = new Map();
   let fontSize = 12;
   for (let l = 0; l < L - 1; l++) {
-    const [nin, nout] = [width[l], width[l + 1]];
+    const [nin, nout] = [width[l], subs[l + 1]]; // edges end at subnodes (a mult node's factors)
     const n = nin * nout;
     const availH = rowGap - 2 * nodeR - Math.max(24, rowGap * 0.32); // room for wires to fan
     const best = bestGrid(n, availW, availH);
