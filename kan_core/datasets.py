@@ -155,14 +155,6 @@ PRESETS: list[Preset] = [
         "A product is a difference of squares: watch two hidden nodes learn x².",
     ),
     Preset(
-        "product_mult",
-        "Multiplication node (KAN 2.0)",
-        "x_1*x_2",
-        [2, [0, 1], 1],
-        [(-1, 1), (-1, 1)],
-        "One multiplication node: each factor learns a line, and the product is exact.",
-    ),
-    Preset(
         "sum_of_squares",
         "Sum of squares",
         "x_1**2 + x_2**2",

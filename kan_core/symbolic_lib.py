@@ -130,10 +130,16 @@ def check_names(names, what: str) -> list[str]:
     return names
 
 
+# pykan's names for the same functions as "sqrt" and "1/sqrt(x)": kept for fix_symbolic, left
+# out of the default library so a candidate list never shows one function twice
+ALIASES = {"x^0.5": "sqrt", "1/x^0.5": "1/sqrt(x)"}
+
+
 def resolve_lib(lib) -> list[SymbolicFunction]:
-    """``None`` → the whole library; otherwise a name or names (unknown names or none raise)."""
+    """``None`` → the whole library (without ``ALIASES``); otherwise a name or names (unknown
+    names or none raise)."""
     if lib is None:
-        return list(SYMBOLIC_LIB.values())
+        return [f for name, f in SYMBOLIC_LIB.items() if name not in ALIASES]
     names = check_names(lib, "lib")
     if not names:
         raise ValueError(f"lib: the symbolic library is empty ({lib!r}); pass None for all")

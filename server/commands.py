@@ -138,6 +138,9 @@ def prune_node(s: Session, l: int, i: int, restore: bool) -> dict[str, Any]:
     check_node(s, l, i)
     if l == 0 or l == len(s.model.width) - 1:
         raise CommandError(409, "only hidden nodes can be pruned or restored; prune edges instead")
+    state = s.model.node_state(l, i)
+    if (state == "pruned") != restore:  # a repeat would record an edit that changes nothing
+        raise CommandError(409, f"node ({l}, {i}) is already {'active' if restore else 'pruned'}")
 
     def apply():
         out = (s.model.restore_node if restore else s.model.prune_node)(l, i)

@@ -129,3 +129,19 @@ def test_fix_symbolic_refuses_unknown_and_undefined():
     with pytest.raises(ValueError, match="pruned"):
         m.prune_edge(0, 0, 0)
         m.suggest_symbolic(0, 0, 0)
+
+
+def test_the_default_candidate_list_names_each_function_once():
+    """sqrt and pykan's x^0.5 are one function: only one of them is suggested."""
+    import torch
+
+    from kan_core import KAN
+
+    m = KAN(width=[1, 1], seed=0)
+    x = torch.linspace(0.1, 2, 200)[:, None]
+    m.set_reference_input(x)
+    fits = m.suggest_symbolic(0, 0, 0, topk=40)
+    names = [f.name for f in fits]
+    assert len(names) == len(set(names))
+    assert "x^0.5" not in names and "1/x^0.5" not in names
+    assert m.fix_symbolic(0, 0, 0, "x^0.5").name == "x^0.5"  # still a valid name to fix

@@ -66,3 +66,13 @@ def test_mult_widths_are_accepted_and_drawn_as_mult_nodes(client):
     assert r.status_code == 200, r.text
     r = client.post("/api/sessions", json={"preset": "toy", "width": [2, [0, 0], 1]})
     assert r.status_code == 422
+
+
+def test_pruning_a_pruned_node_is_a_conflict_not_a_second_edit(client):
+    s = create(client, preset="toy")
+    assert client.post(s.url("/nodes/1/0/prune"), headers=s.headers).status_code == 200
+    again = client.post(s.url("/nodes/1/0/prune"), headers=s.headers)
+    assert again.status_code == 409 and "already pruned" in again.text
+    assert client.post(s.url("/nodes/1/1/restore"), headers=s.headers).status_code == 409
+    history = client.get(s.url(), headers=s.headers).json()["history"]
+    assert [h["kind"] for h in history] == ["prune_node"]

@@ -24,7 +24,7 @@ export function renderCandidates(store, actions) {
     const table = h(
       "table.cand-table",
       {},
-      h("thead", {}, h("tr", {}, h("th", {}, "function"), h("th.num", {}, "R²"), h("th.num", { title: "complexity: lower is simpler" }, "cplx"), store.isOwner ? h("th", {}, "") : null)),
+      h("thead", {}, h("tr", {}, h("th", {}, "function"), h("th.num", { title: "1 − R²: the share of the curve's variance the function misses (lower is better; R² alone rounds to 1 for near-ties)" }, "1 − R²"), h("th.num", { title: "complexity: lower is simpler" }, "cplx"), store.isOwner ? h("th", {}, "") : null)),
       h("tbody", {}, rows),
     );
     table.addEventListener("mouseleave", () => actions.preview(store.pinned || null));
@@ -54,7 +54,7 @@ function candidateRow(c, store, actions) {
       },
     },
     h("td.fn", {}, h("code", {}, fitText(c))),
-    h("td.num", {}, fmt(c.r2, 4)),
+    h("td.num", { title: `R² = ${c.r2}` }, misfit(c.r2)),
     h("td.num", {}, fmt(c.complexity)),
   );
   if (store.isOwner) {
@@ -68,4 +68,11 @@ function candidateRow(c, store, actions) {
     );
   }
   return row;
+}
+
+/** 1 − R² for people: "2×10⁻⁷" rather than an R² that rounds to 1 (near-ties stay visible). */
+export function misfit(r2) {
+  if (r2 === null || r2 === undefined || !Number.isFinite(r2)) return "–";
+  const m = 1 - r2;
+  return m <= 1e-12 ? "< 10⁻¹²" : fmt(m, 2);
 }

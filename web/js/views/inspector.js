@@ -3,7 +3,7 @@
 // candidate preview), its symbolic fit, and the edits that apply to it.
 
 import { h, fmt, fitText, replace } from "../dom.js";
-import { renderCandidates } from "./candidates.js";
+import { misfit, renderCandidates } from "./candidates.js";
 
 const COLORS = { active: "#1d4ed8", symbolic: "#b91c1c", pruned: "#94a3b8", preview: "#ea580c" };
 
@@ -79,7 +79,7 @@ export class Inspector {
     const facts = h("div.facts");
     const d = this.store.detail;
     if (e.state === "symbolic" && e.symbolic) {
-      facts.append(h("p", {}, "Snapped to ", h("code.fit", {}, fitText(e.symbolic)), e.symbolic.r2 != null ? ` (R² ${fmt(e.symbolic.r2, 4)})` : ""));
+      facts.append(h("p", {}, "Snapped to ", h("code.fit", {}, fitText(e.symbolic)), e.symbolic.r2 != null ? ` (1 − R² ${misfit(e.symbolic.r2)})` : ""));
     }
     if (e.state === "pruned") facts.append(h("p.muted", {}, "Pruned: this edge contributes nothing. Restore brings it back."));
     if (d?.data_range) {
@@ -163,7 +163,7 @@ export class Inspector {
     }
     Plotly.restyle(this.plotDiv, { x: [cand.curve.x], y: [cand.curve.y], visible: true, name: `preview: ${cand.name}` }, [3]);
     this.previewLine.dataset.preview = cand.name;
-    this.previewLine.replaceChildren("Preview (dashed): ", h("code", {}, fitText(cand)), ` · R² ${fmt(cand.r2, 4)}`);
+    this.previewLine.replaceChildren("Preview (dashed): ", h("code", {}, fitText(cand)), ` · 1 − R² ${misfit(cand.r2)}`);
   }
 }
 
