@@ -27,7 +27,7 @@ from .twin import Float64Twin
 __all__ = ["StepResult", "TrainOptions", "Trainer", "fit", "loss_and_grads", "regularization"]
 
 
-def loss_and_grads(model, x, y, lamb=0.0, lamb_l1=1.0, lamb_entropy=2.0, loss_fn=None):
+def loss_and_grads(model, x, y, lamb=0.0, lamb_l1=1.0, lamb_entropy=2.0, loss_fn=None, y_scale=1.0):
     """The training loss ``mse + lamb·reg`` and its gradient: sets every parameter's ``.grad``
     (``None`` where autograd leaves it ``None``); returns ``(loss, mse, reg)`` as floats.
     ``loss_fn(pred, y)`` (pykan's) replaces the MSE (and is returned in its place).
@@ -36,9 +36,14 @@ def loss_and_grads(model, x, y, lamb=0.0, lamb_l1=1.0, lamb_entropy=2.0, loss_fn
     hand with no autograd graph (``network_forward`` / ``network_backward``): the same
     value and gradient as ``loss.backward()`` (tested) at a fraction of the per-operation
     overhead that bounds small models. Symbolic edges (many function shapes) use autograd.
+
+    ``y_scale`` (σ, the target's spread; 1 = pykan's loss) makes λ independent of the target's
+    units: the penalty is σ²·reg with the output layer's edge scales divided by σ, so training
+    on ``s·y`` has the same optimum as on ``y``, scaled (the MSE scales by s², hidden edges
+    not at all, output edges by s).
     """
     if loss_fn is not None or any(layer.sym_funs for layer in model.layers):
-        return _loss_and_grads_autograd(model, x, y, lamb, lamb_l1, lamb_entropy, loss_fn)
+        return _loss_and_grads_autograd(model, x, y, lamb, lamb_l1, lamb_entropy, loss_fn, y_scale)
     with torch.no_grad():
         pred, scales, tapes = network_forward(model.layers, x.T, lamb > 0, layouts=model.layouts)
         diff = pred - y.T
@@ -46,8 +51,11 @@ def loss_and_grads(model, x, y, lamb=0.0, lamb_l1=1.0, lamb_entropy=2.0, loss_fn
         gy = diff * (2.0 / diff.numel())
         reg, g_scales = 0.0, None
         if lamb > 0:  # (scales and their gradients are float64 NumPy: see fused.edge_scales)
+            scales[-1] = scales[-1] / y_scale
             reg, g_np = regularization_grads(scales, lamb_l1, lamb_entropy)
-            g_scales = [g * lamb for g in g_np]
+            weights = [y_scale**2] * (len(g_np) - 1) + [y_scale]  # d(σ²·reg(…, s/σ))/ds
+            reg *= y_scale**2
+            g_scales = [g * lamb * w for g, w in zip(g_np, weights, strict=True)]
         _, grads = network_backward(tapes, gy, g_scales)
         for layer, g in zip(model.layers, grads, strict=True):
             layer.packed.grad = g
@@ -73,13 +81,14 @@ def _data_loss(pred, y, loss_fn=None):
     return loss.reshape(())
 
 
-def _loss_and_grads_autograd(model, x, y, lamb, lamb_l1, lamb_entropy, loss_fn=None):
+def _loss_and_grads_autograd(model, x, y, lamb, lamb_l1, lamb_entropy, loss_fn=None, y_scale=1.0):
     for p in model.parameters():
         p.grad = None
     with torch.enable_grad():
         if lamb > 0:
             pred, scales = model.forward_with_reg(x)
-            reg = regularization(scales, lamb_l1, lamb_entropy)
+            scales[-1] = scales[-1] / y_scale
+            reg = regularization(scales, lamb_l1, lamb_entropy) * y_scale**2
         else:
             pred, reg = model(x), x.new_zeros(())
         mse = _data_loss(pred, y, loss_fn)
@@ -104,6 +113,9 @@ class TrainOptions:
     lbfgs_iters: int = 20  # LBFGS iterations per step, as pykan
     loss_fn: object = None  # (pykan) a loss of (prediction, label) instead of the MSE; autograd
     max_bad_steps: int = 3  # consecutive rolled-back steps before stopping
+    # λ in the target's units (False: pykan's loss) or independent of them (True: the penalty
+    # is scaled by the training target's std; see loss_and_grads)
+    scale_aware: bool = False
 
     def validate(self) -> None:
         if self.opt not in ("LBFGS", "Adam"):
@@ -129,6 +141,8 @@ class TrainOptions:
         for name in ("lbfgs_iters", "max_bad_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be ≥ 1, got {getattr(self, name)}")
+        if not isinstance(self.scale_aware, bool):
+            raise ValueError(f"scale_aware must be True or False, got {self.scale_aware!r}")
         if not isinstance(self.update_grid, bool):
             raise ValueError(f"update_grid must be True or False, got {self.update_grid!r}")
         if self.loss_fn is not None and not callable(self.loss_fn):
@@ -171,6 +185,7 @@ class Trainer:
         self._opt = None
         self._twin = Float64Twin()  # what the optimiser moves once there are symbolic edges
         self._lr_scale = 1.0  # cut after a rolled-back step, recovered by good ones
+        self.y_scale = _target_scale(self.dataset, self.options)
 
     def _optimizer(self, target):
         if self._opt is None:
@@ -230,7 +245,7 @@ class Trainer:
 
         def closure():
             loss, last["mse"], last["reg"] = loss_and_grads(
-                target, x, y, o.lamb, o.lamb_l1, o.lamb_entropy, o.loss_fn
+                target, x, y, o.lamb, o.lamb_l1, o.lamb_entropy, o.loss_fn, self.y_scale
             )
             return loss
 
@@ -285,6 +300,16 @@ class Trainer:
         self.history["train_loss"].append(r.train_loss)
         self.history["test_loss"].append(r.test_loss)
         self.history["reg"].append(r.reg)
+
+
+def _target_scale(dataset: dict, options: TrainOptions) -> float:
+    """σ for a scale-aware penalty: the training labels' std (1 for pykan's loss, class labels
+    or a constant target)."""
+    y = dataset["train_label"]
+    if not options.scale_aware or options.loss_fn is not None or not y.is_floating_point():
+        return 1.0
+    sd = float(y.double().std()) if y.numel() > 1 else 0.0
+    return sd if math.isfinite(sd) and sd > 1e-12 else 1.0
 
 
 def _in_dtype_of(model, dataset: dict) -> dict:

@@ -41,6 +41,9 @@ class TrainSettings(Strict):
     # LBFGS iterations per step. Fewer than kan_core's 20 (pykan's) keeps a step short, so an edit
     # waits at most one short step; LBFGS keeps its memory across steps, so training is the same.
     lbfgs_iters: int = Field(5, ge=1, le=100)
+    # λ means the same whatever the target's units (kan_core's TrainOptions.scale_aware); False
+    # gives pykan's loss exactly
+    scale_aware: bool = True
 
 
 class TrainSettingsPatch(Strict):
@@ -56,6 +59,7 @@ class TrainSettingsPatch(Strict):
     stop_grid_update_step: int | None = Field(None, ge=0, le=1_000_000)
     batch: int | None = Field(None, ge=-1, le=1_000_000)
     lbfgs_iters: int | None = Field(None, ge=1, le=100)
+    scale_aware: bool | None = None
 
 
 class SessionCreate(Strict):

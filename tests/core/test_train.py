@@ -129,3 +129,33 @@ def test_edits_between_steps_survive_the_float64_twin():
     for edge in ((1, 0, 0), (0, 0, 0), (0, 1, 0)):
         m.unfix_symbolic(*edge)  # no symbolic edges left: trained as it is, in float32
     assert trainer.step().ok and trainer._twin.target(m) is m
+
+
+def test_scale_aware_penalty_means_the_same_in_any_units():
+    """Training on s·y with the output edges scaled by s: the scale-aware loss is exactly s²
+    times the loss on y (same optimum, same pruning), whatever s; pykan's is not."""
+    from kan_core import KAN, dataset_from_formula
+    from kan_core.train import Trainer, TrainOptions, loss_and_grads
+
+    ds = dataset_from_formula("exp(sin(pi*x_1) + x_2**2)", ranges=[-1, 1], seed=0, train_num=200)
+    x, y = ds["train_input"], ds["train_label"]
+    m = KAN(width=[2, 3, 1], seed=0)
+    m.fit(ds, steps=3, lamb=0.01)
+    for s in (0.05, 1000.0):  # (at s = 0.001 the edge-scale epsilon shows: 7e-4 relative)
+        big = m.copy()
+        with torch.no_grad():
+            big.layers[-1].scale_base.mul_(s)
+            big.layers[-1].scale_sp.mul_(s)
+            big.layers[-1].invalidate()
+        sd = float(y.std())
+        ref = loss_and_grads(m, x, y, lamb=0.01, y_scale=sd)[0]
+        got = loss_and_grads(big, x, s * y, lamb=0.01, y_scale=s * sd)[0]
+        assert abs(got - s**2 * ref) <= 1e-4 * s**2 * ref, (s, got / s**2, ref)
+        pykan = loss_and_grads(big, x, s * y, lamb=0.01)[0]
+        assert abs(pykan - s**2 * loss_and_grads(m, x, y, lamb=0.01)[0]) > 1e-2 * s**2 * ref
+        for a, b in zip(m.edge_scores(x), big.edge_scores(x), strict=True):
+            torch.testing.assert_close(a, b, rtol=5e-3, atol=1e-5)  # prune sees the same
+    opts = TrainOptions(lamb=0.01, scale_aware=True)
+    scaled = {**ds, "train_label": 1000 * y, "test_label": 1000 * ds["test_label"]}
+    assert abs(Trainer(KAN(width=[2, 3, 1]), scaled, opts).y_scale - 1000 * float(y.std())) < 1e-2
+    assert Trainer(KAN(width=[2, 3, 1]), scaled, TrainOptions(lamb=0.01)).y_scale == 1.0
