@@ -18,7 +18,7 @@ export class Store {
     this.session = null; // snapshot fields other than edges/metrics/nodes
     this.edges = new Map(); // "l,i,j" -> edge
     this.nodes = [];
-    this.metrics = [];
+    this.lossHistory = new LossHistory(); // the whole run's loss points, thinned (see below)
     this.status = "idle";
     this.step = 0;
     this.error = null;
@@ -60,7 +60,7 @@ export class Store {
     this.error = snap.error;
     this.edges = new Map(edges.map((e) => [edgeKey(e), e]));
     this.nodes = nodes;
-    this.metrics = metrics.slice();
+    this.lossHistory.load(metrics);
     if (this.selection && !this._selectionExists(this.selection)) this.selection = null;
     this.emit("snapshot");
     this.emit("status");
@@ -77,12 +77,18 @@ export class Store {
     this.emit("meta");
   }
 
+  /** Loss points of the whole run, oldest first: recent ones all, older ones thinned. */
+  get metrics() {
+    return this.lossHistory.points();
+  }
+
+  // A metrics frame comes up to 20 times a second: it only stores the points and tells the
+  // listeners; the loss chart batches its redraws (views/loss_chart.js).
   applyMetrics(msg) {
     this.status = msg.status;
     this.step = msg.step;
     if (msg.points.length) {
-      this.metrics.push(...msg.points);
-      if (this.metrics.length > 6000) this.metrics.splice(0, this.metrics.length - 5000);
+      for (const p of msg.points) this.lossHistory.push(p);
       this.emit("metrics", msg.points);
     }
     this.emit("status");
@@ -168,6 +174,65 @@ export class Store {
     p.lastMs = ms;
     p.maxMs = Math.max(p.maxMs, ms);
     p.totalMs += ms;
+  }
+}
+
+/**
+ * The loss curve of a whole run in a bounded number of points: the newest `recent` points all,
+ * and before them every `stride`-th point of the run (stride doubles whenever the older part
+ * would exceed `older`), so a long run still shows its start, evenly sampled.
+ * The server keeps only the last 2,000 points; a snapshot that continues what this page has
+ * seen (a resnapshot after a prune, a reconnect) is spliced on, anything else replaces it.
+ */
+export class LossHistory {
+  constructor({ recent = 500, older = 1500 } = {}) {
+    this.maxRecent = recent;
+    this.maxOlder = older;
+    this.clear();
+  }
+
+  clear() {
+    this.older = []; // older[i] is the (i * stride)-th point of the run
+    this.recent = []; // the last points, every one
+    this.stride = 1;
+    this.seen = 0; // points pushed since clear(): the ordinal of the next one
+    this._points = null; // cached older ++ recent
+  }
+
+  push(p) {
+    this.recent.push(p);
+    this.seen += 1;
+    this._points = null;
+    if (this.recent.length <= this.maxRecent) return;
+    const ordinal = this.seen - this.recent.length;
+    const leaving = this.recent.shift();
+    if (ordinal % this.stride !== 0) return;
+    this.older.push(leaving);
+    if (this.older.length > this.maxOlder) {
+      this.stride *= 2;
+      this.older = this.older.filter((_, i) => i % 2 === 0);
+    }
+  }
+
+  /** Take a snapshot's points (the server's last ≤ 2,000): append the new ones when they
+   *  continue this history (steps only grow), else start again from them. */
+  load(points) {
+    const last = this.recent[this.recent.length - 1];
+    const continues = !!last && this._continuedBy(points, last);
+    if (!continues) this.clear();
+    for (const p of points) if (!continues || p.step > last.step) this.push(p);
+  }
+
+  points() {
+    if (!this._points) this._points = this.older.concat(this.recent);
+    return this._points;
+  }
+
+  _continuedBy(points, last) {
+    if (!points.length || points[points.length - 1].step < last.step) return false;
+    if (points[0].step > last.step) return true; // a gap (a long disconnect): same run
+    const same = points.find((p) => p.step === last.step);
+    return !!same && same.train_loss === last.train_loss && same.test_loss === last.test_loss;
   }
 }
 

@@ -1,5 +1,8 @@
-// The live loss chart: train and test RMSE against step, log scale. A snapshot redraws it with
-// Plotly.react; stream points are appended with Plotly.extendTraces (cheap at 20 frames/s).
+// The live loss chart: train and test RMSE against step, log scale, over the whole run (the
+// store keeps it thinned to ≤ 2,000 points). Metrics frames come up to 20 times a second and a
+// Plotly redraw costs tens of ms, so frames only mark the chart stale; it redraws at most
+// REDRAW_HZ times a second, in an animation frame (input is handled first, and a hidden tab
+// skips it), with one Plotly.react whose fixed uirevision keeps the user's zoom.
 
 import { h, fmt } from "../dom.js";
 
@@ -11,7 +14,7 @@ const LAYOUT = {
   uirevision: "loss", // keep the user's zoom across updates
   font: { size: 12 },
 };
-const MAX_POINTS = 5000; // as many as the server keeps in a snapshot
+const REDRAW_HZ = 4;
 const CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
 
 export class LossChart {
@@ -20,11 +23,36 @@ export class LossChart {
     this.summary = h("div.loss-summary", { "aria-live": "off" });
     this.plot = h("div.loss-plot");
     root.append(this.summary, this.plot);
+    this.stale = false;
+    this.timer = null; // a pending scheduled redraw
+    this.lastDraw = -Infinity;
     store.on("snapshot", () => this.redraw());
-    store.on("metrics", (points) => this.extend(points));
+    store.on("metrics", () => this.invalidate());
+    document.addEventListener("visibilitychange", () => this.stale && this.schedule());
+  }
+
+  /** New points in the store: redraw soon, not now. */
+  invalidate() {
+    this.stale = true;
+    this.schedule();
+  }
+
+  schedule() {
+    if (this.timer !== null || document.hidden) return;
+    const wait = Math.max(0, this.lastDraw + 1000 / REDRAW_HZ - performance.now());
+    this.timer = setTimeout(() => requestAnimationFrame(() => this.flush()), wait);
+  }
+
+  flush() {
+    this.timer = null;
+    if (!this.stale) return;
+    if (document.hidden) return; // visibilitychange schedules it again
+    this.redraw();
   }
 
   redraw() {
+    this.stale = false;
+    this.lastDraw = performance.now();
     const m = this.store.metrics;
     const trace = (name, key, color, dash) => ({
       name,
@@ -40,15 +68,6 @@ export class LossChart {
       m.length ? LAYOUT : { ...LAYOUT, annotations: [emptyNote()], xaxis: { visible: false }, yaxis: { visible: false }, showlegend: false },
       CONFIG,
     );
-    this.hasData = m.length > 0;
-    this.renderSummary();
-  }
-
-  extend(points) {
-    if (!this.hasData) return this.redraw(); // drop the "press Play" note
-    const x = points.map((p) => p.step);
-    const update = { x: [x, x], y: [points.map((p) => p.train_loss), points.map((p) => p.test_loss)] };
-    Plotly.extendTraces(this.plot, update, [0, 1], MAX_POINTS);
     this.renderSummary();
   }
 
