@@ -238,43 +238,6 @@ def auto_symbolic(s: Session, r2_threshold: float | None) -> dict[str, Any]:
     return edit(s, "auto_symbolic", {"r2_threshold": r2_threshold}, apply)
 
 
-def _formula_key(s: Session) -> tuple:
-    """What the formula depends on: structure, symbolic functions and their parameters (and, once
-    complete, nothing else). Spline weights only matter through placeholders, which don't show
-    them, so a session that trains without symbolic edges keeps the same key."""
-    parts: list = [tuple(s.variables)]
-    for layer in s.model.layers:
-        parts += [
-            layer.mask.numpy().tobytes(),
-            layer.sym_mask.numpy().tobytes(),
-            tuple(sorted(layer.sym_funs.items())),
-        ]
-        sym = layer.sym_mask > 0
-        parts.append(layer.affine.detach()[sym].numpy().tobytes())
-    return tuple(parts)
-
-
-def formula(s: Session) -> dict[str, Any]:
-    key = _formula_key(s)
-    if s.formula_cache is not None and s.formula_cache[0] == key:
-        return s.formula_cache[1]
-    try:
-        result = views.formula(s.model, s.dataset, s.variables)
-        s.formula_cache = (key, result)
-        return result
-    except Exception as exc:  # the contract: 200 always, with a reason
-        return {
-            "complete": False,
-            "placeholders": True,
-            "variables": s.variables,
-            "outputs": [],
-            "python": None,
-            "formula_rmse": None,
-            "network_rmse": None,
-            "message": f"no formula yet: {type(exc).__name__}: {exc}",
-        }
-
-
 # --- history --------------------------------------------------------------------------------
 def undo(s: Session, redo: bool = False) -> dict[str, Any]:
     """Restore the model from before (after) an edit; a running train goes on from there."""

@@ -49,12 +49,23 @@ class Settings(BaseSettings):
     max_sessions: int = 1_000
     max_live_sessions: int = 64
     idle_evict_s: float = 600.0
+    # A session nobody has opened for this long is deleted (expiry.py); 0 keeps them forever.
+    session_ttl_hours: float = 24 * 14
+    # Creates per client address (ratelimit.py): a token bucket; 429 with Retry-After beyond.
+    # The default lets a class of 30 behind one NAT address start at once; 0 turns it off.
+    create_rate_per_min: float = 60.0
+    create_burst: int = 60
 
     # Worker behaviour.
     # torch.set_num_threads is process-global; workers run with this budget (see sessions.py).
     torch_threads: int = 1
     step_timeout_s: float = 60.0  # a step running longer marks the session errored
     play_max_steps: int = 100_000  # "play" trains until paused, or this many steps
+
+    # Reads beside the workers (reads.py): formulas are simplified on this many threads, shared
+    # by all sessions; a reader waits at most formula_wait_s (then a "still simplifying" answer).
+    formula_threads: int = 2
+    formula_wait_s: float = 120.0
 
     # Stream rates (per viewer; the computation behind them is shared per session).
     metrics_hz: float = 20.0

@@ -16,6 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from .config import Settings
 from .manager import SessionManager
+from .reads import Reads
 from .sessions import CommandError, Session
 
 bearer = HTTPBearer(auto_error=False, description="owner token (mutations) or viewer token")
@@ -29,8 +30,13 @@ def get_app_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+def get_reads(request: Request) -> Reads:
+    return request.app.state.reads
+
+
 ManagerDep = Annotated[SessionManager, Depends(get_manager)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+ReadsDep = Annotated[Reads, Depends(get_reads)]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 SessionId = Annotated[str, Path(min_length=1, max_length=64)]
 
@@ -56,7 +62,23 @@ def token_role(s: Session, token: str | None) -> str | None:
     return None
 
 
-async def reader_session(session_id: SessionId, manager: ManagerDep, creds: Credentials) -> Session:
+def touch(request: Request, s: Session) -> None:
+    """An authorised use: the session is not abandoned (expiry.py)."""
+    request.app.state.access.touch(s.id)
+
+
+async def create_rate_limit(request: Request) -> None:
+    """Creates per client address (ratelimit.py): 429 with Retry-After beyond the limit."""
+    limiter = request.app.state.create_limiter
+    wait = limiter.take(request.client.host if request.client else "unknown")
+    if wait is not None:
+        message, headers = limiter.refusal(wait)
+        raise HTTPException(429, message, headers=headers)
+
+
+async def reader_session(
+    session_id: SessionId, manager: ManagerDep, creds: Credentials, request: Request
+) -> Session:
     s = await find_session(manager, session_id)
     if creds is None:
         raise HTTPException(
@@ -66,10 +88,13 @@ async def reader_session(session_id: SessionId, manager: ManagerDep, creds: Cred
         )
     if token_role(s, creds.credentials) is None:
         raise HTTPException(403, "this token gives no access to this session")
+    touch(request, s)
     return s
 
 
-async def owner_session(session_id: SessionId, manager: ManagerDep, creds: Credentials) -> Session:
+async def owner_session(
+    session_id: SessionId, manager: ManagerDep, creds: Credentials, request: Request
+) -> Session:
     s = await find_session(manager, session_id)
     if creds is None:
         raise HTTPException(
@@ -81,6 +106,7 @@ async def owner_session(session_id: SessionId, manager: ManagerDep, creds: Crede
             403,
             "viewer tokens are read-only" if role else "this token gives no access to this session",
         )
+    touch(request, s)
     return s
 
 

@@ -17,7 +17,10 @@ from . import PROTOCOL_VERSION
 from .body_limit import BodySizeLimit
 from .config import Settings, get_settings
 from .errors import install_error_handlers
+from .expiry import AccessLog
 from .manager import SessionManager
+from .ratelimit import RateLimiter
+from .reads import Reads
 from .routes import discover, edges, health, presets, sessions
 from .security import SecurityHeaders, install_log_redaction
 from .store import Store
@@ -33,11 +36,19 @@ FAVICON = (
 )
 
 
-async def _housekeeping(manager: SessionManager) -> None:
+EXPIRE_EVERY_S = 300.0  # how often abandoned sessions are looked for (expiry.py)
+
+
+async def _housekeeping(manager: SessionManager, access: AccessLog) -> None:
+    loop = asyncio.get_running_loop()
+    expire_due = loop.time()  # at start too: sessions stored before expiry get their rows
     while True:
         await asyncio.sleep(1.0)
         try:
             await asyncio.to_thread(manager.housekeeping)
+            if loop.time() >= expire_due:
+                expire_due = loop.time() + EXPIRE_EVERY_S
+                await asyncio.to_thread(access.sweep, manager)
         except Exception:  # never let the watchdog die
             log.exception("housekeeping failed")
 
@@ -51,14 +62,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = Store(settings.db_path)
         manager = SessionManager(settings, store)
         app.state.settings, app.state.store, app.state.manager = settings, store, manager
-        task = asyncio.create_task(_housekeeping(manager))
+        app.state.reads = Reads(settings)
+        app.state.access = AccessLog(
+            settings.data_dir.resolve() / "access.sqlite3", settings.session_ttl_hours
+        )
+        app.state.create_limiter = RateLimiter(settings.create_rate_per_min, settings.create_burst)
+        task = asyncio.create_task(_housekeeping(manager, app.state.access))
         try:
             yield
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            app.state.reads.close()
             await asyncio.to_thread(manager.close)
+            app.state.access.close()
             store.close()
 
     app = FastAPI(

@@ -62,7 +62,8 @@ class Session:
         self.variables: list[str] = list(rec.spec["variables"])
         self.target: str = rec.spec.get("target", "y")
         self.rejects: dict[str, list[str]] = rec.rejects
-        self.formula_cache: tuple | None = None  # (key, response) of the last formula
+        # (committed bytes, their edges/nodes/shape): what a read shows while the worker is busy
+        self.committed_view: tuple[bytes, dict] | None = None
         self.fits: dict[str, dict] = rec.fits  # last fit per edge "l,i,j" (model keeps no R²)
         self.discovery = None  # the running or last Discover search (discovery.Job)
         self.step = rec.step
@@ -84,6 +85,7 @@ class Session:
         self._hung = False
         self._edges_due = 0.0  # monotonic time after which edges may be recomputed
         self._edges_dirty = True
+        self._edges_from: bytes | None = None  # the committed bytes the hub's edges include
         self._scores: tuple[list, list] | None = None  # (edge, node) scores, cached briefly
         self._scores_at = 0.0
         self._last_ckpt = time.monotonic()
@@ -228,8 +230,18 @@ class Session:
         edges = views.edges(self.model, self.settings.curve_samples, self.fits, edge_scores)
         nodes = views.nodes(self.model, self.variables, self.target, edges, node_scores)
         self.hub.publish_edges(edges, nodes)
-        self._edges_dirty = False
+        self._edges_dirty, self._edges_from = False, self._good
         return edges
+
+    @property
+    def committed_bytes(self) -> bytes:
+        """The model as last committed (edit, undo, checkpoint): safe to read from any thread."""
+        return self._good
+
+    @property
+    def hub_is_committed(self) -> bool:
+        """Whether the hub's edges show (at least) the committed model, not an older one."""
+        return self._edges_from is self._good and bool(self.hub.edges)
 
     def _set_status(self, status: str) -> None:
         self.status = status
@@ -253,6 +265,7 @@ class Session:
         if self._trainer is not None:
             self._trainer.reset_optimizer()
         self._edges_dirty, self._edges_due, self._scores = True, 0.0, None
+        self._edges_from = None
 
     def drop_trainer(self) -> None:
         """New options take effect with a new trainer (the schedule continues)."""

@@ -1,7 +1,9 @@
 """The session snapshot: ``GET /api/sessions/{id}`` and the stream's first frame.
 
 ``fresh`` runs on the session's worker (recomputes every edge); ``cached`` may run anywhere and
-uses the hub's last computation, so a session whose worker is stuck can still be shown.
+shows the last committed state: the hub's last computation when it includes the last commit,
+else the edges of the committed model bytes (reads.committed_view). So a session whose worker is
+busy or stuck is still shown as committed, never with an empty or outdated list of edges.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from . import PROTOCOL_VERSION
+from . import PROTOCOL_VERSION, reads
 from .hub import Cursor
 from .sessions import Session
 
@@ -26,9 +28,14 @@ def fresh(s: Session) -> tuple[dict[str, Any], Cursor]:
 
 
 def cached(s: Session) -> tuple[dict[str, Any], Cursor]:
-    """Any thread: from the last published edges (may lag the model by one update)."""
+    """Any thread (it may deserialise the committed model: call it off the event loop)."""
     cur = s.hub.cursor_now()
-    snap = _build(s, s.hub.edge_list(), s.hub.nodes, s.hub.metrics_list())
+    if s.hub_is_committed:
+        snap = _build(s, s.hub.edge_list(), s.hub.nodes, s.hub.metrics_list())
+    else:
+        view = reads.committed_view(s)
+        snap = _build(s, view["edges"], view["nodes"], s.hub.metrics_list())
+        snap.update(width=view["width"], grid=view["grid"], k=view["k"])
     cur.step = snap["step"]
     return snap, cur
 
@@ -78,4 +85,4 @@ async def get(s: Session, wait: float = 2.0) -> tuple[dict[str, Any], Cursor]:
         return await asyncio.wait_for(asyncio.wrap_future(fut), wait)
     except TimeoutError:
         fut.cancel()
-        return cached(s)
+        return await asyncio.to_thread(cached, s)

@@ -49,6 +49,7 @@ async def stream(ws: WebSocket, session_id: str, token: str = "") -> None:
     if token_role(s, token) is None:
         await ws.close(code=4403, reason="a valid owner or viewer token is required")
         return
+    ws.app.state.access.touch(s.id)  # in use: not abandoned (expiry.py)
     wake = s.hub.subscribe()
     try:
         snap, cursor = await snapshot.get(s)

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import json
 
-from fastapi import APIRouter, Form, HTTPException, Response, UploadFile
+from fastapi import APIRouter, Depends, Form, HTTPException, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
 from .. import commands, snapshot
 from ..budget import over_budget
 from ..data import SpecError
-from ..deps import ManagerDep, OwnerSession, ReaderSession, SettingsDep, run_command
+from ..deps import (
+    ManagerDep,
+    OwnerSession,
+    ReaderSession,
+    ReadsDep,
+    SettingsDep,
+    create_rate_limit,
+    run_command,
+)
 from ..schemas import (
     AutoPruneRequest,
     AutoSymbolicRequest,
@@ -62,8 +70,9 @@ async def _create(manager, req: SessionCreate) -> dict:
     responses={
         **TOO_LARGE,
         422: {"description": "invalid formula, unknown preset, over a limit"},
-        429: {"description": "too many sessions"},
+        429: {"description": "too many sessions, or creates from this address (Retry-After)"},
     },
+    dependencies=[Depends(create_rate_limit)],
 )
 async def create_session(req: SessionCreate, manager: ManagerDep) -> dict:
     """Create a session from a preset, a formula or CSV text; returns its tokens."""
@@ -78,8 +87,9 @@ async def create_session(req: SessionCreate, manager: ManagerDep) -> dict:
         400: {"description": "malformed multipart body"},
         **TOO_LARGE,
         422: {"description": "bad CSV or options, over a limit"},
-        429: {"description": "too many sessions"},
+        429: {"description": "too many sessions, or creates from this address (Retry-After)"},
     },
+    dependencies=[Depends(create_rate_limit)],
 )
 async def create_from_csv(
     manager: ManagerDep,
@@ -175,9 +185,10 @@ async def auto_symbolic(s: OwnerSession, body: AutoSymbolicRequest) -> dict:
 
 
 @router.get("/{session_id}/formula", response_model=Formula, responses=ERRORS)
-async def formula(s: ReaderSession) -> dict:
-    """Always 200: ``complete`` is false while some edges are not symbolic."""
-    return await run_command(s, commands.formula)
+async def formula(s: ReaderSession, reads: ReadsDep) -> dict:
+    """Always 200: ``complete`` is false while some edges are not symbolic. Computed beside
+    the worker (reads.py), so a slow simplification never holds the owner's edits."""
+    return await reads.formula(s)
 
 
 @router.post("/{session_id}/undo", response_model=EditResult, responses=ERRORS)
