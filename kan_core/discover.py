@@ -35,7 +35,7 @@ import torch
 
 from .datasets import validate_dataset
 from .model import KAN
-from .simplify import complexity, evaluate, tidy
+from .simplify import complexity, evaluate, snap_to_data, tidy
 from .symbolic import SymbolicFit
 
 __all__ = ["DiscoverResult", "discover"]
@@ -173,10 +173,14 @@ def _judge(model: KAN, d: _Data, source: str) -> dict | None:
         return None
     try:
         (expr,) = model.symbolic_formula(var_names=d.names)
-    except ValueError:
+    except (ValueError, ArithmeticError, TypeError):  # a degenerate fit: skip the candidate
         return None
     x_test, y_test = d.ds["test_input"], d.ds["test_label"][:, 0].double().numpy()
+    x_train, y_train = d.ds["train_input"], d.ds["train_label"][:, 0].double().numpy()
     expr = tidy(expr, d.names, x_test[:256])
+    # then the training data decides on numbers the network left slightly off (0.99993 → 1),
+    # and the formula is tidied again (x**1 → x, sums that lost a term)
+    expr = tidy(snap_to_data(expr, d.names, x_train, y_train), d.names, x_test[:256])
     pred = evaluate(expr, d.names, x_test)
     if pred is None or not np.isfinite(pred).all():
         return None

@@ -89,6 +89,8 @@ def _clean_numbers(expr: sympy.Expr, digits: int) -> sympy.Expr:
     reps = {}
     for f in expr.atoms(sympy.Float):
         v = float(f)
+        if not math.isfinite(v):  # (a constant pulled out of exp(…) can overflow a float)
+            continue
         r = round(v)
         if abs(v) < 10.0 ** -(digits + 3):
             reps[f] = sympy.Integer(0)

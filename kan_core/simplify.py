@@ -5,15 +5,16 @@ data says it changes nothing — and a complexity measure to rank formulas by.
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
 import sympy
 import torch
 
-from .formula import simplify_on_data
+from .formula import _candidates, simplify_on_data
 
-__all__ = ["complexity", "evaluate", "tidy"]
+__all__ = ["complexity", "evaluate", "snap_to_data", "tidy"]
 
 MAX_SIMPLIFY_OPS = 30  # factoring beyond this size can take seconds: skip it
 
@@ -106,3 +107,49 @@ def tidy(expr: sympy.Expr, names: list[str], x: torch.Tensor, rel_tol: float = 1
         if size < best_size:
             best, best_size = form, size
     return best
+
+
+def snap_to_data(
+    expr: sympy.Expr, names: list[str], x: torch.Tensor, y: np.ndarray, slack: float = 0.05
+) -> sympy.Expr:
+    """Numbers snapped to simpler ones (0, integers, simple fractions, multiples of π, shorter
+    decimals) while the formula's error *on the data* stays within ``1 + slack`` of what it was:
+    the data, not the network, decides whether 0.99993 is 1 (``tidy`` keeps to the network)."""
+    floats = sorted(expr.atoms(sympy.Float), key=lambda a: -abs(float(a)))
+    if not floats:
+        return expr
+    params = [sympy.Dummy(f"p{k}") for k in range(len(floats))]
+    syms = [sympy.Symbol(n, real=True) for n in names]
+    cols = [c.numpy() for c in x.detach().double().T]
+    try:
+        fn = sympy.lambdify(
+            [*syms, *params], expr.xreplace(dict(zip(floats, params, strict=True))), "numpy"
+        )
+    except Exception:  # noqa: BLE001
+        return expr
+    scale = float(np.std(y)) + 1e-300
+
+    def error(vals) -> float:
+        try:
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                v = np.broadcast_to(np.asarray(fn(*cols, *vals), dtype=np.float64), y.shape)
+        except Exception:  # noqa: BLE001
+            return math.inf
+        e = float(np.sqrt(np.mean((v - y) ** 2)) / scale)
+        return e if math.isfinite(e) else math.inf
+
+    vals = [float(f) for f in floats]
+    limit = error(vals) * (1 + slack) + 1e-12
+    if not math.isfinite(limit):
+        return expr
+    chosen = {}
+    for k, f in enumerate(floats):
+        for cand in _candidates(float(f)):
+            if cand.is_Float and float(cand) == float(f):
+                break
+            trial = [*vals[:k], float(cand), *vals[k + 1 :]]
+            if error(trial) <= limit:
+                vals[k], chosen[f] = float(cand), cand
+                break
+    return expr.xreplace(chosen) if chosen else expr

@@ -17,6 +17,7 @@ def test_discover_finds_and_applies_the_product(
     )
     assert status == 201, created
     open_as_owner(page, base_url, created, "product")
+    expect(page.locator('[data-guide="train"]')).to_have_class(re.compile("current"))
     page.locator(".discover input").fill("20")
     page.locator(".discover input").dispatch_event("change")
     page.get_by_role("button", name="Discover", exact=True).click()
@@ -33,6 +34,7 @@ def test_discover_finds_and_applies_the_product(
     text = re.sub(r"[\s\u2062]", "", formula.text_content())  # (invisible times between)
     assert text == "y=x1x2", text
     expect(page.locator('[data-node][data-kind="mult"]')).to_have_count(1)
+    expect(page.locator('[data-guide="done"]')).to_have_class(re.compile("current"))
     expect(page.locator("ol.history li")).to_have_count(1)
     page.screenshot(path=str(artifacts / "21-discover-applied-1280.png"))
     problems.assert_none()

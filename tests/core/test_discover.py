@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import sympy
+import torch
 
 from kan_core import dataset_from_formula, discover
 
@@ -75,3 +76,15 @@ def test_progress_reports_and_can_stop_the_search():
     assert seen[-1]["tried"] == 1 and not seen[-1]["done"]
     assert len(res.tried) == 1  # stopped after that report
     assert all(0 <= info["elapsed_s"] < 30 for info in seen)
+
+
+def test_a_formula_with_an_overflowing_constant_does_not_crash():
+    """exp(800)·… cannot be a float: the formula keeps it symbolic instead of crashing."""
+    from kan_core import KAN
+    from kan_core.symbolic import SymbolicFit
+
+    m = KAN(width=[1, 1], seed=0)
+    m.set_reference_input(torch.linspace(0, 1, 50)[:, None])
+    m.fix_symbolic(0, 0, 0, "exp", fit=SymbolicFit("exp", 1.0, 800.0, 1.0, 0.0, 1.0, 2))
+    (expr,) = m.symbolic_formula()
+    assert expr.has(sympy.exp) or expr.free_symbols

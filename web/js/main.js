@@ -16,6 +16,7 @@ import { FormulaView } from "./views/formula.js";
 import { HistoryView } from "./views/history.js";
 import { StatusView, Toolbar } from "./views/controls.js";
 import { DiscoverView } from "./views/discover.js";
+import { GuideView } from "./views/guide.js";
 
 const app = document.getElementById("app");
 const toasts = new Toasts(document.getElementById("toasts"));
@@ -48,6 +49,7 @@ async function openSession(id) {
   new StatusView(regions.status, store);
   if (store.isOwner) {
     new Toolbar(regions.toolbar, store, controller);
+    new GuideView(regions.guide, store);
     renderShare(regions.share, id, mine?.viewer_token, toasts);
     bindKeys(store, controller);
   }

@@ -16,6 +16,7 @@ export function buildWorkbench(root, { isOwner }) {
     inspector: h("section.inspector", { "aria-label": "inspector" }),
     history: h("section.history-panel", { "aria-label": "history" }),
     discover: h("section.discover", { "aria-label": "discover" }),
+    guide: isOwner ? h("nav.guide", { "aria-label": "recipe guide" }) : null,
   };
   const legend = h(
     "div.legend",
@@ -33,6 +34,7 @@ export function buildWorkbench(root, { isOwner }) {
       h("header.topbar", {}, h("a.brand", { href: "/" }, "KAN Workbench"), r.title, r.status, r.share),
       banner,
       r.toolbar,
+      r.guide,
       h(
         "main.body",
         {},
