@@ -18,8 +18,9 @@ Strategy (docs/discover.md has the reasoning):
    within 1.5× of the lowest NRMSE (or below 1e-4, "exact"): extra terms must earn their place.
 
 Deterministic for a seed: every network's draws come from the seed and the plan's order is
-fixed. The budget only decides how far down the plan the search gets; if no exact formula has
-been found after the plan, it goes round again with new seeds while time is left.
+fixed. The budget only decides how far down the plan the search gets. The first exact formula
+(NRMSE < 1e-4) ends the search; without one, it goes round again with new seeds while time is
+left.
 """
 
 from __future__ import annotations
@@ -255,12 +256,12 @@ def _search(dataset, budget_s, seed, progress, var_names, max_candidates) -> Dis
                 "elapsed_s": time.monotonic() - t0, "done": done}  # fmt: skip
         return progress(info) is not False if progress else True
 
-    items = [("power law", None)] + _plan(n)
+    first = [("power law", None)] + _plan(n)
     for rnd in range(100):
-        for label, spec in items if rnd == 0 else _plan(n):
+        for label, spec in first if rnd == 0 else _plan(n):
             left = budget_s - (time.monotonic() - t0)
             if left < 1.3 * longest or (max_candidates and len(tried) >= max_candidates):
-                break
+                return _finish(tried, t0, report)
             start = time.monotonic()
             model = _run(d, spec, seed + rnd)
             cand = _judge(model, d, label if rnd == 0 else f"{label}, seed {seed + rnd}")
@@ -269,11 +270,14 @@ def _search(dataset, budget_s, seed, progress, var_names, max_candidates) -> Dis
                 tried.append(cand)
             if not report(False):
                 return _result(tried, t0)
-        else:
-            if any(c["test_nrmse"] < EXACT for c in tried):
-                break
-            continue
-        break
+            if cand is not None and cand["test_nrmse"] < EXACT:
+                # the plan runs simplest structures first: the first exact formula ends it
+                return _finish(tried, t0, report)
+        # a whole pass without an exact formula: round again with new seeds while time is left
+    return _finish(tried, t0, report)
+
+
+def _finish(tried: list[dict], t0: float, report) -> DiscoverResult:
     report(True)
     return _result(tried, t0)
 
