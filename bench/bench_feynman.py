@@ -26,7 +26,7 @@ import traceback
 import warnings
 
 import sympy
-from _common import formula_rmse, print_table, probe_line, setup_torch
+from _common import formula_rmse, load_probe, print_table, probe_line, setup_torch
 from _pykan import PykanSandbox
 
 from kan_core import KAN, dataset_from_formula, parse_formula
@@ -170,6 +170,7 @@ def main():
     sides = [s for s in SIDES if args.only is None or s in args.only.split(",")]
     picks = [int(c) for c in args.cases.split(",")] if args.cases else range(len(CASES))
     setup_torch(0)
+    load_probe()  # once at the start, once at the end (probe_line)
     missing = {s: why for s in sides if (why := available(s))}
     for s, why in missing.items():
         print(f"{s}: n/a ({why})")
