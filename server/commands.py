@@ -13,6 +13,7 @@ import kan_core
 
 from . import snapshot, views
 from .sessions import CommandError, Session
+from .store import StorageError
 
 EditFn = Callable[[], tuple[str, list[str], dict[str, Any] | None]]
 
@@ -36,12 +37,19 @@ def _result(
 
 
 def edit(s: Session, kind: str, params: dict[str, Any], apply: EditFn) -> dict[str, Any]:
-    """Apply, persist (committed before this returns) and announce one undoable edit."""
-    before = s.model.to_bytes()
+    """Apply, persist (committed before this returns) and announce one undoable edit; if it
+    cannot be applied or saved, memory is left as it was (and the store too)."""
+    before, fits = s.model.to_bytes(), dict(s.fits)
+
+    def revert() -> None:
+        s.set_model(kan_core.KAN.from_bytes(before))
+        s.fits.clear()
+        s.fits.update(fits)
+
     try:
         summary, warnings, detail = apply()
     except Exception:
-        s.set_model(kan_core.KAN.from_bytes(before))
+        revert()
         raise
     after = s.model.to_bytes()
     try:
@@ -49,14 +57,24 @@ def edit(s: Session, kind: str, params: dict[str, Any], apply: EditFn) -> dict[s
             s.id, kind, params, summary, before, after, s.step, list(s.hub.metrics), fits=s.fits
         )
     except Exception as exc:  # not on disk means not accepted: undo it in memory too
-        s.set_model(kan_core.KAN.from_bytes(before))
-        msg = f"could not save the edit ({type(exc).__name__}); not applied"
-        raise CommandError(503, msg) from exc
+        revert()
+        why = f"could not save the edit ({type(exc).__name__}); not applied"
+        if isinstance(exc, StorageError):  # says why: "could not save: the disk is full; ..."
+            why = str(exc)
+        raise CommandError(503, why) from exc
     # Committed: only now is the edit acknowledged (and visible to viewers).
     s.commit(after)
     s.mark_changed()
     s.hub.publish_event(kind, summary, {**params, "warnings": warnings}, snapshot.meta(s))
     return _result(s, kind, summary, warnings, detail)
+
+
+def _saved(method, *args) -> None:
+    """A store write outside ``edit``; a storage fault is a 503 saying why (nothing changed)."""
+    try:
+        method(*args)
+    except StorageError as exc:
+        raise CommandError(503, str(exc)) from exc
 
 
 def check_edge(s: Session, l: int, i: int, j: int) -> str:
@@ -103,9 +121,10 @@ def reset(s: Session) -> dict[str, Any]:
 
 
 def update_settings(s: Session, patch: dict[str, Any]) -> dict[str, Any]:
-    s.spec["train"] = {**s.spec["train"], **patch}
+    train = {**s.spec["train"], **patch}
+    _saved(s.store.save_spec, s.id, {**s.spec, "train": train})  # first: may refuse (503)
+    s.spec["train"] = train
     s.drop_trainer()
-    s.store.save_spec(s.id, s.spec)
     s.mark_changed()
     s.hub.publish_event("settings", "training settings changed", patch)
     return _result(s, "settings", "training settings changed", detail=s.spec["train"])
@@ -210,10 +229,12 @@ def reject(s: Session, l: int, i: int, j: int, name: str) -> dict[str, Any]:
     """Remember a rejected candidate: suggestions and auto-symbolic skip it from now on."""
     check_name(name)
     check_edge(s, l, i, j)
-    names = s.rejects.setdefault(f"{l},{i},{j}", [])
+    key = f"{l},{i},{j}"
+    names = s.rejects.get(key, [])
     if name not in names:
-        names.append(name)
-        s.store.save_rejects(s.id, s.rejects)
+        names = [*names, name]
+        _saved(s.store.save_rejects, s.id, {**s.rejects, key: names})  # first: may refuse (503)
+        s.rejects[key] = names
     s.hub.publish_event(
         "rejected",
         f"rejected {name} for edge ({l}, {i}, {j})",
@@ -242,12 +263,22 @@ def auto_symbolic(s: Session, r2_threshold: float | None) -> dict[str, Any]:
 def undo(s: Session, redo: bool = False) -> dict[str, Any]:
     """Restore the model from before (after) an edit; a running train goes on from there."""
     move = s.store.redo if redo else s.store.undo
-    res = move(s.id, s.step, list(s.hub.metrics))
     word = "redo" if redo else "undo"
+
+    def load(blob: bytes) -> tuple[kan_core.KAN, bytes]:  # runs before the store commits
+        return kan_core.KAN.from_bytes(blob), blob
+
+    try:
+        res = move(s.id, s.step, list(s.hub.metrics), load=load)
+    except StorageError as exc:
+        raise CommandError(503, str(exc)) from exc
+    except Exception as exc:  # the stored snapshot cannot be read: nothing was changed
+        msg = f"cannot {word}: the saved model is damaged ({type(exc).__name__}); nothing changed"
+        raise CommandError(409, msg) from exc
     if res is None:
         raise CommandError(409, f"nothing to {word}")
-    rec, blob = res
-    s.set_model(kan_core.KAN.from_bytes(blob))
+    rec, (model, blob) = res
+    s.set_model(model)
     s.commit(blob)
     summary = f"{word}: {rec.summary}"
     s.hub.publish_event(word, summary, {"seq": rec.seq, "kind": rec.kind}, snapshot.meta(s))

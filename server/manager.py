@@ -1,5 +1,11 @@
 """``SessionManager``: creates sessions, finds them (loading from the store on demand), evicts
-idle ones to disk, and watches for hung steps. Lives in the app's lifespan."""
+idle ones to disk, and watches for hung steps. Lives in the app's lifespan.
+
+Faults: a store that cannot write answers 503 (:class:`StorageError`'s reason) and nothing
+changes, in memory or on disk. A stored session that cannot be rebuilt (a damaged model, spec or
+CSV) is marked damaged: every access answers 409 naming the damage, it no longer counts against
+the cap, and its owner can still delete it.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +20,21 @@ from .config import Settings
 from .data import SpecError, build_dataset, build_model, build_spec
 from .schemas import SessionCreate
 from .sessions import CommandError, Session
-from .store import SessionRecord, Store
+from .store import RecordDamaged, SessionRecord, SessionTokens, StorageError, Store
 
 log = logging.getLogger("kan_workbench.manager")
+
+
+class SessionDamaged(CommandError):
+    """A stored session that cannot be loaded; ``message`` says why."""
+
+    def __init__(self, session_id: str, reason: str):
+        super().__init__(
+            409,
+            f"session {session_id!r} is damaged and cannot be loaded: {reason}; "
+            "its owner can delete it",
+        )
+        self.reason = reason
 
 
 class SessionManager:
@@ -31,7 +49,7 @@ class SessionManager:
 
     def create(self, req: SessionCreate) -> Session:
         """Validate, build, persist and start a session (blocking: call off the event loop)."""
-        if self.store.count_sessions() >= self.settings.max_sessions:
+        if _stored(self.store.count_sessions) >= self.settings.max_sessions:
             raise CommandError(
                 429, f"at most {self.settings.max_sessions} sessions; delete one first"
             )
@@ -52,7 +70,7 @@ class SessionManager:
             model=model.to_bytes(),
             csv=req.csv,
         )
-        self.store.create_session(rec)
+        _stored(self.store.create_session, rec)
         return self._start(Session(rec, dataset, model, self.settings, self.store))
 
     def get_live(self, session_id: str) -> Session | None:
@@ -60,7 +78,8 @@ class SessionManager:
 
     def get(self, session_id: str) -> Session | None:
         """The live session, loading it from the store if it was evicted or the server
-        restarted (blocking when it loads: call off the event loop)."""
+        restarted (blocking when it loads: call off the event loop). Raises
+        :class:`SessionDamaged` (409) for one that cannot be rebuilt."""
         s = self._live.get(session_id)
         if s is not None:
             return s
@@ -68,25 +87,56 @@ class SessionManager:
             s = self._live.get(session_id)
             if s is not None:
                 return s
-            rec = self.store.load_session(session_id)
+            try:
+                rec = _stored(self.store.load_session, session_id)
+            except RecordDamaged as exc:
+                if exc.marked:
+                    raise SessionDamaged(session_id, str(exc)) from None
+                raise self._damaged(session_id, str(exc)) from None
             if rec is None:
                 return None
-            try:
-                dataset = build_dataset(rec.spec, rec.csv, self.settings)
-            except SpecError:
-                log.exception("session %s: cannot rebuild its dataset", session_id)
-                return None
+            return self._start(self._rebuild(rec))
+
+    def _rebuild(self, rec: SessionRecord) -> Session:
+        """A live Session from its record; marks the record damaged when that fails."""
+        try:
+            dataset = build_dataset(rec.spec, rec.csv, self.settings)
+        except Exception as exc:
+            raise self._damaged(rec.id, f"its dataset cannot be rebuilt ({_why(exc)})") from None
+        try:
             model = kan_core.KAN.from_bytes(rec.model)
             model.set_reference_input(dataset["train_input"])
-            return self._start(Session(rec, dataset, model, self.settings, self.store))
+        except Exception as exc:
+            raise self._damaged(rec.id, f"its model cannot be read ({_why(exc)})") from None
+        try:
+            return Session(rec, dataset, model, self.settings, self.store)
+        except Exception as exc:
+            raise self._damaged(rec.id, f"its spec is incomplete ({_why(exc)})") from None
+
+    def _damaged(self, session_id: str, reason: str) -> SessionDamaged:
+        """Log and remember the damage; returns the error to raise."""
+        log.error("session %s is damaged: %s", session_id, reason)
+        try:
+            self.store.mark_damaged(session_id, reason)
+        except StorageError as exc:  # still reported; it is tried again on the next access
+            log.error("session %s: could not mark it damaged: %s", session_id, exc)
+        return SessionDamaged(session_id, reason)
+
+    def tokens(self, session_id: str) -> SessionTokens | None:
+        """A session's tokens without loading it (so a damaged session can be deleted)."""
+        s = self._live.get(session_id)
+        if s is not None:
+            return SessionTokens(s.owner_token, s.viewer_token)
+        return _stored(self.store.tokens, session_id)
 
     def delete(self, session_id: str) -> None:
+        """Delete from the store first: if that fails (503) the session goes on as it was."""
+        _stored(self.store.delete_session, session_id)
         with self._lock:
             s = self._live.pop(session_id, None)
         if s is not None:
             s.hub.publish_event("deleted", "this session was deleted")
             s.stop()
-        self.store.delete_session(session_id)
 
     def _start(self, s: Session) -> Session:
         with self._lock:
@@ -125,3 +175,16 @@ class SessionManager:
             sessions, self._live = list(self._live.values()), {}
         for s in sessions:
             s.stop(timeout=2.0)
+
+
+def _stored(method, *args):
+    """Call a store method; a storage fault becomes a 503 that says why."""
+    try:
+        return method(*args)
+    except StorageError as exc:
+        log.error("storage fault: %s", exc)
+        raise CommandError(503, str(exc)) from exc
+
+
+def _why(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"[:300]

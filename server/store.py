@@ -7,17 +7,27 @@ that acknowledges after calling it never acknowledges something a crash could lo
 Undo/redo keeps whole model snapshots: each edit row holds the model bytes from before and after
 the edit. Undo restores ``before`` of the newest live edit; redo restores ``after`` of the oldest
 undone one; a new edit drops the undone tail (like an editor).
+
+Faults: a write that fails (full or read-only disk) raises :class:`StorageError` with a readable
+reason and leaves the database as it was, so the caller can leave memory as it was too. A row that
+cannot be parsed raises :class:`RecordDamaged` (the manager then marks the session damaged). A
+database file that cannot be opened is kept aside under a timestamped name and a fresh one started
+(``dbfile.open_database``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .dbfile import open_database
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -32,7 +42,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     rejects TEXT NOT NULL DEFAULT '{}',   -- JSON: "l,i,j" -> [names the user rejected]
     metrics TEXT NOT NULL DEFAULT '[]',   -- JSON: loss history points
     fits TEXT NOT NULL DEFAULT '{}',      -- JSON: "l,i,j" -> last symbolic fit (for its R²)
-    model BLOB NOT NULL                   -- latest checkpoint, KAN.to_bytes()
+    model BLOB NOT NULL,                  -- latest checkpoint, KAN.to_bytes()
+    damage TEXT                           -- why the session cannot be loaded (NULL: it can)
 );
 CREATE TABLE IF NOT EXISTS edits (
     session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
@@ -50,6 +61,45 @@ CREATE TABLE IF NOT EXISTS edits (
 """
 
 MAX_EDITS_KEPT = 200  # per session; older edits can no longer be undone
+COLUMNS_ADDED = {"fits": "TEXT NOT NULL DEFAULT '{}'", "damage": "TEXT"}  # after the first release
+
+
+class StorageError(Exception):
+    """The database could not be read or written; the message says why, for people."""
+
+    @classmethod
+    def from_sqlite(cls, exc: sqlite3.Error, writing: bool) -> StorageError:
+        text = str(exc).lower()
+        if "full" in text:
+            why = "the disk is full"
+        elif "readonly" in text or "read-only" in text:
+            why = "the database is read-only"
+        elif "malformed" in text or "not a database" in text:
+            why = "the database file is damaged"
+        elif "i/o" in text:
+            why = "a disk I/O error"
+        elif "locked" in text or "busy" in text:
+            why = "the database is locked"
+        else:
+            why = f"{type(exc).__name__}: {exc}"
+        if writing:
+            return cls(f"could not save: {why}; nothing changed")
+        return cls(f"could not read the database: {why}")
+
+
+class RecordDamaged(Exception):
+    """A stored session that cannot be parsed; the message says which part and why.
+    ``marked``: it was already marked damaged (``mark_damaged``)."""
+
+    def __init__(self, reason: str, marked: bool = False):
+        super().__init__(reason)
+        self.marked = marked
+
+
+@dataclass
+class SessionTokens:
+    owner_token: str
+    viewer_token: str
 
 
 @dataclass
@@ -82,41 +132,53 @@ class Store:
     """All database access. Thread-safe; each public method is one committed transaction."""
 
     def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode survives a process crash (SIGKILL); only power loss can drop the tail.
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(SCHEMA)
-        self._migrate()
+        self._db = open_database(path, self._prepare)
 
-    def _migrate(self) -> None:
-        """Columns added after the first release of the schema."""
-        cols = {row[1] for row in self._db.execute("PRAGMA table_info(sessions)")}
-        if "fits" not in cols:
-            self._db.execute("ALTER TABLE sessions ADD COLUMN fits TEXT NOT NULL DEFAULT '{}'")
+    @staticmethod
+    def _prepare(db: sqlite3.Connection) -> None:
+        """Settings, schema and migrations of a freshly opened connection."""
+        db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives a process crash (SIGKILL); only power loss can drop the tail.
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA foreign_keys=ON")
+        db.executescript(SCHEMA)
+        cols = {row[1] for row in db.execute("PRAGMA table_info(sessions)")}
+        for name, decl in COLUMNS_ADDED.items():
+            if name not in cols:
+                db.execute(f"ALTER TABLE sessions ADD COLUMN {name} {decl}")
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
     def _tx(self, fn, *args):
+        """``fn(db, *args)`` in one transaction: committed, or (on any error) as if never run.
+        A database error comes out as :class:`StorageError`; ``fn``'s own errors as they are."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                out = fn(self._db, *args)
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    out = fn(self._db, *args)
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    # SQLite has already rolled back after some errors (a full disk); a ROLLBACK
+                    # then fails and would hide the error that matters.
+                    if self._db.in_transaction:
+                        with contextlib.suppress(sqlite3.Error):
+                            self._db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise StorageError.from_sqlite(exc, writing=True) from exc
             return out
 
     def _query(self, sql: str, args: tuple = ()) -> list[tuple]:
         with self._lock:
-            return self._db.execute(sql, args).fetchall()
+            try:
+                return self._db.execute(sql, args).fetchall()
+            except sqlite3.Error as exc:
+                raise StorageError.from_sqlite(exc, writing=False) from exc
 
     # --- sessions -------------------------------------------------------------------------
     def create_session(self, rec: SessionRecord) -> None:
@@ -142,32 +204,58 @@ class Store:
         )
 
     def load_session(self, session_id: str) -> SessionRecord | None:
+        """The stored session, None if there is none; :class:`RecordDamaged` if it cannot be
+        parsed (or was marked damaged before)."""
         rows = self._query(
             "SELECT id, owner_token, viewer_token, spec, model, csv, step, rejects, metrics,"
-            " fits FROM sessions WHERE id = ?",
+            " fits, damage FROM sessions WHERE id = ?",
             (session_id,),
         )
         if not rows:
             return None
-        sid, owner, viewer, spec, model, csv, step, rejects, metrics, fits = rows[0]
+        sid, owner, viewer, spec, model, csv, step, rejects, metrics, fits, damage = rows[0]
+        if damage is not None:
+            raise RecordDamaged(damage, marked=True)
+        if not isinstance(model, bytes) or not model:
+            raise RecordDamaged("its model is missing")
+        if csv is not None and not isinstance(csv, str):
+            raise RecordDamaged("its CSV is not text")
+        if not isinstance(step, int):
+            raise RecordDamaged("its step count is not a number")
         return SessionRecord(
             sid,
             owner,
             viewer,
-            json.loads(spec),
-            bytes(model),
+            _parse(spec, dict, "spec"),
+            model,
             csv,
             step,
-            json.loads(rejects),
-            json.loads(metrics),
-            json.loads(fits),
+            _parse(rejects, dict, "rejected candidates"),
+            _parse(metrics, list, "loss history"),
+            _parse(fits, dict, "symbolic fits"),
         )
+
+    def mark_damaged(self, session_id: str, reason: str) -> None:
+        """Remember why a session cannot be loaded (it then no longer counts against the cap)."""
+        self._tx(
+            lambda db: db.execute(
+                "UPDATE sessions SET damage = ? WHERE id = ?", (reason, session_id)
+            )
+        )
+
+    def tokens(self, session_id: str) -> SessionTokens | None:
+        """A session's tokens, read without parsing the rest (a damaged one has them too)."""
+        rows = self._query(
+            "SELECT owner_token, viewer_token FROM sessions WHERE id = ?", (session_id,)
+        )
+        return SessionTokens(*rows[0]) if rows else None
 
     def exists(self, session_id: str) -> bool:
         return bool(self._query("SELECT 1 FROM sessions WHERE id = ?", (session_id,)))
 
     def count_sessions(self) -> int:
-        return self._query("SELECT COUNT(*) FROM sessions")[0][0]
+        """Sessions that count against the cap: all but the damaged ones."""
+        return self._query("SELECT COUNT(*) FROM sessions WHERE damage IS NULL")[0][0]
 
     def session_ids(self) -> list[str]:
         return [r[0] for r in self._query("SELECT id FROM sessions ORDER BY created")]
@@ -262,16 +350,24 @@ class Store:
         )
         return [EditRecord(s, k, json.loads(p), m, st, bool(u)) for s, k, p, m, st, u in rows]
 
-    def undo(self, session_id: str, step: int, metrics: list[dict[str, Any]]):
-        """Mark the newest live edit undone; returns ``(EditRecord, model_before)`` or None."""
-        return self._tx(self._move, session_id, True, step, metrics)
+    def undo(self, session_id: str, step: int, metrics: list[dict[str, Any]], load=bytes):
+        """Mark the newest live edit undone; returns ``(EditRecord, load(model_before))`` or
+        None. ``load`` runs before the commit: if it raises, nothing changes."""
+        return self._tx(self._move, session_id, True, step, metrics, load)
 
-    def redo(self, session_id: str, step: int, metrics: list[dict[str, Any]]):
-        """Re-apply the oldest undone edit; returns ``(EditRecord, model_after)`` or None."""
-        return self._tx(self._move, session_id, False, step, metrics)
+    def redo(self, session_id: str, step: int, metrics: list[dict[str, Any]], load=bytes):
+        """Re-apply the oldest undone edit; returns ``(EditRecord, load(model_after))`` or None."""
+        return self._tx(self._move, session_id, False, step, metrics, load)
 
     @staticmethod
-    def _move(db: sqlite3.Connection, session_id: str, undo: bool, step: int, metrics):
+    def _move(
+        db: sqlite3.Connection,
+        session_id: str,
+        undo: bool,
+        step: int,
+        metrics,
+        load: Callable[[bytes], Any],
+    ):
         if undo:
             sql = (
                 "SELECT seq, kind, params, summary, step, before FROM edits"
@@ -286,6 +382,7 @@ class Store:
         if row is None:
             return None
         seq, kind, params, summary, edit_step, model = row
+        loaded = load(bytes(model))  # before any change: a damaged snapshot changes nothing
         db.execute(
             "UPDATE edits SET undone = ? WHERE session_id = ? AND seq = ?",
             (1 if undo else 0, session_id, seq),
@@ -295,4 +392,15 @@ class Store:
             (model, step, json.dumps(metrics), time.time(), session_id),
         )
         rec = EditRecord(seq, kind, json.loads(params), summary, edit_step, undo)
-        return rec, bytes(model)
+        return rec, loaded
+
+
+def _parse(text: Any, kind: type, what: str) -> Any:
+    """A JSON column, or :class:`RecordDamaged` naming it."""
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise RecordDamaged(f"its {what} is not valid JSON ({exc})") from None
+    if not isinstance(value, kind):
+        raise RecordDamaged(f"its {what} is not a JSON {kind.__name__}")
+    return value

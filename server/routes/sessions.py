@@ -12,13 +12,16 @@ from .. import commands, snapshot
 from ..budget import over_budget
 from ..data import SpecError
 from ..deps import (
+    Credentials,
     ManagerDep,
     OwnerSession,
     ReaderSession,
     ReadsDep,
+    SessionId,
     SettingsDep,
     create_rate_limit,
     run_command,
+    token_role,
 )
 from ..schemas import (
     AutoPruneRequest,
@@ -119,9 +122,37 @@ async def get_session(s: ReaderSession) -> dict:
     return (await snapshot.get(s))[0]
 
 
-@router.delete("/{session_id}", status_code=204, responses=ERRORS)
-async def delete_session(s: OwnerSession, manager: ManagerDep) -> Response:
-    await run_in_threadpool(manager.delete, s.id)
+@router.delete(
+    "/{session_id}",
+    status_code=204,
+    responses={**ERRORS, 503: {"description": "could not delete (disk full or read-only)"}},
+)
+async def delete_session(
+    session_id: SessionId, manager: ManagerDep, creds: Credentials
+) -> Response:
+    """The owner token is checked against the stored session without loading it, so a damaged
+    session (every other route answers 409) can be deleted too."""
+    try:
+        tokens = await run_in_threadpool(manager.tokens, session_id)
+        if tokens is None:
+            raise HTTPException(404, f"no session {session_id!r}")
+        if creds is None:
+            raise HTTPException(
+                401,
+                "send Authorization: Bearer <owner token>",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        role = token_role(tokens, creds.credentials)
+        if role != "owner":
+            raise HTTPException(
+                403,
+                "viewer tokens are read-only"
+                if role
+                else "this token gives no access to this session",
+            )
+        await run_in_threadpool(manager.delete, session_id)
+    except CommandError as exc:  # 503: the disk refused; the session goes on as it was
+        raise HTTPException(exc.status, exc.message) from None
     return Response(status_code=204)
 
 

@@ -1,0 +1,205 @@
+"""Storage faults: memory and disk always agree.
+
+A full or read-only disk is simulated by wrapping the store's connection so that every write
+fails as SQLite fails (on a full disk SQLite has already rolled the transaction back itself), or
+for real with ``PRAGMA max_page_count``. Damage is written into the database file directly.
+"""
+
+import logging
+import sqlite3
+from contextlib import contextmanager
+
+import pytest
+from fastapi.testclient import TestClient
+from srv_helpers import create
+
+from server.main import create_app
+from server.store import SessionRecord, StorageError, Store
+
+FULL = "database or disk is full"
+READ_ONLY = "attempt to write a readonly database"
+WRITES = {"INSERT", "UPDATE", "DELETE", "REPLACE"}
+
+
+class FaultyConnection:
+    """The store's connection, with every write failing as SQLite does on a bad disk."""
+
+    def __init__(self, db: sqlite3.Connection, message: str):
+        self._db, self.message = db, message
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._db.in_transaction
+
+    def execute(self, sql: str, args=()):
+        if sql.split()[0].upper() in WRITES:
+            if self.message == FULL and self._db.in_transaction:
+                self._db.execute("ROLLBACK")  # what SQLite itself does on SQLITE_FULL
+            raise sqlite3.OperationalError(self.message)
+        return self._db.execute(sql, args)
+
+    def close(self) -> None:
+        self._db.close()
+
+
+@contextmanager
+def bad_disk(store: Store, message: str = FULL):
+    real = store._db
+    store._db = FaultyConnection(real, message)
+    try:
+        yield
+    finally:
+        store._db = real
+
+
+def _store(client) -> Store:
+    return client.app.state.store
+
+
+def _snap(client, s) -> dict:
+    r = client.get(s.url(), headers=s.headers)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _edge(snap: dict, l: int, i: int, j: int) -> dict:
+    return next(e for e in snap["edges"] if (e["l"], e["i"], e["j"]) == (l, i, j))
+
+
+def _refused(r, why: str) -> None:
+    assert r.status_code == 503, r.text
+    assert why in r.json()["detail"] and "nothing changed" in r.json()["detail"], r.text
+
+
+# --- full or read-only disk: each change happens in memory and on disk, or in neither --------
+def test_store_write_on_full_disk_raises_the_real_reason_and_leaves_no_transaction(tmp_path):
+    store = Store(tmp_path / "db.sqlite3")
+    store.create_session(SessionRecord("s1", "o", "v", {"seed": 0}, b"m0"))
+    with bad_disk(store), pytest.raises(StorageError, match="the disk is full; nothing changed"):
+        store.delete_session("s1")
+    with bad_disk(store, READ_ONLY), pytest.raises(StorageError, match="read-only"):
+        store.save_checkpoint("s1", b"m1", 1, [])
+    store.save_checkpoint("s1", b"m2", 2, [])  # the connection is usable again
+    assert store.load_session("s1").model == b"m2"
+
+
+def test_delete_on_a_full_disk_is_a_503_and_the_session_lives_on(client):
+    s = create(client, preset="toy")
+    with bad_disk(_store(client)):
+        _refused(client.delete(s.url(), headers=s.headers), "the disk is full")
+    live = client.app.state.manager.get_live(s.id)
+    assert "deleted" not in [ev["kind"] for ev in live.hub.events]  # viewers were not told
+    assert _snap(client, s)["id"] == s.id and _store(client).exists(s.id)
+    assert client.delete(s.url(), headers=s.headers).status_code == 204
+    assert client.get(s.url(), headers=s.headers).status_code == 404
+
+
+@pytest.mark.parametrize("message", [FULL, READ_ONLY])
+def test_refused_edits_change_nothing_in_memory(client, message):
+    s = create(client, preset="toy")
+    assert client.post(s.url("/edges/0/0/0/prune"), headers=s.headers).status_code == 200
+    before = _snap(client, s)
+    why = "the disk is full" if message == FULL else "read-only"
+    with bad_disk(_store(client), message):
+        _refused(client.post(s.url("/edges/0/1/0/prune"), headers=s.headers), why)
+        r = client.post(s.url("/edges/0/0/1/reject"), json={"name": "sin"}, headers=s.headers)
+        _refused(r, why)
+        _refused(client.patch(s.url("/settings"), json={"lr": 0.5}, headers=s.headers), why)
+        _refused(client.post(s.url("/undo"), headers=s.headers), why)
+        after = _snap(client, s)
+    for key in ("rejects", "train", "history", "can_undo"):
+        assert after[key] == before[key], key
+    assert _edge(after, 0, 0, 0)["state"] == "pruned" and _edge(after, 0, 1, 0)["state"] == "active"
+    # The disk agrees, and works again once it has room.
+    rec = _store(client).load_session(s.id)
+    assert rec.rejects == {} and rec.spec["train"] == before["train"]
+    assert client.post(s.url("/undo"), headers=s.headers).status_code == 200
+    assert _edge(_snap(client, s), 0, 0, 0)["state"] == "active"
+
+
+def test_create_on_a_really_full_database_is_a_503(client):
+    create(client, preset="toy")
+    db = _store(client)._db
+    (pages,) = db.execute("PRAGMA page_count").fetchone()
+    db.execute(f"PRAGMA max_page_count={pages}")  # a real SQLITE_FULL on the next growth
+    r = client.post("/api/sessions", json={"preset": "toy", "train_num": 200, "test_num": 100})
+    _refused(r, "the disk is full")
+    assert _store(client).count_sessions() == 1
+    db.execute("PRAGMA max_page_count=1073741823")
+    create(client, preset="toy")
+
+
+def test_undo_of_a_damaged_snapshot_changes_nothing(client):
+    s = create(client, preset="toy")
+    client.post(s.url("/edges/0/0/0/prune"), headers=s.headers)
+    _store(client)._db.execute("UPDATE edits SET before = ? WHERE session_id = ?", (b"junk", s.id))
+    r = client.post(s.url("/undo"), headers=s.headers)
+    assert r.status_code == 409 and "damaged" in r.json()["detail"], r.text
+    snap = _snap(client, s)
+    assert snap["can_undo"] and not snap["history"][0]["undone"]
+    assert _edge(snap, 0, 0, 0)["state"] == "pruned"
+
+
+# --- damaged sessions and database files ------------------------------------------------------
+def _damage(settings, sql: str, args: tuple) -> None:
+    with sqlite3.connect(settings.db_path) as db:
+        db.execute(sql, args)
+    db.close()
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "needle"),
+    [
+        ("model", b"\x00garbage", "model"),
+        ("spec", "{not json", "spec"),
+        ("csv", "a,b\n1,x\n", "dataset"),
+    ],
+)
+def test_a_damaged_session_is_a_409_naming_it_and_can_be_deleted(settings, column, value, needle):
+    settings.max_sessions = 2
+    with TestClient(create_app(settings)) as c:
+        bad = create(c, csv="a,b\n" + "".join(f"{k},{2 * k}\n" for k in range(40)))
+        good = create(c, preset="toy")
+    _damage(settings, f"UPDATE sessions SET {column} = ? WHERE id = ?", (value, bad.id))
+    with TestClient(create_app(settings)) as c:
+        for _ in range(2):  # every time, not only the first
+            r = c.get(bad.url(), headers=bad.headers)
+            assert r.status_code == 409 and "damaged" in r.text and needle in r.text, r.text
+        assert c.get(good.url(), headers=good.headers).status_code == 200
+        create(c, preset="toy")  # the damaged session no longer holds a place under the cap
+        assert c.delete(bad.url(), headers=bad.viewer_headers).status_code == 403
+        assert c.delete(bad.url(), headers=bad.headers).status_code == 204
+        assert c.get(bad.url(), headers=bad.headers).status_code == 404
+
+
+def test_a_damaged_database_header_is_kept_aside_and_a_fresh_one_started(settings, caplog):
+    with TestClient(create_app(settings)) as c:
+        s = create(c, preset="toy")
+    data = settings.db_path.read_bytes()
+    garbage = b"this is not a database" * 10
+    settings.db_path.write_bytes(garbage + data[len(garbage) :])
+    for n in range(2):  # twice: the second damaged file never overwrites the first
+        with caplog.at_level(logging.WARNING), TestClient(create_app(settings)) as c:
+            assert c.get("/api/health").status_code == 200
+            assert c.get(s.url(), headers=s.headers).status_code == 404
+            create(c, preset="toy")
+        kept = sorted(
+            p
+            for p in settings.data_dir.glob("workbench.sqlite3.damaged-*")
+            if not p.name.endswith(("-wal", "-shm"))
+        )
+        assert len(kept) == n + 1, kept
+        assert kept[0].read_bytes().startswith(garbage)
+        assert any(
+            r.levelno >= logging.ERROR and "cannot read" in r.message for r in caplog.records
+        )
+        settings.db_path.write_bytes(garbage)
+
+
+def test_an_empty_database_file_is_reported_and_kept_aside(settings, caplog):
+    settings.data_dir.mkdir(parents=True)
+    settings.db_path.write_bytes(b"")
+    with caplog.at_level(logging.WARNING), TestClient(create_app(settings)) as c:
+        assert c.get("/api/health").status_code == 200
+    assert any("empty (0 bytes)" in r.message for r in caplog.records if r.levelno >= logging.ERROR)
+    assert len(list(settings.data_dir.glob("workbench.sqlite3.empty-*"))) == 1
