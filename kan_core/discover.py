@@ -35,9 +35,12 @@ import sympy
 import torch
 
 from .datasets import validate_dataset
+from .fitting import fit_functions
 from .model import KAN
 from .simplify import complexity, evaluate, snap_to_data, tidy
-from .symbolic import SymbolicFit
+from .spline import b_spline_basis, uniform_grid
+from .symbolic import SymbolicFit, canonical, rank
+from .symbolic_lib import resolve_lib
 
 __all__ = ["DiscoverResult", "discover"]
 
@@ -151,6 +154,72 @@ def _power_law(d: _Data, seed: int) -> KAN | None:
     return m
 
 
+def _best_fits(xs: torch.Tensor, ys: torch.Tensor) -> list[SymbolicFit]:
+    """The best library function ``c·f(a·x + b) + d`` for each row of samples ``(E, n)``."""
+    fns = resolve_lib(LIB)
+    raw = fit_functions(xs, ys, fns, polish=True)
+    out = []
+    for e in range(xs.shape[0]):
+        fits = []
+        for fn in fns:
+            a, b, c, dd, r2 = (float(v[e]) for v in raw[fn.name])
+            fits.append(SymbolicFit(fn.name, *canonical(fn.name, a, b, c, dd), r2, fn.complexity))
+        out.append(rank(fits)[0])
+    return out
+
+
+def _als_factors(x: torch.Tensor, y: torch.Tensor, iters: int = 30) -> torch.Tensor | None:
+    """The best rank-one fit y ≈ Π h_i(x_i) with each h_i a cubic spline (10 intervals over
+    its data), by alternating least squares: with the other factors fixed, one factor's spline
+    coefficients solve a linear problem exactly (gradient descent on a product of near-zero
+    factors stalls). Returns the factors' values ``(n, batch)`` (float64), or None."""
+    n, k = x.shape[1], 3
+    lo, hi = x.min(0).values, x.max(0).values
+    bases = []
+    for i in range(n):
+        pad = 1e-6 * float(hi[i] - lo[i] + 1)
+        grid = uniform_grid(1, 10, float(lo[i]) - pad, float(hi[i]) + pad, k, dtype=x.dtype)
+        bases.append(b_spline_basis(x[:, i : i + 1], grid, k)[:, 0, :])  # (batch, K)
+    h = torch.ones(n, x.shape[0], dtype=x.dtype)
+    h[0] = y  # start: everything in the first factor
+    for _ in range(iters):
+        for i in range(n):
+            rest = torch.prod(torch.cat([h[:i], h[i + 1 :]]), 0)
+            a = bases[i] * rest[:, None]
+            coef = torch.linalg.lstsq(a, y[:, None], driver="gelsd").solution[:, 0]
+            h[i] = bases[i] @ coef
+            if i + 1 < n:  # keep the scale in the last factor: h_i of unit RMS
+                rms = float(h[i].square().mean().sqrt())
+                if rms < 1e-300:
+                    return None
+                h[i] /= rms
+    return h if bool(torch.isfinite(h).all()) else None
+
+
+def _separable_product(d: _Data, seed: int) -> KAN | None:
+    """y = Π h_i(x_i): the factors' shapes by alternating least squares (``_als_factors``), each
+    then snapped on its own; the result is the network [n, [0, 1], 1] with one mult node of
+    arity n whose i-th factor is h_i(x_i), then trained. Power laws are the case
+    h_i = x_i^p; x_1·cos(x_2) and x_1·exp(-x_2) are others."""
+    x, y = d.ds["train_input"], d.ds["train_label"]
+    n = x.shape[1]
+    if n < 2:
+        return None
+    h = _als_factors(x.double(), y.double()[:, 0])
+    if h is None:
+        return None
+    fits = _best_fits(x.double().T.contiguous(), h)
+    m = KAN(width=[n, [0, 1], 1], mult_arity=n, grid=5, k=3, seed=seed)
+    m.set_reference_input(x)
+    with torch.no_grad():
+        m.layers[0].mask.copy_(torch.eye(n))  # factor i reads input i only
+    for i, fit in enumerate(fits):
+        m.fix_symbolic(0, i, i, fit.name, fit=fit)
+    m.fix_symbolic(1, 0, 0, "x", fit=SymbolicFit("x", 1.0, 0.0, 1.0, 0.0, 1.0, 1))
+    m.fit(d.ds, opt="LBFGS", steps=STEPS)
+    return m
+
+
 def _plan(n: int) -> list[tuple[str, tuple]]:
     """``(label, (width, mult_arity, lamb, prune))`` in the order tried."""
     plan = [("additive", ([n, 1], 2, 0.0, False))]
@@ -256,7 +325,7 @@ def _search(dataset, budget_s, seed, progress, var_names, max_candidates) -> Dis
                 "elapsed_s": time.monotonic() - t0, "done": done}  # fmt: skip
         return progress(info) is not False if progress else True
 
-    first = [("power law", None)] + _plan(n)
+    first = [("power law", None), ("separable product", "separable")] + _plan(n)
     for rnd in range(100):
         for label, spec in first if rnd == 0 else _plan(n):
             left = budget_s - (time.monotonic() - t0)
@@ -286,6 +355,8 @@ def _run(d: _Data, spec, seed: int) -> KAN | None:
     try:
         if spec is None:
             return _power_law(d, seed)
+        if spec == "separable":
+            return _separable_product(d, seed)
         return _kan(d, *spec[:2], seed, *spec[2:])
     except (ValueError, RuntimeError, torch.linalg.LinAlgError):
         return None  # a candidate that cannot be built or trained is skipped, not fatal

@@ -143,8 +143,18 @@ def snap_to_data(
     limit = error(vals) * (1 + slack) + 1e-12
     if not math.isfinite(limit):
         return expr
+    # First all at once: each number to its simplest candidate within 1 % (a network slightly
+    # off everywhere, 0.99879·x·(sin(1.0007·x − 0.001) + 0.0012), improves only jointly).
+    near = [next((c for c in _candidates(v) if abs(float(c) - v) <= 0.01 * max(abs(v), 1.0)), None)
+            for v in vals]  # fmt: skip
+    joint = [float(c) if c is not None else v for c, v in zip(near, vals, strict=True)]
     chosen = {}
+    if error(joint) <= limit:
+        chosen = {f: c for f, c in zip(floats, near, strict=True) if c is not None}
+        vals = joint
     for k, f in enumerate(floats):
+        if f in chosen:
+            continue
         for cand in _candidates(float(f)):
             if cand.is_Float and float(cand) == float(f):
                 break
