@@ -7,7 +7,8 @@ Strategy (docs/discover.md has the reasoning):
    folded back into the data's units before it is judged (exactly: its edges are symbolic).
 2. A fixed plan of candidates, cheapest and most often right first: a power law (a [n, 1, 1]
    network whose edges are logs and whose output is exp, fitted in closed form then trained);
-   an additive network [n, 1]; products [n, [0, 1], 1] (arity 2 and n); g(Σ) [n, 1, 1]; a
+   a separable product (one mult node of arity n whose factors are found by alternating least
+   squares and snapped one by one); an additive network [n, 1]; products [n, [0, 1], 1] (arity 2 and n); g(Σ) [n, 1, 1]; a
    product plus a sum [n, [1, 1], 1]; then wider networks that are pruned. Each network is
    trained with a small penalty, pruned where it has spare nodes, trained again, snapped edge
    by edge (auto_symbolic) and fine-tuned with its symbolic edges.
@@ -196,16 +197,17 @@ def _als_factors(x: torch.Tensor, y: torch.Tensor, iters: int = 30) -> torch.Ten
     return h if bool(torch.isfinite(h).all()) else None
 
 
-def _separable_product(d: _Data, seed: int) -> KAN | None:
+def _separable_product(d: _Data, seed: int, outer: str = "x") -> KAN | None:
     """y = Π h_i(x_i): the factors' shapes by alternating least squares (``_als_factors``), each
     then snapped on its own; the result is the network [n, [0, 1], 1] with one mult node of
     arity n whose i-th factor is h_i(x_i), then trained. Power laws are the case
-    h_i = x_i^p; x_1·cos(x_2) and x_1·exp(-x_2) are others."""
-    x, y = d.ds["train_input"], d.ds["train_label"]
+    h_i = x_i^p; x_1·cos(x_2) and x_1·exp(-x_2) are others. ``outer="exp"``: the same for
+    log y (a positive target), under an exp output edge: exp(-x_1/x_2)."""
+    x, y = d.ds["train_input"], d.ds["train_label"].double()[:, 0]
     n = x.shape[1]
-    if n < 2:
+    if n < 2 or (outer == "exp" and not bool((y > 0).all())):
         return None
-    h = _als_factors(x.double(), y.double()[:, 0])
+    h = _als_factors(x.double(), y.log() if outer == "exp" else y)
     if h is None:
         return None
     fits = _best_fits(x.double().T.contiguous(), h)
@@ -215,7 +217,8 @@ def _separable_product(d: _Data, seed: int) -> KAN | None:
         m.layers[0].mask.copy_(torch.eye(n))  # factor i reads input i only
     for i, fit in enumerate(fits):
         m.fix_symbolic(0, i, i, fit.name, fit=fit)
-    m.fix_symbolic(1, 0, 0, "x", fit=SymbolicFit("x", 1.0, 0.0, 1.0, 0.0, 1.0, 1))
+    out = SymbolicFit(outer, 1.0, 0.0, 1.0, 0.0, 1.0, 1)
+    m.fix_symbolic(1, 0, 0, outer, fit=out)
     m.fit(d.ds, opt="LBFGS", steps=STEPS)
     return m
 
@@ -325,7 +328,8 @@ def _search(dataset, budget_s, seed, progress, var_names, max_candidates) -> Dis
                 "elapsed_s": time.monotonic() - t0, "done": done}  # fmt: skip
         return progress(info) is not False if progress else True
 
-    first = [("power law", None), ("separable product", "separable")] + _plan(n)
+    first = [("power law", None), ("separable product", "separable")]
+    first += [("exp of a separable product", "separable-exp")] + _plan(n)
     for rnd in range(100):
         for label, spec in first if rnd == 0 else _plan(n):
             left = budget_s - (time.monotonic() - t0)
@@ -355,8 +359,8 @@ def _run(d: _Data, spec, seed: int) -> KAN | None:
     try:
         if spec is None:
             return _power_law(d, seed)
-        if spec == "separable":
-            return _separable_product(d, seed)
+        if spec in ("separable", "separable-exp"):
+            return _separable_product(d, seed, "exp" if spec.endswith("exp") else "x")
         return _kan(d, *spec[:2], seed, *spec[2:])
     except (ValueError, RuntimeError, torch.linalg.LinAlgError):
         return None  # a candidate that cannot be built or trained is skipped, not fatal
