@@ -12,6 +12,7 @@ from .datasets import create_dataset as create_dataset
 from .datasets import dataset_from_formula as dataset_from_formula
 from .datasets import validate_dataset as validate_dataset
 from .discover import DiscoverResult as DiscoverResult
+from .simplify import complexity as complexity
 from .discover import discover as discover
 from .formula import compile_formula as compile_formula
 from .formula import ex_round as ex_round
@@ -43,6 +44,7 @@ ALLOCATOR_TUNED = tune_allocator()  # see kan_core.runtime (opt out: KAN_CORE_TU
 
 __all__ = [
     "DiscoverResult",
+    "complexity",
     "discover",
     "ALLOCATOR_TUNED",
     "KAN",

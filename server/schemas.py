@@ -280,6 +280,8 @@ class Formula(BaseModel):
     formula_rmse: float | None
     network_rmse: float | None
     message: str | None = None
+    complexity: int | None = Field(None, description="nodes of the formula's expression tree")
+    test_nrmse: float | None = Field(None, description="formula_rmse / std of the test target")
 
 
 class Health(BaseModel):

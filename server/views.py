@@ -206,4 +206,9 @@ def formula(model: kan_core.KAN, dataset: dict, variables: list[str]) -> dict[st
         fid = kan_core.formula_fidelity(model, dataset)
         result["formula_rmse"] = rnd(fid["formula_rmse"])
         result["network_rmse"] = rnd(fid["network_rmse"])
+        # where this formula sits on Discover's plot (complexity, test error / target spread)
+        spread = float(dataset["test_label"].double().std())
+        if len(exprs) == 1 and spread > 0 and fid["formula_rmse"] is not None:
+            result["complexity"] = kan_core.complexity(exprs[0])
+            result["test_nrmse"] = rnd(fid["formula_rmse"] / spread)
     return result

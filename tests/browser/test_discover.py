@@ -35,6 +35,7 @@ def test_discover_finds_and_applies_the_product(
     assert text == "y=x1x2", text
     expect(page.locator('[data-node][data-kind="mult"]')).to_have_count(1)
     expect(page.locator('[data-guide="done"]')).to_have_class(re.compile("current"))
+    expect(page.locator(".pareto [data-current]")).to_have_count(1)  # the session's own point
     expect(page.locator("ol.history li")).to_have_count(1)
     page.screenshot(path=str(artifacts / "21-discover-applied-1280.png"))
     problems.assert_none()

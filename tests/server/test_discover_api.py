@@ -40,6 +40,7 @@ def test_discover_streams_a_front_and_applies_as_an_edit(client):
     assert r.json()["kind"] == "discover"
     f = client.get(s.url("/formula"), headers=s.headers).json()
     assert f["complete"] and sympy.simplify(sympy.sympify(f["outputs"][0]["sympy"]) - x1 * x2) == 0
+    assert f["complexity"] == 3 and f["test_nrmse"] < 1e-3  # its point on Discover's plot
     snap = client.get(s.url(), headers=s.headers).json()
     assert snap["width"] == best["width"]
     assert any(n.get("kind") == "mult" for n in snap["nodes"]) == (best["width"] != [2, 1])

@@ -29,6 +29,7 @@ export class Store {
     this.preview = null; // candidate name shown over the selected edge's curve
     this.formula = null;
     this.discover = null; // {front, best, done, budget_s, elapsed_s, error} from the server
+    this.formulaTrail = []; // complete formulas this page has seen: {formula, complexity, test_nrmse}
     this.lastEvent = null;
     this.perf = { frames: 0, lastMs: 0, maxMs: 0, totalMs: 0 };
     this._listeners = new Map();
@@ -161,6 +162,13 @@ export class Store {
   setFormula(formula) {
     this.formula = formula;
     this.emit("formula");
+    // Every complete formula the session reaches is a point on Discover's plot (its history).
+    if (formula?.complete && formula.complexity != null && formula.test_nrmse != null) {
+      const text = formula.outputs.map((o) => o.sympy).join("; ");
+      this.formulaTrail = this.formulaTrail.filter((p) => p.formula !== text);
+      this.formulaTrail.push({ formula: text, complexity: formula.complexity, test_nrmse: formula.test_nrmse });
+      this.emit("discover");
+    }
   }
 
   _selectionExists(sel) {

@@ -22,17 +22,18 @@ export class DiscoverView {
   }
 
   render() {
-    const st = this.store.discover;
+    const st = this.store.discover || { front: [], best: null, done: true };
+    const trail = this.store.formulaTrail;
     const head = h("h2", {}, "Discover");
     const parts = [head];
     if (this.store.isOwner) parts.push(this.controls(st));
-    if (!st || (!st.front.length && st.done)) {
+    if (!st.front.length && st.done && !st.error) {
       parts.push(h("p.muted", {}, "Search network shapes, pruning and snapping automatically, and read the formulas found: the simplest ones that fit on the left."));
-      return replace(this.root, ...parts);
+    } else {
+      parts.push(h("p.discover-status", { role: "status" }, statusText(st)));
     }
-    parts.push(h("p.discover-status", { role: "status" }, statusText(st)));
+    if (st.front.length || trail.length) parts.push(this.plot(st, trail));
     if (st.front.length) {
-      parts.push(this.plot(st));
       if (this.picked === null || this.picked >= st.front.length) this.picked = st.best ?? 0;
       parts.push(this.detail(st.front[this.picked], st));
     }
@@ -55,11 +56,14 @@ export class DiscoverView {
     return h("div.discover-controls", {}, go, h("label", {}, input, " s"));
   }
 
-  plot(st) {
+  plot(st, trail) {
+    const lg = (v) => Math.log10(Math.max(v, 1e-12));
     const xs = st.front.map((c) => c.complexity);
-    const ys = st.front.map((c) => Math.log10(Math.max(c.test_nrmse, 1e-12)));
-    const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
-    const [y0, y1] = [Math.min(...ys), Math.max(...ys)];
+    const ys = st.front.map((c) => lg(c.test_nrmse));
+    const allX = [...xs, ...trail.map((p) => p.complexity)];
+    const allY = [...ys, ...trail.map((p) => lg(p.test_nrmse))];
+    const [x0, x1] = [Math.min(...allX), Math.max(...allX)];
+    const [y0, y1] = [Math.min(...allY), Math.max(...allY)];
     const px = (x) => PAD.l + ((x - x0) / (x1 - x0 || 1)) * (W - PAD.l - PAD.r);
     const py = (y) => PAD.t + (1 - (y - y0) / (y1 - y0 || 1)) * (H - PAD.t - PAD.b);
     const svg = s("svg.pareto", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "formulas found: complexity against test error" });
@@ -70,6 +74,14 @@ export class DiscoverView {
       s("text.axis-label", { x: 2, y: PAD.t + 8 }, `10^${Math.round(y1)}`),
       s("text.axis-label", { x: 2, y: H - PAD.b }, `10^${Math.round(y0)}`),
     );
+    // the session's own formulas, oldest first; the latest is the current model
+    trail.forEach((p, k) => {
+      const last = k === trail.length - 1;
+      const cx = px(p.complexity);
+      const cy = py(lg(p.test_nrmse));
+      svg.append(s("rect.mine", { x: cx - 4, y: cy - 4, width: 8, height: 8, "data-current": last ? "" : null },
+        s("title", {}, `${last ? "current model" : "earlier"}: ${p.formula}\nerror ${fmt(p.test_nrmse)} · complexity ${p.complexity}`)));
+    });
     const line = st.front.map((c, k) => `${px(xs[k]).toFixed(1)},${py(ys[k]).toFixed(1)}`).join(" ");
     svg.append(s("polyline.front", { points: line }));
     st.front.forEach((c, k) => {
@@ -85,7 +97,8 @@ export class DiscoverView {
       dot.addEventListener("keydown", (ev) => (ev.key === "Enter" || ev.key === " ") && pick());
       svg.append(dot);
     });
-    return h("div.pareto-wrap", {}, svg, h("div.axis-note.muted", {}, "test error (NRMSE, log) ↑ · simpler ←"));
+    const note = trail.length ? " · ■ your session's formulas (filled: now)" : "";
+    return h("div.pareto-wrap", {}, svg, h("div.axis-note.muted", {}, `test error (NRMSE, log) ↑ · simpler ←${note}`));
   }
 
   detail(c, st) {
