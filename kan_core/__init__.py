@@ -12,7 +12,6 @@ from .datasets import create_dataset as create_dataset
 from .datasets import dataset_from_formula as dataset_from_formula
 from .datasets import validate_dataset as validate_dataset
 from .discover import DiscoverResult as DiscoverResult
-from .simplify import complexity as complexity
 from .discover import discover as discover
 from .formula import compile_formula as compile_formula
 from .formula import ex_round as ex_round
@@ -30,6 +29,7 @@ from .parser import ParsedFormula as ParsedFormula
 from .parser import parse_formula as parse_formula
 from .prune import PrunePlan as PrunePlan
 from .runtime import tune_allocator as tune_allocator
+from .simplify import complexity as complexity
 from .spline import b_spline_basis as b_spline_basis
 from .spline import curve_to_coef as curve_to_coef
 from .symbolic import SymbolicFit as SymbolicFit
