@@ -68,6 +68,11 @@ class _Data:
     y_mean: float
     y_std: float
     names: list[str]
+    deadline: float = math.inf  # time.monotonic() by which the search must end
+
+    def in_time(self, *_) -> bool:
+        """A ``fit`` callback: training stops at the deadline (the candidate is judged as is)."""
+        return time.monotonic() < self.deadline
 
 
 def _prepare(dataset: dict, var_names) -> _Data:
@@ -124,14 +129,14 @@ def _fully_symbolic(model: KAN) -> bool:
 
 def _kan(d: _Data, width, arity, seed: int, lamb: float, prune: bool) -> KAN | None:
     m = KAN(width=width, mult_arity=arity, grid=5, k=3, seed=seed)
-    m.fit(d.norm, opt="LBFGS", steps=STEPS, lamb=lamb)
+    m.fit(d.norm, opt="LBFGS", steps=STEPS, lamb=lamb, callback=d.in_time)
     if prune:
         m = m.prune()
-    m.fit(d.norm, opt="LBFGS", steps=STEPS)
+    m.fit(d.norm, opt="LBFGS", steps=STEPS, callback=d.in_time)
     m = m.refine(10)
-    m.fit(d.norm, opt="LBFGS", steps=STEPS // 2)
+    m.fit(d.norm, opt="LBFGS", steps=STEPS // 2, callback=d.in_time)
     m.auto_symbolic(lib=LIB)
-    m.fit(d.norm, opt="LBFGS", steps=STEPS)
+    m.fit(d.norm, opt="LBFGS", steps=STEPS, callback=d.in_time)
     return _fold(m, d) if _fully_symbolic(m) else None
 
 
@@ -151,7 +156,7 @@ def _power_law(d: _Data, seed: int) -> KAN | None:
         m.fix_symbolic(0, i, 0, "log", fit=SymbolicFit("log", 1.0, 0.0, float(sol[i]), 0.0, 1.0, 2))
     c0 = sign * math.exp(float(sol[n]))
     m.fix_symbolic(1, 0, 0, "exp", fit=SymbolicFit("exp", 1.0, 0.0, c0, 0.0, 1.0, 2))
-    m.fit(d.ds, opt="LBFGS", steps=STEPS)
+    m.fit(d.ds, opt="LBFGS", steps=STEPS, callback=d.in_time)
     return m
 
 
@@ -219,7 +224,7 @@ def _separable_product(d: _Data, seed: int, outer: str = "x") -> KAN | None:
         m.fix_symbolic(0, i, i, fit.name, fit=fit)
     out = SymbolicFit(outer, 1.0, 0.0, 1.0, 0.0, 1.0, 1)
     m.fix_symbolic(1, 0, 0, outer, fit=out)
-    m.fit(d.ds, opt="LBFGS", steps=STEPS)
+    m.fit(d.ds, opt="LBFGS", steps=STEPS, callback=d.in_time)
     return m
 
 
@@ -318,6 +323,7 @@ def discover(
 def _search(dataset, budget_s, seed, progress, var_names, max_candidates) -> DiscoverResult:
     t0 = time.monotonic()
     d = _prepare(dataset, var_names)
+    d.deadline = t0 + budget_s
     n = d.ds["train_input"].shape[1]
     tried: list[dict] = []
     longest = 0.0
