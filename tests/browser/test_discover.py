@@ -39,3 +39,26 @@ def test_discover_finds_and_applies_the_product(
     expect(page.locator("ol.history li")).to_have_count(1)
     page.screenshot(path=str(artifacts / "21-discover-applied-1280.png"))
     problems.assert_none()
+
+
+def test_discover_reads_a_csv_in_its_column_names(page: Page, base_url, live_server, problems):
+    """A new user's CSV of y = 2a + sin(b): one click on Discover, one on "Use this formula"."""
+    import math
+    import random
+
+    rnd = random.Random(0)
+    rows = ["a,b,y"]
+    for _ in range(300):
+        a, b = rnd.uniform(-2, 2), rnd.uniform(-2, 2)
+        rows.append(f"{a:.5f},{b:.5f},{2 * a + math.sin(b):.6f}")
+    status, created = live_server.api("POST", "/api/sessions", {"csv": "\n".join(rows)})
+    assert status == 201, created
+    open_as_owner(page, base_url, created, "csv")
+    page.get_by_role("button", name="Discover", exact=True).click()
+    expect(page.locator(".discover-status")).to_contain_text("Done", timeout=40_000)
+    page.get_by_role("button", name="Use this formula", exact=True).click()
+    formula = page.locator('.formula [data-formula="complete"]')
+    expect(formula).to_be_visible(timeout=20_000)
+    text = re.sub(r"[\s\u2062]", "", formula.text_content())
+    assert text == "y=2a+sin(b)", text
+    problems.assert_none()
