@@ -33,6 +33,7 @@ from .simplify import complexity as complexity
 from .spline import b_spline_basis as b_spline_basis
 from .spline import curve_to_coef as curve_to_coef
 from .symbolic import SymbolicFit as SymbolicFit
+from .symbolic import rerank_by_refit as rerank_by_refit
 from .symbolic_lib import SYMBOLIC_LIB as SYMBOLIC_LIB
 from .symbolic_lib import SymbolicFunction as SymbolicFunction
 from .train import StepResult as StepResult
@@ -46,6 +47,7 @@ __all__ = [
     "DiscoverResult",
     "complexity",
     "discover",
+    "rerank_by_refit",
     "ALLOCATOR_TUNED",
     "KAN",
     "KANConfig",

@@ -19,6 +19,7 @@ __all__ = [
     "auto_symbolic",
     "fix_symbolic",
     "rank",
+    "rerank_by_refit",
     "suggest_symbolic",
     "symbolic_fit",
     "unfix_symbolic",
@@ -149,6 +150,42 @@ def suggest_symbolic(model, l, i, j, lib=None, topk=5, x=None, exclude=()):
     rejected = set(check_names(exclude, "exclude"))
     fits = _fits_for_edges(model, [(l, i, j)], resolve_lib(lib), _data(model, x))[0]
     return rank([f for f in fits if f.name not in rejected])[:topk]
+
+
+NEAR_TIE = 1.0  # score units (a 10× residual or one unit of complexity): "nearly as good"
+
+
+def rerank_by_refit(model, l, i, j, fits, dataset, steps=5, max_ties=3):
+    """Let the data decide among near-ties: each candidate whose score is within ``NEAR_TIE`` of
+    the best (at most ``max_ties``) is tried in a copy of the model — fixed on the edge, then
+    ``steps`` L-BFGS steps on ``dataset`` — and those are ordered by the copy's test RMSE
+    (within 1 % of each other, the simpler first). Returns ``(fits reordered, {name: rmse})``;
+    the model itself does not change. (Per-edge R² rates exp and a 16600·gaussian both "1".)"""
+    if len(fits) < 2:
+        return list(fits), {}
+    ties = [f for f in fits if f.score >= fits[0].score - NEAR_TIE][:max_ties]
+    if len(ties) < 2:
+        return list(fits), {}
+    rmse = {}
+    for f in ties:
+        trial = model.copy()
+        try:
+            fix_symbolic(trial, l, i, j, f.name, fit=f)
+            hist = trial.fit(dataset, opt="LBFGS", steps=steps)
+            rmse[f.name] = float(hist["test_loss"][-1]) if hist["test_loss"] else math.inf
+        except (ValueError, RuntimeError):
+            rmse[f.name] = math.inf
+    best = min(rmse.values())
+
+    def key(f):
+        r = rmse[f.name]
+        return (
+            0 if r <= best * 1.01 + 1e-12 else 1,
+            f.complexity if r <= best * 1.01 + 1e-12 else r,
+        )
+
+    ordered = sorted(ties, key=key)
+    return ordered + [f for f in fits if f not in ties], rmse
 
 
 def _check_fit(fit, name: str, dtype: torch.dtype) -> None:

@@ -196,7 +196,7 @@ def suggestions(s: Session, l: int, i: int, j: int, topk: int) -> dict[str, Any]
     if check_edge(s, l, i, j) == "pruned":
         raise CommandError(409, f"edge ({l}, {i}, {j}) is pruned: restore it first")
     rejected = s.rejects.get(f"{l},{i},{j}", [])
-    cands = views.candidates(s.model, l, i, j, topk, rejected, s.settings.curve_samples)
+    cands = views.candidates(s.model, l, i, j, topk, rejected, s.settings.curve_samples, s.dataset)
     return {"l": l, "i": i, "j": j, "candidates": cands, "rejected": rejected}
 
 

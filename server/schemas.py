@@ -173,6 +173,9 @@ class SymbolicFit(BaseModel):
 
 class Candidate(SymbolicFit):
     curve: Curve
+    refit_rmse: float | None = Field(
+        None, description="near-ties only: the model's test RMSE after a short refit with it"
+    )
 
 
 class Edge(BaseModel):

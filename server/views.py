@@ -136,11 +136,26 @@ def nodes(
     return out
 
 
+REFIT_MAX_EDGES = 64  # near-ties are tried in a refitted copy of models up to this size
+
+
 def candidates(
-    model: kan_core.KAN, l: int, i: int, j: int, topk: int, exclude: list[str], n: int
+    model: kan_core.KAN,
+    l: int,
+    i: int,
+    j: int,
+    topk: int,
+    exclude: list[str],
+    n: int,
+    dataset: dict | None = None,
 ) -> list[dict[str, Any]]:
-    """Top-k symbolic candidates for one edge, each with its curve on the edge's sample x."""
+    """Top-k symbolic candidates for one edge, each with its curve on the edge's sample x.
+    With ``dataset`` and a small model, near-ties are ordered by the model's test RMSE after a
+    short refit with each (``refit_rmse``), not by per-edge R² alone."""
     fits = model.suggest_symbolic(l, i, j, topk=topk, exclude=tuple(exclude))
+    refit: dict[str, float] = {}
+    if dataset is not None and sum(1 for _ in model.edges()) <= REFIT_MAX_EDGES:
+        fits, refit = kan_core.rerank_by_refit(model, l, i, j, fits, dataset)
     curve = model.edge_curve(l, i, j, n=n)
     x = torch.as_tensor(curve["x"], dtype=torch.float32).reshape(-1)
     out = []
@@ -157,6 +172,7 @@ def candidates(
                 "r2": rnd(f.r2),
                 "complexity": float(f.complexity),
                 "curve": {"x": rnd_list(x), "y": rnd_list(y)},
+                "refit_rmse": rnd(refit[f.name]) if f.name in refit else None,
             }
         )
     return out

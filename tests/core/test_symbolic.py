@@ -145,3 +145,34 @@ def test_the_default_candidate_list_names_each_function_once():
     assert len(names) == len(set(names))
     assert "x^0.5" not in names and "1/x^0.5" not in names
     assert m.fix_symbolic(0, 0, 0, "x^0.5").name == "x^0.5"  # still a valid name to fix
+
+
+def test_near_ties_are_ordered_by_the_models_error_after_a_refit():
+    """The data decides among candidates nearly as good per edge: each is tried in a refitted
+    copy; the copy's test RMSE orders them, and the model itself does not change."""
+    import math
+
+    import torch
+
+    from kan_core import KAN, dataset_from_formula, rerank_by_refit
+
+    # exp on [0, 0.5]: x², 1/x², exp and log all fit the edge alone with R² ≈ 1 (tied scores,
+    # x² listed first); only the model's error after a refit tells exp apart
+    ds = dataset_from_formula("exp(x_1)", ranges=[0, 0.5], seed=0, train_num=300)
+    m = KAN(width=[1, 1], seed=0)
+    m.fit(ds, steps=30)
+    before = [t.clone() for t in m.state_dict().values()]
+    fits = m.suggest_symbolic(0, 0, 0, topk=5)
+    assert fits[0].name != "exp"  # what per-edge ranking alone would suggest
+    ordered, rmse = rerank_by_refit(m, 0, 0, 0, fits, ds)
+    assert sorted(f.name for f in ordered) == sorted(f.name for f in fits)
+    assert len(rmse) >= 2 and all(math.isfinite(v) for v in rmse.values())
+    tried = [f for f in ordered if f.name in rmse]
+    assert ordered[: len(tried)] == tried  # the tried near-ties come first
+    best = min(rmse.values())
+    assert rmse[ordered[0].name] <= best * 1.01 + 1e-12  # then the data's choice leads
+    assert ordered[0].name == "exp" and rmse["exp"] < 1e-5 < min(
+        v for k, v in rmse.items() if k != "exp"
+    )
+    for a, b in zip(before, m.state_dict().values(), strict=True):
+        assert torch.equal(a, b)

@@ -77,3 +77,17 @@ def test_pruning_a_pruned_node_is_a_conflict_not_a_second_edit(client):
     assert client.post(s.url("/nodes/1/1/restore"), headers=s.headers).status_code == 409
     history = client.get(s.url(), headers=s.headers).json()["history"]
     assert [h["kind"] for h in history] == ["prune_node"]
+
+
+def test_suggestions_of_a_small_model_are_ordered_by_a_refit(client):
+    s = create(client, formula="exp(x_1)", ranges=[0, 0.5], width=[1, 1])
+    r = client.post(s.url("/train"), json={"steps": 30}, headers=s.headers)
+    assert r.status_code == 200
+    deadline = time.monotonic() + 60
+    while client.get(s.url(), headers=s.headers).json()["status"] != "paused":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    cands = client.get(s.url("/edges/0/0/0/suggestions"), headers=s.headers).json()["candidates"]
+    tried = [c for c in cands if c["refit_rmse"] is not None]
+    assert len(tried) >= 2 and cands[: len(tried)] == tried
+    assert cands[0]["name"] == "exp"

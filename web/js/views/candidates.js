@@ -44,7 +44,9 @@ function candidateRow(c, store, actions) {
       "data-candidate": c.name,
       tabindex: 0,
       class: selected ? "cand previewing" : "cand",
-      title: "click to keep this preview",
+      title: c.refit_rmse != null
+        ? `click to keep this preview · the whole model with it, after a short refit: test RMSE ${fmt(c.refit_rmse)}`
+        : "click to keep this preview",
       onmouseenter: () => actions.preview(c.name),
       onfocus: () => actions.preview(c.name),
       onclick: (ev) => {
@@ -53,7 +55,7 @@ function candidateRow(c, store, actions) {
         actions.preview(c.name);
       },
     },
-    h("td.fn", {}, h("code", {}, fitText(c))),
+    h("td.fn", {}, h("code", {}, fitText(c)), c.refit_rmse != null ? h("span.refit", { title: "tried in the model: ordered by its test error after a short refit" }, ` · model RMSE ${fmt(c.refit_rmse)}`) : null),
     h("td.num", { title: `R² = ${c.r2}` }, misfit(c.r2)),
     h("td.num", {}, fmt(c.complexity)),
   );
