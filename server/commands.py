@@ -176,7 +176,13 @@ def auto_prune(s: Session, node_th: float, edge_th: float) -> dict[str, Any]:
         s.set_model(new)
         return f"auto-pruned (node_th={node_th:g}, edge_th={edge_th:g})", warnings, None
 
-    return edit(s, "auto_prune", {"node_th": node_th, "edge_th": edge_th}, apply)
+    res = edit(s, "auto_prune", {"node_th": node_th, "edge_th": edge_th}, apply)
+    # The recipe's second phase: the sparsity penalty did its work; the pruned network is
+    # fine-tuned without it (a setting, so Undo of the prune leaves it; the user may set it again).
+    if s.spec["train"].get("lamb", 0.0) > 0:
+        update_settings(s, {"lamb": 0.0})
+        res["warnings"].append("λ set to 0: train again to fine-tune the pruned network")
+    return res
 
 
 def refine(s: Session, grid: int) -> dict[str, Any]:

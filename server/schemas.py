@@ -31,7 +31,9 @@ class TrainSettings(Strict):
 
     opt: Literal["LBFGS", "Adam"] = "LBFGS"
     lr: Finite = Field(1.0, gt=0, le=100)
-    lamb: Finite = Field(0.0, ge=0, le=100)
+    # the first phase trains with a sparsity penalty (scale-aware below, so it means the same in
+    # any units); Auto-prune sets it to 0 for the fine-tuning phase
+    lamb: Finite = Field(0.002, ge=0, le=100)
     lamb_l1: Finite = Field(1.0, ge=0, le=100)
     lamb_entropy: Finite = Field(2.0, ge=0, le=100)
     update_grid: bool = True

@@ -91,3 +91,23 @@ def test_suggestions_of_a_small_model_are_ordered_by_a_refit(client):
     tried = [c for c in cands if c["refit_rmse"] is not None]
     assert len(tried) >= 2 and cands[: len(tried)] == tried
     assert cands[0]["name"] == "exp"
+
+
+def test_the_toy_with_the_pages_defaults_reads_as_its_formula(client):
+    """A new user: Play, Auto-prune, Play, Auto-symbolic, Play with the defaults. The first phase
+    trains with λ > 0, Auto-prune switches it off for fine-tuning, and the formula is exact."""
+    from srv_helpers import train
+
+    s = create(client, preset="toy", train_num=1000, test_num=1000)
+    train(client, s, 50)
+    r = client.post(s.url("/prune"), json={}, headers=s.headers).json()
+    assert any("λ set to 0" in w for w in r["warnings"])
+    snap = client.get(s.url(), headers=s.headers).json()
+    assert snap["train"]["lamb"] == 0 and snap["width"] == [2, 5, 1]
+    train(client, s, 50)
+    client.post(s.url("/auto-symbolic"), json={}, headers=s.headers)
+    train(client, s, 30)
+    f = client.get(s.url("/formula"), headers=s.headers).json()
+    x1, x2 = sympy.symbols("x_1 x_2")
+    truth = sympy.exp(sympy.sin(sympy.pi * x1) + x2**2)
+    assert sympy.simplify(sympy.sympify(f["outputs"][0]["sympy"]) - truth) == 0, f["outputs"]
