@@ -182,28 +182,52 @@ def _candidates(v: float):
     return out
 
 
-def simplify_on_data(
-    expr: sympy.Expr, names: list[str], x: torch.Tensor, rel_tol: float = 1e-4
-) -> sympy.Expr:
-    """Replace each number by the simplest of ``0``, an integer, a multiple of ``π/den`` or a
-    shorter decimal, whenever the formula's values on ``x`` move by less than ``rel_tol`` of their
-    spread (cumulatively): no artefacts like ``1.0·exp(…) − 1.97e-5``, no accuracy lost.
-
-    The numbers become parameters of one compiled function, so each trial is a NumPy call, not
-    a new ``lambdify`` (that made a snapped [3,5,1] model's formula take 10 s)."""
-    cols = [c.numpy() for c in x.detach().double().T]
-    floats = sorted(expr.atoms(sympy.Float), key=lambda a: abs(float(a)))
+def with_parameters(expr: sympy.Expr, names: list[str], floats: list[sympy.Float]):
+    """``expr`` compiled once with its numbers ``floats`` as trailing parameters:
+    ``fn(*columns, *values)``; ``None`` if NumPy cannot evaluate it. Trying another value for a
+    number is then one NumPy call, not a new ``lambdify`` (that made a snapped [3,5,1] model's
+    formula take 10 s)."""
     params = [sympy.Dummy(f"p{k}") for k in range(len(floats))]
     syms = [sympy.Symbol(n, real=True) for n in names]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fn = sympy.lambdify(
+            return sympy.lambdify(
                 [*syms, *params],
                 expr.xreplace(dict(zip(floats, params, strict=True))),
                 modules="numpy",
             )
     except Exception:  # noqa: BLE001 — a formula numpy cannot evaluate is left as it is
+        return None
+
+
+def snap_numbers(floats, vals: list[float], error, limit: float, chosen=None) -> dict:
+    """Each number in turn (the order of ``floats``) becomes the simplest of its candidates
+    (``_candidates``) for which ``error(values)`` stays within ``limit``; choices accumulate
+    (``vals`` is updated). Numbers already in ``chosen`` are kept. Returns ``chosen``."""
+    chosen = {} if chosen is None else chosen
+    for k, f in enumerate(floats):
+        if f in chosen:
+            continue
+        for cand in _candidates(float(f)):
+            if cand.is_Float and float(cand) == float(f):  # (Integer(1) == Float(1.0) in sympy)
+                break
+            if error([*vals[:k], float(cand), *vals[k + 1 :]]) <= limit:
+                vals[k], chosen[f] = float(cand), cand
+                break
+    return chosen
+
+
+def simplify_on_data(
+    expr: sympy.Expr, names: list[str], x: torch.Tensor, rel_tol: float = 1e-4
+) -> sympy.Expr:
+    """Replace each number by the simplest of ``0``, an integer, a multiple of ``π/den`` or a
+    shorter decimal, whenever the formula's values on ``x`` move by less than ``rel_tol`` of their
+    spread (cumulatively): no artefacts like ``1.0·exp(…) − 1.97e-5``, no accuracy lost."""
+    cols = [c.numpy() for c in x.detach().double().T]
+    floats = sorted(expr.atoms(sympy.Float), key=lambda a: abs(float(a)))
+    fn = with_parameters(expr, names, floats)
+    if fn is None:
         return expr
     n = cols[0].shape[0]
 
@@ -220,19 +244,14 @@ def simplify_on_data(
     ref = values(vals)
     if ref is None or not torch.isfinite(ref).all():
         return expr
+
+    def deviation(trial: list[float]) -> float:
+        v = values(trial)
+        dev = math.inf if v is None else float(torch.sqrt(torch.mean((v - ref) ** 2)))
+        return dev if math.isfinite(dev) else math.inf
+
     budget = rel_tol * float(ref.std() + ref.abs().mean() * 1e-3 + 1e-12)
-    chosen: dict[sympy.Float, sympy.Expr] = {}
-    for k, f in enumerate(floats):
-        for cand in _candidates(float(f)):
-            if cand.is_Float and float(cand) == float(f):  # (Integer(1) == Float(1.0) in sympy)
-                break
-            trial = values([*vals[:k], float(cand), *vals[k + 1 :]])
-            if trial is None:
-                continue
-            dev = float(torch.sqrt(torch.mean((trial - ref) ** 2)))
-            if math.isfinite(dev) and dev <= budget:
-                vals[k], chosen[f] = float(cand), cand
-                break
+    chosen = snap_numbers(floats, vals, deviation, budget)
     return expr.xreplace(chosen) if chosen else expr
 
 

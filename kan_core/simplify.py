@@ -12,7 +12,7 @@ import numpy as np
 import sympy
 import torch
 
-from .formula import _candidates, simplify_on_data
+from .formula import _candidates, simplify_on_data, snap_numbers, with_parameters
 
 __all__ = ["complexity", "evaluate", "snap_to_data", "tidy"]
 
@@ -118,14 +118,9 @@ def snap_to_data(
     floats = sorted(expr.atoms(sympy.Float), key=lambda a: -abs(float(a)))
     if not floats:
         return expr
-    params = [sympy.Dummy(f"p{k}") for k in range(len(floats))]
-    syms = [sympy.Symbol(n, real=True) for n in names]
     cols = [c.numpy() for c in x.detach().double().T]
-    try:
-        fn = sympy.lambdify(
-            [*syms, *params], expr.xreplace(dict(zip(floats, params, strict=True))), "numpy"
-        )
-    except Exception:  # noqa: BLE001
+    fn = with_parameters(expr, names, floats)
+    if fn is None:
         return expr
     scale = float(np.std(y)) + 1e-300
 
@@ -152,14 +147,5 @@ def snap_to_data(
     if error(joint) <= limit:
         chosen = {f: c for f, c in zip(floats, near, strict=True) if c is not None}
         vals = joint
-    for k, f in enumerate(floats):
-        if f in chosen:
-            continue
-        for cand in _candidates(float(f)):
-            if cand.is_Float and float(cand) == float(f):
-                break
-            trial = [*vals[:k], float(cand), *vals[k + 1 :]]
-            if error(trial) <= limit:
-                vals[k], chosen[f] = float(cand), cand
-                break
+    chosen = snap_numbers(floats, vals, error, limit, chosen)
     return expr.xreplace(chosen) if chosen else expr
