@@ -36,11 +36,10 @@ import sympy
 import torch
 
 from .datasets import validate_dataset
-from .fitting import fit_functions
 from .model import KAN
 from .simplify import complexity, evaluate, snap_to_data, tidy
 from .spline import b_spline_basis, uniform_grid
-from .symbolic import SymbolicFit, canonical, rank
+from .symbolic import SymbolicFit, fits_for_samples, rank
 from .symbolic_lib import resolve_lib
 
 __all__ = ["DiscoverResult", "discover"]
@@ -162,16 +161,7 @@ def _power_law(d: _Data, seed: int) -> KAN | None:
 
 def _best_fits(xs: torch.Tensor, ys: torch.Tensor) -> list[SymbolicFit]:
     """The best library function ``c·f(a·x + b) + d`` for each row of samples ``(E, n)``."""
-    fns = resolve_lib(LIB)
-    raw = fit_functions(xs, ys, fns, polish=True)
-    out = []
-    for e in range(xs.shape[0]):
-        fits = []
-        for fn in fns:
-            a, b, c, dd, r2 = (float(v[e]) for v in raw[fn.name])
-            fits.append(SymbolicFit(fn.name, *canonical(fn.name, a, b, c, dd), r2, fn.complexity))
-        out.append(rank(fits)[0])
-    return out
+    return [rank(fits)[0] for fits in fits_for_samples(xs, ys, resolve_lib(LIB), polish_top=None)]
 
 
 def _als_factors(x: torch.Tensor, y: torch.Tensor, iters: int = 30) -> torch.Tensor | None:

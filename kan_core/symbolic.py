@@ -18,6 +18,7 @@ __all__ = [
     "SymbolicFit",
     "auto_symbolic",
     "fix_symbolic",
+    "fits_for_samples",
     "rank",
     "rerank_by_refit",
     "suggest_symbolic",
@@ -121,13 +122,23 @@ def _fits_for_edges(model, edges, fns, x) -> list[list[SymbolicFit]]:
     if bool(bad.any()):
         e = edges[int(bad.nonzero()[0])]
         raise ValueError(f"edge {e}'s inputs or activations are NaN/inf on these samples")
-    coarse = fit_functions(ex, ey, fns, polish=False)
-    scores = torch.stack([_score_tensor(coarse[f.name][4], f.complexity) for f in fns], 1)
-    top = scores.topk(min(POLISH_TOP, len(fns)), dim=1).indices
-    mask = torch.zeros_like(scores, dtype=torch.bool).scatter_(1, top, True)
-    raw = fit_functions(ex, ey, fns, polish=mask)
+    return fits_for_samples(ex, ey, fns)
+
+
+def fits_for_samples(ex, ey, fns, polish_top: int | None = POLISH_TOP) -> list[list[SymbolicFit]]:
+    """Every function fitted to every row of samples ``(E, n)``, in canonical form. Each row's
+    best ``polish_top`` (by a coarse grid fit) are refined by Levenberg–Marquardt; ``None``
+    refines all."""
+    if polish_top is None:
+        raw = fit_functions(ex, ey, fns, polish=True)
+    else:
+        coarse = fit_functions(ex, ey, fns, polish=False)
+        scores = torch.stack([_score_tensor(coarse[f.name][4], f.complexity) for f in fns], 1)
+        top = scores.topk(min(polish_top, len(fns)), dim=1).indices
+        mask = torch.zeros_like(scores, dtype=torch.bool).scatter_(1, top, True)
+        raw = fit_functions(ex, ey, fns, polish=mask)
     out = []
-    for e in range(len(edges)):
+    for e in range(ex.shape[0]):
         fits = []
         for fn in fns:
             a, b, c, d, r2 = (float(v[e]) for v in raw[fn.name])
