@@ -1,5 +1,5 @@
-"""Shared helpers for the bench scripts: timing, tables, the toy dataset, RNG slots, load probe.
-(pykan sandboxing lives in _pykan.py.)"""
+"""Shared helpers for the bench scripts: timing, tables, the toy dataset, RNG slots, load probe,
+pykan's tutorial recipe. (pykan sandboxing lives in _pykan.py.)"""
 
 from __future__ import annotations
 
@@ -235,3 +235,18 @@ def try_import(name: str):
 
 
 IMPORT_ERRORS: dict[str, str] = {}
+
+
+# --------------------------------------------------------------------------- the recipe
+def tutorial_recipe(model, ds):
+    """pykan's tutorial recipe, on a pykan or a kan_core model alike (same method names):
+    fit 50 LBFGS (lamb 0.002) -> prune() -> fit 50 -> refine(10) -> fit 50 -> auto_symbolic()
+    -> fit 50. Returns the final model (prune and refine return new ones)."""
+    model.fit(ds, opt="LBFGS", steps=50, lamb=0.002)
+    model = model.prune()
+    model.fit(ds, opt="LBFGS", steps=50)
+    model = model.refine(10)
+    model.fit(ds, opt="LBFGS", steps=50)
+    model.auto_symbolic()
+    model.fit(ds, opt="LBFGS", steps=50)
+    return model

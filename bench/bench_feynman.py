@@ -26,7 +26,7 @@ import traceback
 import warnings
 
 import sympy
-from _common import formula_rmse, load_probe, print_table, probe_line, setup_torch
+from _common import formula_rmse, load_probe, print_table, probe_line, setup_torch, tutorial_recipe
 from _pykan import PykanSandbox
 
 from kan_core import KAN, dataset_from_formula, parse_formula
@@ -72,14 +72,7 @@ def width_for(n_var: int) -> list[int]:
 
 # --------------------------------------------------------------------------- the contenders
 def run_ours(ds, width, budget):
-    m = KAN(width, grid=5, k=3, seed=1)
-    m.fit(ds, opt="LBFGS", steps=50, lamb=0.002)
-    m = m.prune()
-    m.fit(ds, opt="LBFGS", steps=50)
-    m = m.refine(10)
-    m.fit(ds, opt="LBFGS", steps=50)
-    m.auto_symbolic()
-    m.fit(ds, opt="LBFGS", steps=50)
+    m = tutorial_recipe(KAN(width, grid=5, k=3, seed=1), ds)
     return m.symbolic_formula()[0]
 
 
@@ -87,14 +80,8 @@ def run_pykan(ds, width, budget, sb):
     from kan import KAN as PyKAN
 
     with sb.run():
-        m = PyKAN(width=width, grid=5, k=3, seed=1, auto_save=False, ckpt_path=sb.ckpt_path)
-        m.fit(ds, opt="LBFGS", steps=50, lamb=0.002)
-        m = m.prune()
-        m.fit(ds, opt="LBFGS", steps=50)
-        m = m.refine(10)
-        m.fit(ds, opt="LBFGS", steps=50)
-        m.auto_symbolic()
-        m.fit(ds, opt="LBFGS", steps=50)
+        pk = PyKAN(width=width, grid=5, k=3, seed=1, auto_save=False, ckpt_path=sb.ckpt_path)
+        m = tutorial_recipe(pk, ds)
         return m.symbolic_formula()[0][0]
 
 
