@@ -36,6 +36,7 @@ import sympy
 import torch
 
 from .datasets import validate_dataset
+from .formula import formula_complete
 from .model import KAN
 from .simplify import complexity, evaluate, snap_to_data, tidy
 from .spline import b_spline_basis, uniform_grid
@@ -122,10 +123,6 @@ def _fold(model: KAN, d: _Data) -> KAN:
     return model
 
 
-def _fully_symbolic(model: KAN) -> bool:
-    return all(model.edge_state(*e) != "active" for e in model.edges())
-
-
 def _kan(d: _Data, width, arity, seed: int, lamb: float, prune: bool) -> KAN | None:
     m = KAN(width=width, mult_arity=arity, grid=5, k=3, seed=seed)
     m.fit(d.norm, opt="LBFGS", steps=STEPS, lamb=lamb, callback=d.in_time)
@@ -136,7 +133,7 @@ def _kan(d: _Data, width, arity, seed: int, lamb: float, prune: bool) -> KAN | N
     m.fit(d.norm, opt="LBFGS", steps=STEPS // 2, callback=d.in_time)
     m.auto_symbolic(lib=LIB)
     m.fit(d.norm, opt="LBFGS", steps=STEPS, callback=d.in_time)
-    return _fold(m, d) if _fully_symbolic(m) else None
+    return _fold(m, d) if formula_complete(m) else None
 
 
 def _power_law(d: _Data, seed: int) -> KAN | None:
