@@ -62,8 +62,11 @@ export class DiscoverView {
     const ys = st.front.map((c) => lg(c.test_nrmse));
     const allX = [...xs, ...trail.map((p) => p.complexity)];
     const allY = [...ys, ...trail.map((p) => lg(p.test_nrmse))];
-    const [x0, x1] = [Math.min(...allX), Math.max(...allX)];
-    const [y0, y1] = [Math.min(...allY), Math.max(...allY)];
+    // at least one decade of error and two steps of complexity, so that nearly equal points are
+    // drawn nearly together (not at opposite corners)
+    const [x0, x1] = span(Math.min(...allX), Math.max(...allX), 2);
+    const y0 = Math.floor(Math.min(...allY));
+    const y1 = Math.max(Math.ceil(Math.max(...allY)), y0 + 1); // whole decades: exact labels
     const px = (x) => PAD.l + ((x - x0) / (x1 - x0 || 1)) * (W - PAD.l - PAD.r);
     const py = (y) => PAD.t + (1 - (y - y0) / (y1 - y0 || 1)) * (H - PAD.t - PAD.b);
     const svg = s("svg.pareto", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "formulas found: complexity against test error" });
@@ -71,8 +74,8 @@ export class DiscoverView {
       s("line.axis", { x1: PAD.l, y1: H - PAD.b, x2: W - PAD.r, y2: H - PAD.b }),
       s("line.axis", { x1: PAD.l, y1: PAD.t, x2: PAD.l, y2: H - PAD.b }),
       s("text.axis-label", { x: W - PAD.r, y: H - 6, "text-anchor": "end" }, "complexity →"),
-      s("text.axis-label", { x: 2, y: PAD.t + 8 }, `10^${Math.round(y1)}`),
-      s("text.axis-label", { x: 2, y: H - PAD.b }, `10^${Math.round(y0)}`),
+      s("text.axis-label", { x: 2, y: PAD.t + 8 }, `10^${y1}`),
+      s("text.axis-label", { x: 2, y: H - PAD.b }, `10^${y0}`),
     );
     // the session's own formulas, oldest first; the latest is the current model
     trail.forEach((p, k) => {
@@ -113,6 +116,12 @@ export class DiscoverView {
       use,
     );
   }
+}
+
+function span(lo, hi, least) {
+  if (hi - lo >= least) return [lo, hi];
+  const mid = (lo + hi) / 2;
+  return [mid - least / 2, mid + least / 2];
 }
 
 function statusText(st) {
