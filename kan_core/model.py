@@ -14,11 +14,12 @@ from torch import nn
 from .compat import SYMBOLIC_KEYWORDS, check_device, pykan_keywords
 from .config import KANConfig, as_index, curve_samples, is_int
 from .layer import KANLayer, network_backward, network_forward
+from .pykan_extras import PykanExtras
 
 __all__ = ["KAN", "KANConfig"]  # (KANConfig lives in config.py)
 
 
-class KAN(nn.Module):
+class KAN(PykanExtras, nn.Module):
     """``KAN(width=[2, 5, 1], grid=5, k=3, seed=0)``; ``model(x)``: ``(batch, width[0])`` →
     ``(batch, width[-1])``. Edge ``(l, i, j)`` goes from node ``i`` of layer ``l`` to node ``j``
     of layer ``l + 1``."""
