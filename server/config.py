@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     edges_hz: float = 6.0  # a little over the 5/s target: frames land on step boundaries
     curve_samples: int = 64
     metrics_history: int = 2_000  # points kept in a snapshot's loss history
+    # Undo snapshots kept per session on disk (the oldest edits go first; see store.py).
+    max_history_mb: int = 256
 
     @property
     def max_body_bytes(self) -> int:

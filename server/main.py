@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         install_log_redaction()  # logging is configured by now (uvicorn, the CLI)
-        store = Store(settings.db_path)
+        store = Store(settings.db_path, settings.max_history_mb * 2**20)
         manager = SessionManager(settings, store)
         app.state.settings, app.state.store, app.state.manager = settings, store, manager
         app.state.reads = Reads(settings)

@@ -61,6 +61,9 @@ CREATE TABLE IF NOT EXISTS edits (
 """
 
 MAX_EDITS_KEPT = 200  # per session; older edits can no longer be undone
+# Undo snapshots per session, in bytes: on the largest allowed model one edit holds ~22 MB, so
+# 200 edits could take 4 GB of disk. Beyond this the oldest edits go (the newest always stays).
+MAX_HISTORY_BYTES = 256 * 2**20
 COLUMNS_ADDED = {"fits": "TEXT NOT NULL DEFAULT '{}'", "damage": "TEXT"}  # after the first release
 
 
@@ -131,8 +134,9 @@ class EditRecord:
 class Store:
     """All database access. Thread-safe; each public method is one committed transaction."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, max_history_bytes: int = MAX_HISTORY_BYTES):
         self.path = path
+        self.max_history_bytes = max_history_bytes
         self._lock = threading.Lock()
         self._db = open_database(path, self._prepare)
 
@@ -330,6 +334,7 @@ class Store:
                 "DELETE FROM edits WHERE session_id = ? AND seq <= ?",
                 (session_id, seq - MAX_EDITS_KEPT),
             )
+            self._trim_history(db, session_id)
             db.execute(
                 "UPDATE sessions SET model = ?, step = ?, metrics = ?, updated = ? WHERE id = ?",
                 (after, step, json.dumps(metrics), time.time(), session_id),
@@ -341,6 +346,28 @@ class Store:
             return seq
 
         return self._tx(write)
+
+    def _trim_history(self, db: sqlite3.Connection, session_id: str) -> None:
+        """Drop the oldest edits while the session's snapshots exceed ``max_history_bytes``."""
+        rows = db.execute(
+            "SELECT seq, length(before) + length(after) FROM edits WHERE session_id = ?"
+            " ORDER BY seq DESC",
+            (session_id,),
+        ).fetchall()
+        total = 0
+        for n, (seq, size) in enumerate(rows):
+            total += size
+            if total > self.max_history_bytes and n > 0:
+                db.execute("DELETE FROM edits WHERE session_id = ? AND seq <= ?", (session_id, seq))
+                return
+
+    def history_bytes(self, session_id: str) -> int:
+        (total,) = self._query(
+            "SELECT COALESCE(SUM(length(before) + length(after)), 0) FROM edits"
+            " WHERE session_id = ?",
+            (session_id,),
+        )[0]
+        return total
 
     def edits(self, session_id: str) -> list[EditRecord]:
         rows = self._query(

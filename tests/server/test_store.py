@@ -85,3 +85,25 @@ def test_old_databases_gain_new_columns(tmp_path):
     db.close()
     rec = Store(path).load_session("s1")
     assert rec.step == 3 and rec.fits == {}
+
+
+def test_history_bytes_are_bounded_keeping_the_newest_edits(tmp_path):
+    store = Store(tmp_path / "db.sqlite3", max_history_bytes=10_000)
+    store.create_session(_rec())
+    snap = b"x" * 1_500  # one edit holds before + after = 3,000 bytes
+    for n in range(10):
+        store.record_edit("s1", "k", {}, f"e{n}", snap, snap, n, [])
+    edits = store.edits("s1")
+    assert [e.summary for e in edits] == ["e7", "e8", "e9"]  # 3 × 3,000 ≤ 10,000 < 4 × 3,000
+    assert store.history_bytes("s1") == 9_000
+    rec, model = store.undo("s1", 9, [])
+    assert (rec.summary, model) == ("e9", snap)
+
+
+def test_one_edit_larger_than_the_bound_is_still_undoable(tmp_path):
+    store = Store(tmp_path / "db.sqlite3", max_history_bytes=100)
+    store.create_session(_rec())
+    store.record_edit("s1", "k", {}, "small", b"a", b"b", 1, [])
+    store.record_edit("s1", "k", {}, "big", b"a" * 500, b"b" * 500, 2, [])
+    assert [e.summary for e in store.edits("s1")] == ["big"]
+    assert store.undo("s1", 2, [])[1] == b"a" * 500
