@@ -101,8 +101,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _mount_pages(app: FastAPI, web_dir: Path) -> None:
-    """The single-page app: ``/`` and ``/sessions/{id}`` serve web/index.html; other files of
-    web/ are served from the root (``/js/main.js``); Plotly.js comes from the plotly package."""
+    """The single-page app: ``/``, ``/sessions/{id}``, ``/join`` and ``/classes/{id}`` serve
+    web/index.html; other files of web/ are served from the root (``/js/main.js``); Plotly.js
+    comes from the plotly package."""
 
     def index() -> Response:
         page = web_dir / "index.html"
@@ -117,6 +118,15 @@ def _mount_pages(app: FastAPI, web_dir: Path) -> None:
 
     @app.get("/sessions/{session_id}", include_in_schema=False)
     def session_page(session_id: str) -> Response:
+        return index()
+
+    # The class pages (web/js/class/): students join by code; the teacher's dashboard.
+    @app.get("/join", include_in_schema=False)
+    def join_page() -> Response:
+        return index()
+
+    @app.get("/classes/{class_id}", include_in_schema=False)
+    def class_page(class_id: str) -> Response:
         return index()
 
     @app.get("/static/plotly.min.js", include_in_schema=False)
