@@ -49,6 +49,8 @@ def _monic(expr: sympy.Expr) -> sympy.Expr:
         if not e.args:
             return e
         e = e.func(*(visit(a) for a in e.args))
+        if e.is_Pow and e.base.is_Add and e.exp.is_Number:
+            return _monic_power(e)
         if not e.is_Mul:
             return e
         coeff, factors = sympy.Integer(1), []
@@ -67,6 +69,16 @@ def _monic(expr: sympy.Expr) -> sympy.Expr:
         return sympy.Mul(coeff, *factors)
 
     return visit(expr)
+
+
+def _monic_power(e: sympy.Pow) -> sympy.Expr:
+    """(c·u + c·v)^p → c^p·(u + v)^p for a positive lead coefficient c, so a constant inside a
+    square root meets the one outside: 2.1772·√(0.21095·x² + 0.21095·y²) → 1.0·√(x² + y²)."""
+    lead = next((t for t in sympy.Add.make_args(e.base) if t.free_symbols), None)
+    c = lead.as_coeff_Mul()[0] if lead is not None else 1
+    if not c.is_Number or c in (0, 1) or c < 0:
+        return e
+    return c**e.exp * sympy.Pow(sympy.Add(*(t / c for t in e.base.args)), e.exp)
 
 
 def _rewrites(expr: sympy.Expr) -> list[sympy.Expr]:

@@ -1,0 +1,38 @@
+"""kan_core.simplify: rewrites that the data confirms, and constants merged across powers."""
+
+import sympy
+import torch
+
+from kan_core.simplify import complexity, snap_to_data, tidy
+
+X1, X2 = sympy.symbols("x_1 x_2", real=True)
+NAMES = ["x_1", "x_2"]
+
+
+def _x(seed=0):
+    return torch.rand(256, 2, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) + 0.5
+
+
+def test_constants_inside_a_square_root_meet_the_one_outside():
+    # what snapping gives for the distance law: the network's constants split across the root
+    expr = 2.1772 * sympy.sqrt(0.21095 * X1**2 + 0.21095 * X2**2)
+    x = _x()
+    out = tidy(expr, NAMES, x)
+    assert out.has(sympy.sqrt(X1**2 + X2**2)), out
+    y = torch.sqrt(x[:, 0] ** 2 + x[:, 1] ** 2).numpy()
+    assert sympy.simplify(snap_to_data(out, NAMES, x, y) - sympy.sqrt(X1**2 + X2**2)) == 0
+
+
+def test_negative_powers_and_integer_ratios():
+    expr = 3.0 / sympy.sqrt(4.0 * X1 + 8.0 * X2)
+    out = tidy(expr, NAMES, _x())
+    assert sympy.simplify(out - sympy.Rational(3, 2) / sympy.sqrt(X1 + 2 * X2)) == 0
+    assert complexity(out) < complexity(expr)
+
+
+def test_a_negative_lead_coefficient_is_left_alone():
+    # √(−2·x₁ + 4) is real only where x₁ < 2; pulling out √(−2) would make it complex
+    expr = sympy.sqrt(-2.0 * X1 + 4.0)
+    out = tidy(expr, NAMES, _x())
+    assert not out.has(sympy.I)
+    assert float(out.subs({X1: 1.0})) == float(expr.subs({X1: 1.0}))
