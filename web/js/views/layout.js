@@ -17,6 +17,7 @@ export function buildWorkbench(root, { isOwner }) {
     history: h("section.history-panel", { "aria-label": "history" }),
     discover: h("section.discover", { "aria-label": "discover" }),
     guide: isOwner ? h("nav.guide", { "aria-label": "recipe guide" }) : null,
+    classbar: h("div.classbar", { hidden: true }), // class mode (web/js/class/): follow bar
   };
   const legend = h(
     "div.legend",
@@ -27,22 +28,26 @@ export function buildWorkbench(root, { isOwner }) {
     h("span.muted", {}, "click a box to inspect it"),
   );
   const banner = isOwner ? null : h("div.viewer-banner", { role: "note" }, "View only: you are watching this session live. Editing is done by its owner.");
-  root.replaceChildren(
+  const view = h("div.view-toggles");
+  const wb = h(
+    "div.wb",
+    { class: isOwner ? "wb owner" : "wb viewer" },
+    h("header.topbar", {}, h("a.brand", { href: "/" }, "KAN Workbench"), r.title, r.status, r.share, view),
+    r.classbar,
+    banner,
+    r.toolbar,
+    r.guide,
     h(
-      "div.wb",
-      { class: isOwner ? "wb owner" : "wb viewer" },
-      h("header.topbar", {}, h("a.brand", { href: "/" }, "KAN Workbench"), r.title, r.status, r.share),
-      banner,
-      r.toolbar,
-      r.guide,
-      h(
-        "main.body",
-        {},
-        h("section.left", {}, r.diagram, legend, h("div.bottom-row", {}, r.loss, r.formula)),
-        h("aside.side", {}, r.discover, r.inspector, r.history),
-      ),
+      "main.body",
+      {},
+      h("section.left", {}, r.diagram, legend, h("div.bottom-row", {}, r.loss, r.formula)),
+      h("aside.side", {}, r.discover, r.inspector, r.history),
     ),
   );
+  root.replaceChildren(wb);
+  r.banner = banner;
+  presenterMode(wb, view, isOwner);
+  wrapFormulaLines(r.formula);
   return r;
 }
 
@@ -71,4 +76,71 @@ export function renderShare(el, id, viewerToken, toasts) {
     }
   });
   el.replaceChildren(btn);
+}
+
+// --- every screen ---------------------------------------------------------------------------
+// Presenter view: for a projector (1024×768 at 150 % zoom is ~683×512 CSS px) — large type,
+// the diagram and the formula across the whole width, the owner's controls tucked behind one
+// button. On by itself on narrow landscape screens; the toggle overrides (and is remembered).
+const PRESENTER_MQ = "(max-width: 960px) and (orientation: landscape)";
+const PRESENTER_KEY = "kanwb.presenter";
+
+function presenterMode(wb, view, isOwner) {
+  const mq = matchMedia(PRESENTER_MQ);
+  const saved = localStorage.getItem(PRESENTER_KEY);
+  let chosen = saved === "on" ? true : saved === "off" ? false : null;
+  const toggle = h("button.presenter-toggle", { type: "button", "aria-pressed": "false", title: "large type, diagram and formula across the screen (for a projector)" }, "Presenter view");
+  const controls = isOwner ? h("button.controls-toggle", { type: "button", "aria-expanded": "false", title: "show or hide the training and edit controls" }, "Controls") : null;
+  const apply = () => {
+    const on = chosen ?? mq.matches;
+    wb.classList.toggle("presenter", on);
+    document.documentElement.classList.toggle("presenter", on);
+    toggle.setAttribute("aria-pressed", String(on));
+    if (controls) controls.hidden = !on;
+  };
+  toggle.addEventListener("click", () => {
+    chosen = !(chosen ?? mq.matches);
+    localStorage.setItem(PRESENTER_KEY, chosen ? "on" : "off");
+    apply();
+  });
+  controls?.addEventListener("click", () => {
+    const open = !wb.classList.contains("show-controls");
+    wb.classList.toggle("show-controls", open);
+    controls.setAttribute("aria-expanded", String(open));
+  });
+  mq.addEventListener("change", apply);
+  view.replaceChildren(...[controls, toggle].filter(Boolean));
+  apply();
+}
+
+// A long formula is never cut off: each rendered formula is split at its top-level + and −
+// into pieces that wrap onto further lines (CSS: .math-line wraps) instead of scrolling away.
+const MATHML_NS = "http://www.w3.org/1998/Math/MathML";
+const SPLIT_AT = new Set(["+", "−", "-"]);
+
+function wrapFormulaLines(region) {
+  const split = () => region.querySelectorAll(".math-line > math").forEach(splitTerms);
+  new MutationObserver(split).observe(region, { childList: true });
+}
+
+/** Replace <math> (a sum at the top) by one <math> per term, each operator leading its term. */
+export function splitTerms(math) {
+  let row = math;
+  while (row.children.length === 1 && row.firstElementChild.localName === "mrow") row = row.firstElementChild;
+  const pieces = [[]];
+  for (const child of [...row.children]) {
+    if (child.localName === "mo" && SPLIT_AT.has(child.textContent.trim()) && pieces.at(-1).length) pieces.push([]);
+    pieces.at(-1).push(child);
+  }
+  if (pieces.length < 2) return;
+  const parts = pieces.map((nodes) => {
+    const part = document.createElementNS(MATHML_NS, "math");
+    const inner = document.createElementNS(MATHML_NS, "mrow");
+    if (nodes[0].localName === "mo") nodes[0].setAttribute("form", "infix"); // keep its spacing
+    inner.append(...nodes);
+    part.append(inner);
+    part.classList.add("term");
+    return part;
+  });
+  math.replaceWith(...parts);
 }
