@@ -18,7 +18,13 @@ import math
 import numpy as np
 import torch
 
-from .spline import COMPILE_MIN_VALUES, _bases_t, _fast, bases_input_grad
+from .spline import (
+    COMPILE_MIN_VALUES,
+    _bases_t,
+    _fast,
+    bases_differentiable,
+    bases_input_grad,
+)
 
 __all__ = [
     "BASE_FUNCTIONS",
@@ -31,6 +37,7 @@ __all__ = [
     "numeric_edges",
     "numeric_forward",
     "pack",
+    "plain_numeric_forward",
     "regularization",
     "regularization_grads",
     "unpack",
@@ -288,17 +295,43 @@ def numeric_edges(xt, packed, live, spec, feats=None, with_reg=False):
     return _NumericEdges.apply(xt, packed, live, spec, feats, with_reg)
 
 
+def plain_numeric_forward(xt, packed, live, spec, with_reg=False):
+    """``numeric_forward``'s ``y`` (and with ``with_reg`` its edge scales ``s``) by plain autograd
+    operations, differentiable to any order in ``xt`` and ``packed``: what a backward pass with
+    ``create_graph=True`` differentiates (second derivatives: PDE losses, Hessians). Builds no
+    ``(batch, in, out)`` tensor either, but is several times slower than the hand-written pass."""
+    k, consts, base_fun = spec
+    f = torch.cat([bases_differentiable(xt, k, consts), base_forward(base_fun, xt).unsqueeze(0)])
+    n_b = packed.shape[1] - N_EXTRA
+    lsp, base = packed[:, -5], packed[:, n_b]  # scale_sp, scale_base (out, in)
+    if live is not None:
+        lsp, base = lsp * live, base * live
+    w = torch.cat([packed[:, :n_b] * lsp.unsqueeze(1), base.unsqueeze(1)], 1)  # (out, K + 1, in)
+    y = torch.einsum("ofi,fib->ob", w, f)
+    if not with_reg:
+        return y
+    n_1 = max(f.shape[-1] - 1, 1)
+    fc = f - f.mean(-1, keepdim=True)
+    cov = torch.einsum("fib,gib->ifg", fc, fc) / n_1
+    var = torch.einsum("ofi,ifg,ogi->io", w, cov, w)
+    x_sd = ((xt - xt.mean(1, keepdim=True)).square().sum(1) / n_1).sqrt()
+    return y, (var.clamp_min(0) + _EPS_VAR).sqrt() / (x_sd + _EPS_STD).unsqueeze(1)
+
+
 class _NumericEdges(torch.autograd.Function):
     @staticmethod
     def forward(ctx, xt, packed, live, spec, feats, with_reg):
         need_x = ctx.needs_input_grad[0]
         y, s, tape = numeric_forward(xt, packed, live, spec, feats, with_reg, need_x)
         ctx.tape = tape  # intermediates and inputs only (never an output): no reference cycle
+        ctx.inputs = (xt, packed, live, spec, with_reg)  # (for a differentiable backward)
         ctx.set_materialize_grads(False)
         return y if s is None else (y, torch.from_numpy(s).to(y.dtype))
 
     @staticmethod
     def backward(ctx, gy, gs=None):
+        if torch.is_grad_enabled():  # create_graph=True: a higher derivative follows
+            return (*_differentiable_backward(ctx, gy, gs), None, None, None, None)
         tape = ctx.tape
         if gy is None:
             f, packed = tape["f"], tape["packed"]
@@ -306,6 +339,28 @@ class _NumericEdges(torch.autograd.Function):
         g_s = None if gs is None else _np64(gs)
         g_x, g_packed = numeric_backward(tape, gy, g_s)
         return g_x, g_packed, None, None, None, None
+
+
+def _differentiable_backward(ctx, gy, gs):
+    """``_NumericEdges``' input gradients as autograd-differentiable tensors: the forward pass
+    redone by ``plain_numeric_forward`` and differentiated with ``create_graph=True``."""
+    xt, packed, live, spec, with_reg = ctx.inputs
+    leaves = [t for t, need in zip((xt, packed), ctx.needs_input_grad[:2], strict=True) if need]
+    with torch.enable_grad():
+        out = plain_numeric_forward(xt, packed, live, spec, with_reg)
+    pairs = [(o, g) for o, g in zip(out if with_reg else (out,), (gy, gs), strict=False) if g is not None]
+    grads = iter(
+        torch.autograd.grad(
+            [o for o, _ in pairs],
+            leaves,
+            [g for _, g in pairs],
+            create_graph=True,
+            allow_unused=True,
+        )
+        if pairs
+        else [None] * len(leaves)
+    )
+    return tuple(next(grads) if need else None for need in ctx.needs_input_grad[:2])
 
 
 def regularization_grads(scales: list, lamb_l1: float, lamb_entropy: float):

@@ -26,6 +26,7 @@ from .fused import (
     numeric_edges,
     numeric_forward,
     pack,
+    plain_numeric_forward,
     unpack,
 )
 from .spline import (
@@ -38,7 +39,7 @@ from .spline import (
 )
 from .symbolic_lib import SYMBOLIC_LIB
 
-__all__ = ["KANLayer", "BASE_FUNS", "network_backward", "network_forward"]
+__all__ = ["KANLayer", "BASE_FUNS", "network_backward", "network_forward", "numeric_network"]
 
 _UNPACKED = ("coef", "scale_base", "scale_sp", "affine")  # the state_dict's names (file format)
 
@@ -392,3 +393,50 @@ def network_backward(tapes: list, gy: torch.Tensor, g_scales=None):
             gy = layout.combine_backward(sub, gy)
         gy, grads[n] = numeric_backward(tape, gy, g_scales[n])
     return gy, grads
+
+
+def numeric_network(x: torch.Tensor, layers, layouts) -> torch.Tensor:
+    """``(batch, in)`` → ``(batch, out)`` through layers without symbolic edges as ONE autograd
+    node (``network_forward`` / ``network_backward``, as the trainer uses them)."""
+    return _NumericNetwork.apply(x, layers, layouts, *(layer.packed for layer in layers))
+
+
+class _NumericNetwork(torch.autograd.Function):
+    """A whole model without symbolic edges as one autograd node: the layers' hand-written tapes
+    chained. Small models are bound by per-node overhead; this is one node instead of one per
+    layer plus the transposes between them. A backward with ``create_graph=True`` (a second
+    derivative follows: ``jacobian(..., create_graph=True)``, Hessians, PDE losses) redoes the
+    forward pass with plain autograd operations (``plain_numeric_forward``) and differentiates
+    that instead; first-order backward passes never pay for it."""
+
+    @staticmethod
+    def forward(ctx, x, layers, layouts, *packed):
+        y, _, tapes = network_forward(
+            layers, x.T, False, need_x_grad=ctx.needs_input_grad[0], layouts=layouts
+        )
+        ctx.tapes = tapes  # intermediates only: no reference cycle
+        ctx.inputs = (x, layers, layouts, packed)  # inputs (for a differentiable backward)
+        return y.T
+
+    @staticmethod
+    def backward(ctx, grad):
+        if torch.is_grad_enabled():
+            return _network_differentiable_backward(ctx, grad)
+        g_x, grads = network_backward(ctx.tapes, grad.T)
+        return (g_x.T if ctx.needs_input_grad[0] else None), None, None, *grads
+
+
+def _network_differentiable_backward(ctx, grad) -> tuple:
+    """``(g_x, None, None, *g_packed)`` that autograd can differentiate again."""
+    x, layers, layouts, packed = ctx.inputs
+    needs = ctx.needs_input_grad
+    leaves = [x, *packed]
+    wanted = [t for n, t in enumerate(leaves) if needs[n if n == 0 else n + 2]]
+    with torch.enable_grad():
+        xt = x.T
+        for n, (layer, p) in enumerate(zip(layers, packed, strict=True)):
+            xt = plain_numeric_forward(xt, p, layer._live(), layer._spec())
+            xt = layouts[n + 1].combine(xt)
+    grads = iter(torch.autograd.grad(xt.T, wanted, grad, create_graph=True, allow_unused=True))
+    g_x = next(grads) if needs[0] else None
+    return (g_x, None, None, *(next(grads) if needs[n + 3] else None for n in range(len(packed))))

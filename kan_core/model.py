@@ -13,7 +13,7 @@ from torch import nn
 
 from .compat import SYMBOLIC_KEYWORDS, check_device, pykan_keywords
 from .config import KANConfig, as_index, curve_samples, is_int
-from .layer import KANLayer, network_backward, network_forward
+from .layer import KANLayer, numeric_network
 from .pykan_extras import PykanExtras
 
 __all__ = ["KAN", "KANConfig"]  # (KANConfig lives in config.py)
@@ -176,9 +176,7 @@ class KAN(PykanExtras, nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self._check_input(x)
         if torch.is_grad_enabled() and not any(layer.sym_funs for layer in self.layers):
-            return _NumericNetwork.apply(
-                x, self.layers, self.layouts, *(layer.packed for layer in self.layers)
-            )
+            return numeric_network(x, self.layers, self.layouts)  # one autograd node
         xt = x.T
         for l, layer in enumerate(self.layers):
             xt = self.layouts[l + 1].combine(layer.forward_t(xt))
@@ -398,22 +396,3 @@ class KAN(PykanExtras, nn.Module):
 
         return from_bytes(data)
 
-
-class _NumericNetwork(torch.autograd.Function):
-    """A whole model without symbolic edges as ONE autograd node: the layers' hand-written tapes
-    (``network_forward`` / ``network_backward``, as the trainer uses them) chained. Small
-    models are bound by per-node overhead; this is one node instead of one per layer plus the
-    transposes between them."""
-
-    @staticmethod
-    def forward(ctx, x, layers, layouts, *packed):
-        y, _, tapes = network_forward(
-            layers, x.T, False, need_x_grad=ctx.needs_input_grad[0], layouts=layouts
-        )
-        ctx.tapes = tapes  # intermediates only: no reference cycle
-        return y.T
-
-    @staticmethod
-    def backward(ctx, grad):
-        g_x, grads = network_backward(ctx.tapes, grad.T)
-        return (g_x.T if ctx.needs_input_grad[0] else None), None, None, *grads

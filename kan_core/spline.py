@@ -19,6 +19,7 @@ __all__ = [
     "adaptive_grid",
     "basis_inverses",
     "bases_and_lower",
+    "bases_differentiable",
     "bases_input_grad",
     "b_spline_basis",
     "b_spline_basis_t",
@@ -209,6 +210,19 @@ def bases_input_grad(grad: torch.Tensor, prev: torch.Tensor, consts: dict) -> to
     return _fast("grad", n_values, _bases_grad, grad.contiguous(), prev, consts["k_inv"])
 
 
+def bases_differentiable(xt: torch.Tensor, k: int, consts: dict) -> torch.Tensor:
+    """The same bases as ``bases_and_lower`` ``(G + k, n_in, batch)``, by plain out-of-place
+    Cox–de Boor that autograd differentiates to any order (in ``xt``). Slower: for second
+    derivatives (a backward pass with ``create_graph=True``), not for training."""
+    x = xt.unsqueeze(0)
+    step = (x >= consts["knots"]).to(xt.dtype)  # (n_knots, n_in, batch)
+    bases = step[:-1] - step[1:]  # order 0 on half-open intervals [t_i, t_i+1)
+    for inv, neg_t_inv in consts["levels"]:  # B_i,p = ω_i·B_i + (1 − ω_i+1)·B_i+1
+        wb = (x * inv + neg_t_inv) * bases
+        bases = wb[:-1] - wb[1:] + bases[1:]
+    return bases
+
+
 class _BSpline(torch.autograd.Function):
     """Bases with an analytic derivative in x."""
 
@@ -216,11 +230,16 @@ class _BSpline(torch.autograd.Function):
     def forward(ctx, xt, k, consts):
         bases, prev = bases_and_lower(xt, k, consts)
         ctx.save_for_backward(prev)
-        ctx.consts = consts
+        ctx.xt, ctx.k, ctx.consts = xt, k, consts  # (an input: no reference cycle)
         return bases
 
     @staticmethod
     def backward(ctx, grad):
+        if torch.is_grad_enabled():  # create_graph=True: differentiate a differentiable copy
+            with torch.enable_grad():
+                bases = bases_differentiable(ctx.xt, ctx.k, ctx.consts)
+            (g_x,) = torch.autograd.grad(bases, ctx.xt, grad, create_graph=True)
+            return g_x, None, None
         (prev,) = ctx.saved_tensors
         return bases_input_grad(grad, prev, ctx.consts), None, None
 
