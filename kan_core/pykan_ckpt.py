@@ -335,4 +335,3 @@ def from_pykan_checkpoint(
     except ValueError as exc:  # io's own checks: grids increasing, dtypes, …
         raise ValueError(f"pykan_state: {str(exc).removeprefix('model file: ')}") from None
     return model, ref
-
