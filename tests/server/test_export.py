@@ -1,0 +1,174 @@
+"""Taking results out: GET diagram.svg / diagram.png / report.html (issue 16, part 4)."""
+
+from __future__ import annotations
+
+import io
+import re
+import struct
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+from PIL import Image
+from srv_helpers import create
+from test_security import HOSTILE, _hostile_csv
+
+from server import export
+from server.security import redact
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def _snap(client, s) -> dict:
+    r = client.get(s.url(), headers=s.viewer_headers)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _fix(client, s, l, i, j, name):
+    r = client.post(s.url(f"/edges/{l}/{i}/{j}/symbolic"), json={"name": name}, headers=s.headers)
+    assert r.status_code == 200, r.text
+
+
+def _svg(client, s, **params) -> ET.Element:
+    r = client.get(s.url("/diagram.svg"), params=params, headers=s.viewer_headers)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("image/svg+xml")
+    assert r.headers["cache-control"] == "no-store"
+    return ET.fromstring(r.text)  # well-formed XML, or this raises
+
+
+@pytest.fixture
+def snapped(client):
+    """[2, 5, 1] with edge (0,0,0) snapped to sin and edge (0,1,2) pruned."""
+    s = create(client, preset="toy")
+    _fix(client, s, 0, 0, 0, "sin")
+    r = client.post(s.url("/edges/0/1/2/prune"), headers=s.headers)
+    assert r.status_code == 200, r.text
+    return s
+
+
+def test_svg_is_standalone_and_draws_every_edge(client, snapped):
+    snap = _snap(client, snapped)
+    root = _svg(client, snapped)
+    assert root.tag == f"{SVG}svg"
+    w, h = (float(v) for v in root.get("viewBox").split()[2:])
+    assert w > 100 and h > 100 and float(root.get("width")) == w
+    # one box (rect with a tooltip) per edge, one circle per node
+    boxes = [r for r in root.iter(f"{SVG}rect") if r.find(f"{SVG}title") is not None]
+    assert len(boxes) == len(snap["edges"]) == 2 * 5 + 5 * 1
+    assert len(list(root.iter(f"{SVG}circle"))) == len(snap["nodes"])
+    texts = [t.text for t in root.iter(f"{SVG}text")]
+    assert "sin" in texts  # the snapped edge's label, drawn red
+    red = [t for t in root.iter(f"{SVG}text") if t.text == "sin"]
+    assert red[0].get("fill") == export.SYMBOLIC
+    for name in (*snap["variables"], "y"):  # input and output names
+        assert name in texts
+    # the pruned edge's wire is dashed; hidden, it is gone (one wire and one box fewer)
+    dashed = [p for p in root.iter(f"{SVG}path") if p.get("stroke-dasharray")]
+    assert len(dashed) == 1
+    hidden = _svg(client, snapped, pruned="hide")
+    hidden_boxes = [r for r in hidden.iter(f"{SVG}rect") if r.find(f"{SVG}title") is not None]
+    assert len(hidden_boxes) == len(boxes) - 1
+    assert not [p for p in hidden.iter(f"{SVG}path") if p.get("stroke-dasharray")]
+
+
+def test_svg_curve_follows_the_edge_samples(client, snapped):
+    """The mini curve of an edge is its samples, scaled into its box: the order of y values is
+    kept (SVG y grows downward, so it is reversed)."""
+    snap = _snap(client, snapped)
+    edge = next(e for e in snap["edges"] if (e["l"], e["i"], e["j"]) == (0, 0, 0))
+    sc = export.scene(snap)
+    curves = [sh for sh in sc.shapes if sh.kind == "path" and sh.stroke == export.SYMBOLIC]
+    pts = next(c.points for c in curves if None not in c.points)
+    ys = edge["curve"]["y"]
+    assert len(pts) == len(ys)
+    k_max, k_min = ys.index(max(ys)), ys.index(min(ys))
+    assert pts[k_max][1] == min(p[1] for p in pts) and pts[k_min][1] == max(p[1] for p in pts)
+    assert all(b[0] > a[0] for a, b in zip(pts, pts[1:], strict=False))  # x increasing
+
+
+@pytest.mark.parametrize("name", [*HOSTILE, "a\x01b\x0bc\ufffe" * 20])
+def test_hostile_column_names_are_text(client, name):
+    """A CSV column name never becomes markup in the SVG or the report."""
+    r = client.post("/api/sessions", json={"csv": _hostile_csv(name), "target": "y"})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    headers = {"Authorization": f"Bearer {body['viewer_token']}"}
+    url = f"/api/sessions/{body['id']}"
+    svg = client.get(f"{url}/diagram.svg", headers=headers)
+    assert svg.status_code == 200, svg.text
+    root = ET.fromstring(svg.text)
+    tags = {el.tag.removeprefix(SVG) for el in root.iter()}
+    assert tags <= {"svg", "title", "rect", "circle", "path", "text"}
+    assert not [a for el in root.iter() for a in el.attrib if a.lower().startswith("on")]
+    label = export.clean(name)
+    assert label in [t.text for t in root.iter(f"{SVG}text")]
+    page = client.get(f"{url}/report.html", headers=headers)
+    assert page.status_code == 200, page.text
+    for raw in ("<iframe", "<img", "<script", "<svg onload"):
+        assert raw not in page.text
+    if "<" in name:
+        assert "&lt;" in page.text
+
+
+def test_tokens_by_header_or_link(client, snapped):
+    url = snapped.url("/diagram.svg")
+    assert client.get(url).status_code == 401
+    assert client.get(url, params={"token": "nope"}).status_code == 403
+    assert client.get(url, headers={"Authorization": "Bearer nope"}).status_code == 403
+    for token in (snapped.owner, snapped.viewer):
+        assert client.get(url, params={"token": token}).status_code == 200
+    assert client.get("/api/sessions/nope/diagram.png", params={"token": "x"}).status_code == 404
+    bad = client.get(url, params={"token": snapped.viewer, "pruned": "maybe"})
+    assert bad.status_code == 422 and "pruned" in bad.text
+    line = f'"GET {url}?token={snapped.viewer}&pruned=hide HTTP/1.1" 200'
+    assert snapped.viewer not in redact(line)  # the access log never shows a link's token
+
+
+def _red_pixels(png: bytes) -> int:
+    rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    return int(((r > 150) & (g < 80) & (b < 80)).sum())
+
+
+def test_png_is_the_same_picture(client):
+    s = create(client, preset="toy")
+    before = client.get(s.url("/diagram.png"), headers=s.viewer_headers)
+    assert before.status_code == 200 and before.headers["content-type"] == "image/png"
+    png = before.content
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and png[12:16] == b"IHDR"
+    w, h = struct.unpack(">II", png[16:24])
+    root = _svg(client, s)
+    vw, vh = (float(v) for v in root.get("viewBox").split()[2:])
+    assert (w, h) == (round(2 * vw), round(2 * vh))
+    assert _red_pixels(png) == 0  # nothing symbolic yet
+    _fix(client, s, 0, 0, 0, "x^2")
+    after = client.get(s.url("/diagram.png"), params={"token": s.owner}).content
+    assert _red_pixels(after) > 200  # the snapped edge: red box, curve and wire
+
+
+def test_report_is_one_self_contained_page(client):
+    s = create(client, preset="toy")
+    _fix(client, s, 0, 0, 0, "sin")
+    r = client.post(s.url("/auto-symbolic"), json={}, headers=s.headers)
+    assert r.status_code == 200, r.text
+    page = client.get(s.url("/report.html"), headers=s.viewer_headers)
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    text = page.text
+    assert "<script" not in text and not re.search(r"(?i)<[^>]*\son\w+\s*=", text)
+    assert "src=" not in text and "href=" not in text  # nothing to fetch
+    assert text.count("<svg") == 1 and "<math" in text
+    formula = client.get(s.url("/formula"), headers=s.viewer_headers).json()
+    assert formula["complete"] and formula["outputs"][0]["mathml"] in text
+    rmse = formula["formula_rmse"]
+    assert f"{rmse:.4g}" in text  # the formula's test error
+    snap = _snap(client, s)
+    snapped = [e for e in snap["edges"] if e["state"] == "symbolic"]
+    assert len(snapped) == len(snap["edges"])
+    assert text.count("<tr>") - 2 == len(snapped) + len(snap["variables"]) + 1  # + target
+    for h in snap["history"]:
+        assert h["summary"] in text
+    assert "<code>sin</code>" in text
