@@ -65,7 +65,8 @@ def edit(s: Session, kind: str, params: dict[str, Any], apply: EditFn) -> dict[s
     # Committed: only now is the edit acknowledged (and visible to viewers).
     s.commit(after)
     s.mark_changed()
-    s.hub.publish_event(kind, summary, {**params, "warnings": warnings}, snapshot.meta(s))
+    data = {**params, "warnings": warnings, "loss": s.current_loss()}
+    s.hub.publish_event(kind, summary, data, snapshot.meta(s))
     return _result(s, kind, summary, warnings, detail)
 
 
@@ -252,6 +253,28 @@ def reject(s: Session, l: int, i: int, j: int, name: str) -> dict[str, Any]:
     )
 
 
+def unreject(s: Session, l: int, i: int, j: int, name: str) -> dict[str, Any]:
+    """Take back a rejection: the candidate is suggested (and auto-symbolic may use it) again."""
+    check_name(name)
+    check_edge(s, l, i, j)
+    key = f"{l},{i},{j}"
+    names = s.rejects.get(key, [])
+    if name not in names:
+        raise CommandError(409, f"{name} is not rejected for edge ({l}, {i}, {j})")
+    left = [n for n in names if n != name]
+    rejects = {k: v for k, v in s.rejects.items() if k != key}
+    if left:
+        rejects[key] = left
+    _saved(s.store.save_rejects, s.id, rejects)  # first: may refuse (503)
+    s.rejects.clear()
+    s.rejects.update(rejects)
+    summary = f"un-rejected {name} for edge ({l}, {i}, {j})"
+    s.hub.publish_event(
+        "unrejected", summary, {"l": l, "i": i, "j": j, "name": name}, snapshot.meta(s)
+    )
+    return _result(s, "unreject", summary, detail={"rejected": left})
+
+
 def auto_symbolic(s: Session, r2_threshold: float | None) -> dict[str, Any]:
     exclude = {tuple(int(v) for v in k.split(",")): tuple(v) for k, v in s.rejects.items()}
 
@@ -287,5 +310,6 @@ def undo(s: Session, redo: bool = False) -> dict[str, Any]:
     s.set_model(model)
     s.commit(blob)
     summary = f"{word}: {rec.summary}"
-    s.hub.publish_event(word, summary, {"seq": rec.seq, "kind": rec.kind}, snapshot.meta(s))
+    data = {"seq": rec.seq, "kind": rec.kind, "loss": s.current_loss()}
+    s.hub.publish_event(word, summary, data, snapshot.meta(s))
     return _result(s, word, summary, detail={"seq": rec.seq, "kind": rec.kind})

@@ -14,6 +14,7 @@ seen slowing each other 10-200x; with one thread each, N sessions share the core
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import threading
 import time
@@ -35,6 +36,12 @@ from .store import SessionRecord, Store
 log = logging.getLogger("kan_workbench.sessions")
 _threads_set = threading.Lock()
 SCORES_EVERY_S = 1.0  # edge/node scores shown while training may lag this much
+
+
+def loss_function(name: str):
+    """The training loss a session's settings name: None (the MSE) or pykan's classification
+    loss, cross-entropy on the last layer's logits with class-index labels."""
+    return torch.nn.CrossEntropyLoss() if name == "cross_entropy" else None
 
 
 class CommandError(Exception):
@@ -199,12 +206,28 @@ class Session:
 
     def _get_trainer(self) -> kan_core.Trainer:
         if self._trainer is None:
-            opts = kan_core.TrainOptions(**self.spec["train"], seed=self.spec["seed"])
+            train = dict(self.spec["train"])
+            loss_fn = loss_function(train.pop("loss", "mse"))
+            opts = kan_core.TrainOptions(**train, seed=self.spec["seed"], loss_fn=loss_fn)
             self._trainer = kan_core.Trainer(self.model, self.dataset, opts)
             # The grid-update schedule counts from the session's first step, not from the
             # last restart or edit; a reset starts it again.
             self._trainer.steps_done = self.step - self._steps_base
         return self._trainer
+
+    def current_loss(self) -> dict[str, float | None]:
+        """The loss of the model as it is now (after an edit, undo or reset), as training
+        reports it (RMSE, or √cross-entropy for a classifier): the page's loss readout shows it,
+        not the last training step's."""
+        loss_fn = loss_function(self.spec["train"].get("loss", "mse"))
+        out: dict[str, float | None] = {}
+        with torch.no_grad():
+            for part in ("train", "test"):
+                x, y = self.dataset[f"{part}_input"], self.dataset[f"{part}_label"]
+                pred = self.model(x)
+                v = float(loss_fn(pred, y)) if loss_fn else float(torch.mean((pred - y) ** 2))
+                out[part] = views.rnd(math.sqrt(v), 6) if math.isfinite(v) and v >= 0 else None
+        return out
 
     def _maybe_publish_edges(self) -> None:
         now = time.monotonic()

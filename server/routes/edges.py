@@ -75,6 +75,12 @@ async def reject(s: OwnerSession, l: Index, i: Index, j: Index, body: SymbolicRe
     return await run_command(s, commands.reject, l, i, j, body.name)
 
 
+@router.post(EDGE + "/unreject", response_model=EditResult)
+async def unreject(s: OwnerSession, l: Index, i: Index, j: Index, body: SymbolicRequest) -> dict:
+    """Take back a rejection: the candidate is suggested again (409 if it was not rejected)."""
+    return await run_command(s, commands.unreject, l, i, j, body.name)
+
+
 @router.post("/nodes/{l}/{i}/prune", response_model=EditResult)
 async def prune_node(s: OwnerSession, l: Index, i: Index) -> dict:
     return await run_command(s, commands.prune_node, l, i, False)

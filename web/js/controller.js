@@ -2,6 +2,8 @@
 // and refreshes the derived data (edge detail, candidates, formula, history) after edits.
 // Views call these methods; the server's stream then tells every page what changed.
 
+import { lastLive, redoText, undoText } from "./views/controls.js";
+
 export class Controller {
   constructor(store, api, toasts) {
     this.store = store;
@@ -54,8 +56,10 @@ export class Controller {
     if (this.store.status === "training") return null;
     return this.mutate(() => this.api.post("/train", { steps: Math.max(1, Math.min(1000, Math.round(n))) }));
   }
-  reset() {
-    return this.mutate(() => this.api.post("/reset"));
+  async reset() {
+    const res = await this.mutate(() => this.api.post("/reset"));
+    if (res) this.toasts.show("Reset: the model is back to its initial weights (Undo brings the trained one back).", "info", 6000);
+    return res;
   }
   settings(patch) {
     return this.run(this.api.patch("/settings", patch));
@@ -71,8 +75,12 @@ export class Controller {
   autoSymbolic(r2) {
     return this.mutate(() => this.api.post("/auto-symbolic", { r2_threshold: Number.isFinite(r2) ? r2 : null }));
   }
-  undo() {
-    return this.mutate(() => this.api.post("/undo"));
+  /** Undo says what it did: an edit's undo also discards the training since that edit. */
+  async undo() {
+    const text = undoText(lastLive(this.store.session?.history), this.store.step);
+    const res = await this.mutate(() => this.api.post("/undo"));
+    if (res) this.toasts.show(`Done: ${text}.`, "info", 8000);
+    return res;
   }
   async discover(budget) {
     const res = await this.run(this.api.post("/discover", { budget_s: budget }));
@@ -88,8 +96,11 @@ export class Controller {
   applyCandidate(k) {
     return this.mutate(() => this.api.post(`/discover/${k}/apply`));
   }
-  redo() {
-    return this.mutate(() => this.api.post("/redo"));
+  async redo() {
+    const text = redoText((this.store.session?.history || []).find((e) => e.undone));
+    const res = await this.mutate(() => this.api.post("/redo"));
+    if (res) this.toasts.show(`Done: ${text}.`, "info", 8000);
+    return res;
   }
 
   // --- the selected edge or node -----------------------------------------------------------
@@ -119,6 +130,14 @@ export class Controller {
     const key = this.selectedKey("edge");
     if (this.store.preview === name) this.store.setPreview(null);
     const res = await this.mutate(() => this.api.post(this.api.edgePath(key, "reject"), { name }));
+    if (res) {
+      this.toasts.show(`Rejected ${name} for this edge: "Un-reject ${name}" under the candidates takes it back.`, "info", 6000);
+      this.loadSuggestions(key);
+    }
+  }
+  async unreject(name) {
+    const key = this.selectedKey("edge");
+    const res = await this.mutate(() => this.api.post(this.api.edgePath(key, "unreject"), { name }));
     if (res) this.loadSuggestions(key);
   }
   pruneNode() {

@@ -90,8 +90,11 @@ async function presetTitle(source) {
 function bindKeys(store, controller) {
   document.addEventListener("keydown", (ev) => {
     const t = ev.target;
-    if (t.closest?.("input, select, textarea, button, a, [contenteditable]")) return;
     const mod = ev.ctrlKey || ev.metaKey;
+    if (t.closest?.("input, select, textarea, [contenteditable]")) return; // typing: theirs
+    // A clicked toolbar button keeps the focus: plain keys (space, Enter) stay its own, but
+    // shortcuts with Ctrl/⌘ (undo, redo) and Escape still reach the page.
+    if (t.closest?.("button, a") && !mod && ev.key !== "Escape") return;
     if (ev.key === " " && !mod) controller.togglePlay();
     else if (ev.key === "ArrowRight" && !mod) controller.step(1);
     else if (ev.key === "Escape") controller.select(null);

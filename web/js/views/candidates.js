@@ -19,7 +19,7 @@ export function renderCandidates(store, actions) {
   if (!sugg.candidates.length) {
     wrap.append(h("p.muted", {}, "No candidate fits this curve (all rejected or none found)."));
   } else {
-    wrap.append(h("p.hint", {}, "Hover a row to preview it on the plot; Accept snaps the edge to it."));
+    wrap.append(h("p.hint", {}, store.isOwner ? "Hover a row to preview it on the plot; Accept snaps the edge to it." : "Hover a row to preview it on the plot."));
     const rows = sugg.candidates.map((c) => candidateRow(c, store, actions));
     const table = h(
       "table.cand-table",
@@ -31,7 +31,12 @@ export function renderCandidates(store, actions) {
     wrap.append(table);
   }
   if (sugg.rejected?.length) {
-    wrap.append(h("p.muted.rejected", {}, `Rejected (skipped by auto-symbolic): ${sugg.rejected.join(", ")}`));
+    const undo = (name) =>
+      h("button.small.unreject", { type: "button", "data-unreject": name, title: `suggest ${name} for this edge again`, onclick: () => actions.unreject(name) }, `Un-reject ${name}`);
+    wrap.append(
+      h("p.muted.rejected", {}, `Rejected (skipped by auto-symbolic): ${sugg.rejected.join(", ")}`),
+      store.isOwner ? h("div.panel-actions", {}, sugg.rejected.map(undo)) : null,
+    );
   }
   return wrap;
 }

@@ -5,11 +5,12 @@
 import { h } from "../dom.js";
 
 const STATUS_TEXT = {
-  idle: "Ready: press Play",
+  idle: "Ready: press Play", // a viewer, who has no Play button, reads VIEWER_IDLE instead
   training: "Training",
   paused: "Paused",
   error: "Error",
 };
+const VIEWER_IDLE = "Not trained yet";
 
 export class StatusView {
   constructor(root, store) {
@@ -26,7 +27,7 @@ export class StatusView {
   render() {
     const st = this.store;
     this.pill.dataset.status = st.status;
-    this.pill.textContent = STATUS_TEXT[st.status] || st.status;
+    this.pill.textContent = st.status === "idle" && !st.isOwner ? VIEWER_IDLE : STATUS_TEXT[st.status] || st.status;
     this.pill.title = st.status === "error" && st.error ? st.error : "";
     this.errorText.textContent = st.status === "error" && st.error ? st.error : "";
     this.errorText.hidden = !this.errorText.textContent;
@@ -45,7 +46,7 @@ export class Toolbar {
     this.play = h("button.primary.play", { type: "button", onclick: () => a.togglePlay(), title: "train until paused (space)" }, "Play");
     this.stepBtn = h("button", { type: "button", onclick: () => a.step(this.stepsInput.valueAsNumber || 1), title: "train a few steps (→ key)" }, "Step");
     this.stepsInput = h("input.num", { type: "number", min: 1, max: 1000, value: 1, "aria-label": "steps per Step click", title: "steps per Step click" });
-    this.reset = h("button", { type: "button", onclick: () => a.reset(), title: "back to the initial weights (undoable)" }, "Reset");
+    this.reset = h("button", { type: "button", onclick: () => a.reset(), title: "back to the initial weights (undoable); the step counter keeps counting and the loss readout shows the fresh model's loss" }, "Reset");
     this.opt = h("select", { "aria-label": "optimizer", onchange: () => a.settings({ opt: this.opt.value }) }, h("option", { value: "LBFGS" }, "LBFGS"), h("option", { value: "Adam" }, "Adam"));
     this.lr = numberInput("learning rate", 0.0001, 100, (v) => a.settings({ lr: v }));
     this.lamb = numberInput("λ: sparsity regularisation", 0, 100, (v) => a.settings({ lamb: v }));
@@ -77,6 +78,14 @@ export class Toolbar {
     this.play.classList.toggle("training", training);
     this.play.title = training ? "stop after the current step (space)" : "train until paused (space)";
     this.stepBtn.disabled = training;
+    this.renderUndoTitles(); // "the N training steps since": N grows while training
+  }
+
+  renderUndoTitles() {
+    const s = this.store.session;
+    if (!s) return;
+    this.undo.title = s.can_undo ? undoText(lastLive(s.history), this.store.step) + " (Ctrl+Z)" : "nothing to undo";
+    this.redo.title = s.can_redo ? redoText(firstUndone(s.history)) + " (Ctrl+Shift+Z)" : "nothing to redo";
   }
 
   renderMeta() {
@@ -84,7 +93,7 @@ export class Toolbar {
     if (!s) return;
     this.undo.disabled = !s.can_undo;
     this.redo.disabled = !s.can_redo;
-    this.undo.title = s.can_undo ? `undo: ${lastLive(s.history)?.summary ?? "last edit"}` : "nothing to undo";
+    this.renderUndoTitles();
     if (document.activeElement !== this.lr) this.lr.value = s.train.lr;
     if (document.activeElement !== this.lamb) this.lamb.value = s.train.lamb;
     this.opt.value = s.train.opt;
@@ -94,8 +103,26 @@ export class Toolbar {
   }
 }
 
-function lastLive(history) {
+export function lastLive(history) {
   return [...(history || [])].reverse().find((e) => !e.undone);
+}
+
+function firstUndone(history) {
+  return (history || []).find((e) => e.undone);
+}
+
+/** What Undo does, in words: an edit's undo puts back the model from before it, so any
+ *  training since that edit is discarded too (the step counter keeps counting). */
+export function undoText(edit, step) {
+  if (!edit) return "undo the last edit";
+  const since = step - edit.step;
+  const lost = since > 0 ? `; the ${since} training step${since === 1 ? "" : "s"} since are discarded` : "";
+  return `undo "${edit.summary}": back to the model from before it (step ${edit.step})${lost}`;
+}
+
+export function redoText(edit) {
+  if (!edit) return "redo the last undone edit";
+  return `redo "${edit.summary}": back to the model right after it (step ${edit.step}); training since the undo is discarded`;
 }
 
 function numberInput(name, min, max, onchange) {

@@ -12,14 +12,17 @@ export class HistoryView {
 
   render() {
     const hist = this.store.session?.history || [];
+    const owner = this.store.isOwner;
+    const undoneTip = owner ? "undone (Redo brings it back)" : "undone";
     const items = hist
       .slice()
       .reverse()
-      .map((e) => h("li", { class: e.undone ? "undone" : "", title: e.undone ? "undone (Redo brings it back)" : "" }, h("span.step", {}, `step ${e.step}`), " ", e.summary));
+      .map((e) => h("li", { class: e.undone ? "undone" : "", title: e.undone ? undoneTip : "" }, h("span.step", {}, `step ${e.step}`), " ", e.summary));
+    const empty = owner ? "No edits yet. Every prune, snap or refine appears here and can be undone (Undo also discards the training since that edit)." : "No edits yet.";
     replace(
       this.root,
       h("h2", {}, "History"),
-      items.length ? h("ol.history", { reversed: true }, items) : h("p.muted", {}, "No edits yet. Every prune, snap or refine appears here and can be undone."),
+      items.length ? h("ol.history", { reversed: true }, items) : h("p.muted", {}, empty),
     );
   }
 }

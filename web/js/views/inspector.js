@@ -81,7 +81,7 @@ export class Inspector {
     if (e.state === "symbolic" && e.symbolic) {
       facts.append(h("p", {}, "Snapped to ", h("code.fit", {}, fitText(e.symbolic)), e.symbolic.r2 != null ? ` (1 − R² ${misfit(e.symbolic.r2)})` : ""));
     }
-    if (e.state === "pruned") facts.append(h("p.muted", {}, "Pruned: this edge contributes nothing. Restore brings it back."));
+    if (e.state === "pruned") facts.append(h("p.muted", {}, `Pruned: this edge contributes nothing.${this.store.isOwner ? " Restore brings it back." : ""}`));
     if (d?.data_range) {
       facts.append(h("p.muted", {}, `Inputs reaching this edge span [${fmt(d.data_range[0])}, ${fmt(d.data_range[1])}] (shaded, with a histogram); dotted lines mark the spline's grid knots.`));
     }
@@ -107,7 +107,7 @@ export class Inspector {
           ? button("Restore node", "bring back this node's edges", () => this.actions.restoreNode())
           : button("Remove node", "prune every edge through this node", () => this.actions.pruneNode())),
       );
-    } else if (kind !== "hidden node") {
+    } else if (kind !== "hidden node" && this.store.isOwner) {
       wrap.append(h("p.muted", {}, "Inputs and outputs stay; prune their edges instead."));
     }
     return wrap;

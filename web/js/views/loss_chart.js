@@ -3,13 +3,17 @@
 // Plotly redraw costs tens of ms, so frames only mark the chart stale; it redraws at most
 // REDRAW_HZ times a second, in an animation frame (input is handled first, and a hidden tab
 // skips it), with one Plotly.react whose fixed uirevision keeps the user's zoom.
+// The readout above the chart shows the model as it is now: after an edit, Undo or Reset the
+// server sends that model's loss with the event (the last training point no longer applies).
 
 import { h, fmt } from "../dom.js";
 
+// Tick labels such as 1.35×10⁻⁶ need room: automargin grows the margins to fit them, and the
+// axis titles stand off the labels instead of overlapping them.
 const LAYOUT = {
-  margin: { l: 52, r: 12, t: 8, b: 46 },
-  xaxis: { title: { text: "step", standoff: 4 }, zeroline: false },
-  yaxis: { type: "log", title: { text: "RMSE", standoff: 4 }, exponentformat: "power" },
+  margin: { l: 16, r: 12, t: 8, b: 16 },
+  xaxis: { title: { text: "step", standoff: 8 }, zeroline: false, automargin: true },
+  yaxis: { type: "log", title: { text: "RMSE", standoff: 10 }, exponentformat: "power", automargin: true },
   legend: { orientation: "h", x: 1, xanchor: "right", y: 1, bgcolor: "rgba(255,255,255,0.7)" },
   uirevision: "loss", // keep the user's zoom across updates
   font: { size: 12 },
@@ -26,8 +30,20 @@ export class LossChart {
     this.stale = false;
     this.timer = null; // a pending scheduled redraw
     this.lastDraw = -Infinity;
-    store.on("snapshot", () => this.redraw());
-    store.on("metrics", () => this.invalidate());
+    this.now = null; // {train, test, kind}: the current model's loss after an edit/undo/reset
+    store.on("snapshot", () => {
+      this.now = null;
+      this.redraw();
+    });
+    store.on("metrics", () => {
+      this.now = null; // training reports again
+      this.invalidate();
+    });
+    store.on("edited", (ev) => {
+      if (!ev?.data?.loss) return;
+      this.now = { ...ev.data.loss, kind: ev.kind };
+      this.renderSummary();
+    });
     document.addEventListener("visibilitychange", () => this.stale && this.schedule());
   }
 
@@ -62,28 +78,40 @@ export class LossChart {
       line: { color, width: 2, dash },
       connectgaps: false,
     });
+    const layout = { ...LAYOUT, yaxis: { ...LAYOUT.yaxis, title: { ...LAYOUT.yaxis.title, text: this.lossName() } } };
     Plotly.react(
       this.plot,
       [trace("train", "train_loss", "#2563eb"), trace("test", "test_loss", "#ea580c", "dot")],
-      m.length ? LAYOUT : { ...LAYOUT, annotations: [emptyNote()], xaxis: { visible: false }, yaxis: { visible: false }, showlegend: false },
+      m.length ? layout : { ...layout, annotations: [emptyNote(this.store.isOwner)], xaxis: { visible: false }, yaxis: { visible: false }, showlegend: false },
       CONFIG,
     );
     this.renderSummary();
   }
 
+  lossName() {
+    return this.store.session?.train?.loss === "cross_entropy" ? "√cross-entropy" : "RMSE";
+  }
+
   renderSummary() {
     const last = this.store.metrics[this.store.metrics.length - 1];
+    const now = this.now;
+    const train = now ? now.train : last?.train_loss;
+    const test = now ? now.test : last?.test_loss;
+    const why = now ? (NOW_TEXT[now.kind] ?? "after the last edit") : null;
     this.summary.replaceChildren(
-      h("span.metric", {}, "train ", h("b", { "data-metric": "train" }, fmt(last?.train_loss))),
-      h("span.metric", {}, "test ", h("b", { "data-metric": "test" }, fmt(last?.test_loss))),
-      h("span.hint", {}, "loss = RMSE, log scale"),
+      h("span.metric", {}, "train ", h("b", { "data-metric": "train" }, fmt(train))),
+      h("span.metric", {}, "test ", h("b", { "data-metric": "test" }, fmt(test))),
+      why ? h("span.now", { "data-loss-now": now.kind, title: "the loss of the model as it is now; the chart shows training" }, why) : null,
+      h("span.hint", {}, `loss = ${this.lossName()}, log scale`),
     );
   }
 }
 
-function emptyNote() {
+const NOW_TEXT = { undo: "now, after Undo", redo: "now, after Redo", reset: "now, after Reset" };
+
+function emptyNote(isOwner) {
   return {
-    text: "No training yet: press Play",
+    text: isOwner ? "No training yet: press Play" : "No training yet",
     showarrow: false,
     xref: "paper",
     yref: "paper",

@@ -5,6 +5,7 @@
 // it. The DOM is built once per snapshot (or resize); stream frames only update attributes.
 
 import { s, edgeKey } from "../dom.js";
+import { canCompact, compactBar, liveMap } from "./compact.js";
 
 const BOX_ASPECT = 1.45; // width / height of a mini plot
 const MAX_BOX_W = 120;
@@ -15,7 +16,12 @@ export class NetworkView {
     this.store = store;
     this.onSelect = onSelect;
     this.svg = s("svg", { class: "network", role: "img", "aria-label": "network diagram" });
-    root.append(this.svg);
+    this.compact = false; // draw only the live network (compact.js)
+    this.bar = compactBar((on) => {
+      this.compact = on;
+      this.build();
+    });
+    root.append(this.svg, this.bar.el);
     this.items = new Map(); // "l,i,j" -> {g, box, curve, label, wire, tip, geo}
     this.nodeItems = new Map(); // "l,i" -> {g, circle, text, tip}
     this.svg.addEventListener("click", (ev) => this._click(ev));
@@ -39,7 +45,15 @@ export class NetworkView {
     this.size = { width: W, height: H };
     if (W < 50 || H < 50) return;
     this.svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
-    const geo = computeLayout(nodeCounts(session.width), W, H, subnodeCounts(session.width, this.store.edges));
+    const { edges: allEdges, nodes: allNodes } = this.store;
+    const live = this.compact && canCompact(session.width) ? liveMap(session.width, allNodes, allEdges) : null;
+    this.bar.render(session.width, allNodes, allEdges, !!live);
+    const geo = live
+      ? computeLayout(live.counts, W, H)
+      : computeLayout(nodeCounts(session.width), W, H, subnodeCounts(session.width, allEdges));
+    const boxKey = live ? live.box : edgeKey;
+    const nodeKey = live ? live.node : (l, i) => `${l},${i}`;
+    this.liveStates = live ? stateKey(allNodes, allEdges) : null;
     this.geo = geo;
     const wires = s("g.wires");
     const boxes = s("g.boxes");
@@ -48,9 +62,10 @@ export class NetworkView {
     this.nodeItems.clear();
     for (const e of this.store.edges.values()) {
       const key = edgeKey(e);
-      const b = geo.boxes.get(key);
-      const a = geo.nodes.get(`${e.l},${e.i}`);
-      const o = geo.nodes.get(`${e.l + 1},${e.to ?? e.j}`); // a mult node's factors share it
+      const b = geo.boxes.get(boxKey(e));
+      if (!b) continue; // left out of the compact view
+      const a = geo.nodes.get(nodeKey(e.l, e.i));
+      const o = geo.nodes.get(live ? nodeKey(e.l + 1, e.j) : `${e.l + 1},${e.to ?? e.j}`); // a mult node's factors share it
       const wire = s("path.wire", {
         "data-wire": key,
         d: `M${a.x},${a.y} L${b.x},${b.y + b.h / 2} M${b.x},${b.y - b.h / 2} L${o.x},${o.y}`,
@@ -66,7 +81,8 @@ export class NetworkView {
     }
     for (const n of this.store.nodes) {
       const key = `${n.l},${n.i}`;
-      const p = geo.nodes.get(key);
+      const p = geo.nodes.get(nodeKey(n.l, n.i));
+      if (!p) continue;
       const last = n.l === session.width.length - 1;
       const tip = s("title");
       const circle = s("circle", { cx: p.x, cy: p.y, r: n.kind === "mult" ? geo.nodeR * 1.35 : geo.nodeR });
@@ -91,6 +107,9 @@ export class NetworkView {
   /** Update changed edges in place (attributes only) and every node's state. */
   update(keys) {
     if (!this.geo) return;
+    const session = this.store.session;
+    if (session) this.bar.render(session.width, this.store.nodes, this.store.edges, this.compact && !!this.liveStates);
+    if (this.liveStates && this.liveStates !== stateKey(this.store.nodes, this.store.edges)) return this.build();
     const labels = nodeLabels(this.store.nodes);
     for (const key of keys) {
       const item = this.items.get(key);
@@ -140,6 +159,13 @@ export class NetworkView {
     else if (wire) this.onSelect({ kind: "edge", key: wire.dataset.wire });
     else if (node) this.onSelect({ kind: "node", key: node.dataset.node });
   }
+}
+
+/** What the compact layout depends on: which nodes and edges are pruned. */
+function stateKey(nodes, edges) {
+  let key = nodes.map((n) => (n.state === "pruned" ? "p" : "a")).join("");
+  for (const e of edges.values()) key += e.state === "pruned" ? "p" : "a";
+  return key;
 }
 
 /** Nodes per layer: n, or n_sum + n_mult for pykan's nested [n_sum, n_mult]. */
