@@ -342,25 +342,20 @@ class _NumericEdges(torch.autograd.Function):
 
 
 def _differentiable_backward(ctx, gy, gs):
-    """``_NumericEdges``' input gradients as autograd-differentiable tensors: the forward pass
-    redone by ``plain_numeric_forward`` and differentiated with ``create_graph=True``."""
+    """``_NumericEdges``' gradients ``(xt, packed)`` as autograd-differentiable tensors: the
+    forward pass redone by ``plain_numeric_forward`` and differentiated with ``create_graph``."""
     xt, packed, live, spec, with_reg = ctx.inputs
-    leaves = [t for t, need in zip((xt, packed), ctx.needs_input_grad[:2], strict=True) if need]
+    needs = ctx.needs_input_grad[:2]
     with torch.enable_grad():
         out = plain_numeric_forward(xt, packed, live, spec, with_reg)
-    pairs = [(o, g) for o, g in zip(out if with_reg else (out,), (gy, gs), strict=False) if g is not None]
-    grads = iter(
-        torch.autograd.grad(
-            [o for o, _ in pairs],
-            leaves,
-            [g for _, g in pairs],
-            create_graph=True,
-            allow_unused=True,
-        )
-        if pairs
-        else [None] * len(leaves)
-    )
-    return tuple(next(grads) if need else None for need in ctx.needs_input_grad[:2])
+    outs = out if with_reg else (out,)
+    pairs = [(o, g) for o, g in zip(outs, (gy, gs), strict=False) if g is not None]
+    leaves = [t for t, need in zip((xt, packed), needs, strict=True) if need]
+    if not pairs:
+        return None, None
+    outs, g_outs = zip(*pairs, strict=True)
+    grads = iter(torch.autograd.grad(outs, leaves, g_outs, create_graph=True, allow_unused=True))
+    return tuple(next(grads) if need else None for need in needs)
 
 
 def regularization_grads(scales: list, lamb_l1: float, lamb_entropy: float):
