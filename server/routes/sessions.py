@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Response, UploadFile
+from fastapi import APIRouter, Depends, Form, HTTPException, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
+from fastapi.routing import APIRoute
 from pydantic import ValidationError
+from starlette.routing import Match
 
-from .. import commands, snapshot
+from .. import bridge, commands, snapshot
 from ..budget import over_budget
 from ..data import SpecError
 from ..deps import (
@@ -49,8 +51,12 @@ TOO_LARGE = {413: {"description": "body over the size limit"}}
 
 
 async def _create(manager, req: SessionCreate) -> dict:
+    return await _created(manager.create, req)
+
+
+async def _created(create, *args) -> dict:
     try:
-        s = await run_in_threadpool(manager.create, req)
+        s = await run_in_threadpool(create, *args)
     except SpecError as exc:
         raise HTTPException(422, str(exc)) from None
     except CommandError as exc:
@@ -66,19 +72,85 @@ async def _create(manager, req: SessionCreate) -> dict:
     }
 
 
+class _MultipartOnly(APIRoute):
+    """A route that matches multipart bodies only: ``POST /api/sessions`` takes a JSON
+    ``SessionCreate`` or a multipart model upload (issue 16), each with its own handler."""
+
+    def matches(self, scope):
+        match, child = super().matches(scope)
+        ctype = dict(scope.get("headers", [])).get(b"content-type", b"")
+        if match != Match.NONE and not ctype.lower().startswith(b"multipart/form-data"):
+            return Match.NONE, {}
+        return match, child
+
+
+async def create_from_model(request: Request, manager: ManagerDep, settings: SettingsDep):
+    """Create a session from an uploaded model (server/bridge.py): a ``model`` part or
+    ``pykan_config`` + ``pykan_state`` (+ ``pykan_cache_data``), and an optional CSV ``data``."""
+    parts = await _read_parts(request, settings.max_upload_bytes)
+    return await _created(bridge.create_session, manager, parts)
+
+
+async def _read_parts(request: Request, limit: int) -> dict[str, bytes]:
+    form = await request.form(max_files=len(bridge.PARTS), max_fields=len(bridge.PARTS))
+    try:
+        parts: dict[str, bytes] = {}
+        for name, value in form.multi_items():
+            if name not in bridge.PARTS:
+                raise HTTPException(422, f"unknown part {name[:50]!r}; expected {bridge.PARTS}")
+            if name in parts:
+                raise HTTPException(422, f"part {name!r} given twice")
+            raw = value.encode() if isinstance(value, str) else await value.read(limit + 1)
+            if len(raw) > limit:
+                raise HTTPException(413, f"{name}: larger than {limit} bytes")
+            parts[name] = raw
+        return parts
+    finally:
+        await form.close()
+
+
+router.add_api_route(
+    "",
+    create_from_model,
+    methods=["POST"],
+    status_code=201,
+    response_model=SessionCreated,
+    include_in_schema=False,  # documented on the JSON route below (one operation, two bodies)
+    dependencies=[Depends(create_rate_limit)],
+    route_class_override=_MultipartOnly,
+)
+_BINARY = {"type": "string", "format": "binary"}
+MODEL_UPLOAD = {
+    "requestBody": {
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "description": "open a model: 'model' (a kan_core file) or 'pykan_config' + "
+                    "'pykan_state' (+ 'pykan_cache_data'), and an optional CSV 'data'",
+                    "properties": {name: _BINARY for name in bridge.PARTS},
+                }
+            }
+        }
+    }
+}
+
+
 @router.post(
     "",
     status_code=201,
     response_model=SessionCreated,
     responses={
         **TOO_LARGE,
-        422: {"description": "invalid formula, unknown preset, over a limit"},
+        422: {"description": "invalid formula, unknown preset, over a limit, not a valid model"},
         429: {"description": "too many sessions, or creates from this address (Retry-After)"},
     },
     dependencies=[Depends(create_rate_limit)],
+    openapi_extra=MODEL_UPLOAD,
 )
 async def create_session(req: SessionCreate, manager: ManagerDep) -> dict:
-    """Create a session from a preset, a formula or CSV text; returns its tokens."""
+    """Create a session from a preset, a formula or CSV text (JSON), or from an uploaded model
+    (multipart, see ``create_from_model``); returns its tokens."""
     return await _create(manager, req)
 
 
@@ -156,9 +228,33 @@ async def delete_session(
     return Response(status_code=204)
 
 
+@router.get(
+    "/{session_id}/model",
+    response_class=Response,
+    responses={**ERRORS, 200: {"content": {"application/octet-stream": {}}}},
+)
+async def download_model(s: ReaderSession) -> Response:
+    """The last committed model as a kan_core file (``KAN.load`` / ``kan_core.io``)."""
+    return Response(
+        s.committed_bytes,
+        media_type="application/octet-stream",
+        headers={
+            "Content-Disposition": f'attachment; filename="kan-{s.id}.pt"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def _has_data(s) -> None:
+    """An uploaded model without a dataset cannot train (server/bridge.py)."""
+    if s.spec.get("labels") == "model":
+        raise HTTPException(409, bridge.NO_DATA)
+
+
 @router.post("/{session_id}/train", response_model=EditResult, responses=ERRORS)
 async def train(s: OwnerSession, body: TrainRequest, settings: SettingsDep) -> dict:
     """Start training ``steps`` steps and return at once; then the status becomes paused."""
+    _has_data(s)
     if body.steps > settings.max_steps_per_request:
         raise HTTPException(422, f"steps: at most {settings.max_steps_per_request}")
     return await run_command(s, commands.train, body.steps)
@@ -167,6 +263,7 @@ async def train(s: OwnerSession, body: TrainRequest, settings: SettingsDep) -> d
 @router.post("/{session_id}/play", response_model=EditResult, responses=ERRORS)
 async def play(s: OwnerSession, settings: SettingsDep) -> dict:
     """Train until paused (or ``play_max_steps``)."""
+    _has_data(s)
     return await run_command(s, commands.train, settings.play_max_steps)
 
 
@@ -178,6 +275,10 @@ async def pause(s: OwnerSession) -> dict:
 @router.post("/{session_id}/reset", response_model=EditResult, responses=ERRORS)
 async def reset(s: OwnerSession) -> dict:
     """Back to the initial weights (an undoable edit)."""
+    if s.spec.get("upload"):
+        raise HTTPException(
+            409, "this session opened an uploaded model: reset would replace it by a random one"
+        )
     return await run_command(s, commands.reset)
 
 

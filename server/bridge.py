@@ -1,0 +1,195 @@
+"""Open a model in the workbench: a session from an uploaded kan_core model file or a pykan
+checkpoint, with or without a dataset.
+
+The parts of a multipart ``POST /api/sessions``: ``model`` (a kan_core file, ``KAN.save``), or
+``pykan_config`` + ``pykan_state`` (+ optional ``pykan_cache_data``: pykan's ``saveckpt``
+files), and an optional CSV ``data`` (the model's inputs, then its output).
+
+An uploaded session is stored as a CSV session (``spec["kind"] == "csv"``), so a restart
+rebuilds it as any other: the CSV is the uploaded one, or — without one — a table the server
+writes once: the reference inputs (the checkpoint's cached data, the file's reference input, or
+1000 seeded samples on the first layer's grid span) and the uploaded model's own outputs as the
+target. Such a session has no data to learn from (``spec["labels"] == "model"``): edges,
+curves, scores, formulas, pruning and snapping work; training answers 409 "upload a dataset".
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import torch
+
+import kan_core
+from kan_core.pykan_ckpt import from_pykan_checkpoint
+
+from .config import Settings
+from .data import SpecError, build_dataset, check_limits, parse_csv
+from .schemas import TrainSettings
+from .sessions import CommandError, Session
+from .store import SessionRecord, StorageError
+
+__all__ = ["PARTS", "create_session", "read_model", "session_csv", "upload_spec"]
+
+PARTS = ("model", "pykan_config", "pykan_state", "pykan_cache_data", "data")
+GRID_SAMPLES = 1000  # inputs drawn on the grid span when no data came with the model
+NO_DATA = (
+    "this session has no dataset (its target is the uploaded model's own output): "
+    "upload a dataset (a CSV part 'data' with the model's inputs, then its output) to train"
+)
+
+
+def read_model(parts: dict[str, bytes]) -> tuple[kan_core.KAN, torch.Tensor | None, str]:
+    """``(model, reference inputs or None, source)`` from the upload's parts; ``SpecError``
+    (422) naming the part and the problem."""
+    has_pykan = "pykan_config" in parts or "pykan_state" in parts
+    if "model" in parts and has_pykan:
+        raise SpecError("give either a 'model' file or a pykan checkpoint, not both")
+    try:
+        if "model" in parts:
+            model = kan_core.KAN.from_bytes(parts["model"])
+            ref, source = model.reference_input, "kan_core"
+        elif has_pykan:
+            missing = [p for p in ("pykan_config", "pykan_state") if p not in parts]
+            if missing:
+                raise SpecError(f"a pykan checkpoint needs a {missing[0]!r} part too")
+            model, ref = from_pykan_checkpoint(
+                parts["pykan_config"], parts["pykan_state"], parts.get("pykan_cache_data")
+            )
+            source = "pykan"
+        else:
+            raise SpecError(
+                "give a 'model' file part (a kan_core model), or 'pykan_config' and "
+                "'pykan_state' (pykan's saveckpt files)"
+            )
+    except SpecError:
+        raise
+    except (ValueError, TypeError, RuntimeError) as exc:  # every reader names its part
+        raise SpecError(str(exc)) from None
+    if model.width_out[-1] != 1:
+        raise SpecError(
+            f"the model has {model.width_out[-1]} outputs; the workbench opens one-output "
+            "models only"
+        )
+    # sessions compute in float32 (their data is float32); a float64 file converts exactly
+    # enough for every view (pykan's own default is float32)
+    model.to(torch.float32)
+    return model, ref, source
+
+
+def _grid_samples(model: kan_core.KAN, n: int, seed: int) -> torch.Tensor:
+    """``n`` seeded uniform samples on each input's grid span (the first layer's inner knots)."""
+    layer = model.layers[0]
+    lo, hi = layer.grid[:, layer.k], layer.grid[:, -layer.k - 1]
+    gen = torch.Generator().manual_seed(seed)
+    u = torch.rand(n, layer.in_dim, generator=gen, dtype=torch.float32)
+    return lo.float() + u * (hi - lo).float()
+
+
+def _fmt(v: float) -> str:
+    return repr(float(v))  # float32 → shortest float64 repr: parses back to the same float32
+
+
+def session_csv(
+    model: kan_core.KAN, ref: torch.Tensor | None, data: str | None, settings: Settings
+) -> tuple[str, list[str], str, str, int]:
+    """``(csv text, input names, target name, where the data came from, rows)``. With ``data``, its
+    columns are checked against the model's width; without, the table of reference inputs and
+    the model's outputs (see the module docstring)."""
+    n_in = model.width_in[0]
+    if data is not None:
+        header, table = parse_csv(data, settings)
+        if len(header) != n_in + 1:
+            raise SpecError(
+                f"data: the model takes {n_in} input(s) and gives 1 output, so the CSV needs "
+                f"{n_in + 1} columns (inputs, then the output); it has {len(header)}"
+            )
+        return data, header[:-1], header[-1], "csv", table.shape[0]
+    if ref is not None:
+        x, origin = ref.float(), "checkpoint"
+        # a seeded subset within the row limit and, at ≤ 25 characters a number, the CSV's
+        max_rows = min(settings.max_csv_rows, settings.max_upload_bytes // (25 * (n_in + 1)))
+        if x.shape[0] > max_rows:
+            keep = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(0))
+            x = x[keep[:max_rows]]
+    else:
+        x, origin = _grid_samples(model, GRID_SAMPLES, seed=0), "grid"
+    with torch.no_grad():
+        y = model(x).float()
+    if not bool(torch.isfinite(y).all()):
+        raise SpecError("the model's outputs on its reference inputs hold NaN or infinity")
+    names = [f"x_{i + 1}" for i in range(n_in)]
+    rows = [",".join([*names, "y"])]
+    pairs = zip(x.tolist(), y[:, 0].tolist(), strict=True)
+    rows += [",".join(_fmt(v) for v in (*xr, yr)) for xr, yr in pairs]
+    return "\n".join(rows) + "\n", names, "y", origin, x.shape[0]
+
+
+def upload_spec(
+    model: kan_core.KAN,
+    variables: list[str],
+    target: str,
+    origin: str,
+    source: str,
+    samples: int,
+    settings: Settings,
+) -> dict[str, Any]:
+    """The session's spec (a CSV session's keys, so a restart rebuilds it), within limits."""
+    arity = model.config.mult_arity
+    flat = arity if isinstance(arity, int) else max([2, *(a for row in arity for a in row)])
+    n_test = max(1, round(samples * 0.2))
+    spec: dict[str, Any] = {
+        "kind": "csv",
+        "target": target,
+        "test_fraction": 0.2,
+        "grid": max(layer.num for layer in model.layers),
+        "k": model.config.k,
+        "seed": 0,
+        "mult_arity": flat,  # the largest arity: an upper bound for the cost budget
+        "train": TrainSettings().model_dump(),
+        "variables": variables,
+        "width": [list(w) if isinstance(w, list | tuple) else w for w in model.width],
+        "train_num": samples - n_test,
+        "test_num": n_test,
+        "upload": source,  # "kan_core" or "pykan"
+        "data_origin": origin,  # "csv", "checkpoint" (cached inputs) or "grid"
+        "labels": "csv" if origin == "csv" else "model",
+    }
+    check_limits(spec, settings, samples)
+    return spec
+
+
+def create_session(manager, parts: dict[str, bytes]) -> Session:
+    """Validate, build, persist and start a session from an upload (blocking)."""
+    settings: Settings = manager.settings
+    if _stored(manager.store.count_sessions) >= settings.max_sessions:
+        raise CommandError(429, f"at most {settings.max_sessions} sessions; delete one first")
+    model, ref, source = read_model(parts)
+    data = parts.get("data")
+    try:
+        text = None if data is None else data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise SpecError("data: the CSV is not UTF-8 text") from None
+    csv_text, variables, target, origin, rows = session_csv(model, ref, text, settings)
+    spec = upload_spec(model, variables, target, origin, source, rows, settings)
+    dataset = build_dataset(spec, csv_text, settings)
+    model.set_reference_input(dataset["train_input"])
+    rec = SessionRecord(
+        id=secrets.token_urlsafe(9),
+        owner_token=secrets.token_urlsafe(24),
+        viewer_token=secrets.token_urlsafe(24),
+        spec=spec,
+        model=model.to_bytes(),
+        csv=csv_text,
+    )
+    _stored(manager.store.create_session, rec)
+    # SessionManager.create builds its model from a spec; an upload brings its own, so the
+    # record is stored here and started as create starts one
+    return manager._start(Session(rec, dataset, model, settings, manager.store))
+
+
+def _stored(method, *args):
+    try:
+        return method(*args)
+    except StorageError as exc:
+        raise CommandError(503, str(exc)) from exc
