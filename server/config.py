@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     create_rate_per_min: float = 60.0
     create_burst: int = 60
 
+    # Classes (docs/classes.md): live (not ended) classes, and students per class.
+    max_classes: int = 100
+    max_class_students: int = 60
+
     # Worker behaviour.
     # torch.set_num_threads is process-global; workers run with this budget (see sessions.py).
     torch_threads: int = 1

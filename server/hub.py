@@ -30,6 +30,7 @@ class Cursor:
     event_seq: int = 0
     structure: int = 0
     discover_version: int = 0
+    focus_version: int = 0
 
 
 @dataclass
@@ -51,6 +52,9 @@ class Hub:
     event_seq: int = 0
     discover: dict[str, Any] | None = None  # the latest Discover state (latest wins)
     discover_version: int = 0
+    # The owner's selection (a class follows it): {"edge": [l,i,j] | None, "node": [l,i] | None}
+    focus: dict[str, Any] = field(default_factory=lambda: {"edge": None, "node": None})
+    focus_version: int = 0
 
     def __post_init__(self):
         self._lock = threading.Lock()
@@ -118,6 +122,12 @@ class Hub:
             self.discover_version += 1
         self._wake()
 
+    def publish_focus(self, edge: list[int] | None, node: list[int] | None) -> None:
+        with self._lock:
+            self.focus = {"edge": edge, "node": node}
+            self.focus_version += 1
+        self._wake()
+
     def publish_edges(self, edges: list[dict[str, Any]], nodes: list[dict[str, Any]]) -> int:
         """Store a fresh computation; returns how many edges changed visibly."""
         changed = 0
@@ -180,6 +190,9 @@ class Hub:
             if self.discover_version > cur.discover_version and self.discover is not None:
                 frames.append(dumps({"type": "discover", **self.discover}))
                 cur.discover_version = self.discover_version
+            if self.focus_version > cur.focus_version:
+                frames.append(dumps({"type": "focus", **self.focus}))
+                cur.focus_version = self.focus_version
             return frames, False
 
     def _edges_frame(self, since: int) -> str:
@@ -202,6 +215,7 @@ class Hub:
                 self.event_seq,
                 self.structure,
                 self.discover_version,
+                self.focus_version,
             )
 
 

@@ -15,13 +15,15 @@ from fastapi.staticfiles import StaticFiles
 
 from . import PROTOCOL_VERSION
 from .body_limit import BodySizeLimit
+from .class_store import ClassStore
+from .classes import Classes
 from .config import Settings, get_settings
 from .errors import install_error_handlers
 from .expiry import AccessLog
 from .manager import SessionManager
 from .ratelimit import RateLimiter
 from .reads import Reads
-from .routes import discover, edges, export, health, presets, sessions
+from .routes import classes, discover, edges, export, health, presets, sessions
 from .security import SecurityHeaders, install_log_redaction
 from .store import Store
 from .stream import router as stream_router
@@ -67,6 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.data_dir.resolve() / "access.sqlite3", settings.session_ttl_hours
         )
         app.state.create_limiter = RateLimiter(settings.create_rate_per_min, settings.create_burst)
+        class_store = ClassStore(settings.data_dir.resolve() / "classes.sqlite3")
+        app.state.classes = Classes(settings, class_store, manager)
         task = asyncio.create_task(_housekeeping(manager, app.state.access))
         try:
             yield
@@ -75,6 +79,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             app.state.reads.close()
+            app.state.classes.close()
+            class_store.close()
             await asyncio.to_thread(manager.close)
             app.state.access.close()
             store.close()
@@ -93,8 +99,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # added before SecurityHeaders so that its headers wrap the 413 too.
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
-    for module in (health, presets, sessions, edges, discover, export):
+    for module in (health, presets, sessions, edges, discover, export, classes):
         app.include_router(module.router)
+    app.include_router(classes.extra)
     app.include_router(stream_router)
     _mount_pages(app, settings.web_dir or DEFAULT_WEB_DIR)
     return app

@@ -73,6 +73,7 @@ def _build(s: Session, edges: list, nodes: list, metrics: list) -> dict[str, Any
         "metrics": metrics,
         "edges": edges,
         "nodes": nodes,
+        "focus": dict(s.hub.focus),
         **meta(s),
     }
 

@@ -1,0 +1,138 @@
+"""A student's figures for the dashboard and the leaderboard, without waiting on anything.
+
+The formula so far (complete or with ``phi_l_i_j`` placeholders), its complexity, the formula's
+own test error once complete, and the live/symbolic edge counts are computed on one background
+thread from the session's *committed* model bytes, and cached per committed state (an edit, an
+undo, a checkpoint while training): ``card`` returns the last result at once and starts a new
+computation when the session has committed since. Step, status and the network's test RMSE come
+from the session's hub (published every step). So a dashboard GET of 30 students costs
+microseconds per card, and formulas lag an edit by the time it takes to compute one.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import sympy
+import torch
+
+import kan_core
+
+from .reads import formula_key
+from .sessions import Session
+
+log = logging.getLogger("kan_workbench.classes")
+FORMULA_CHARS = 4000  # a placeholder formula of a wide network is long; the card needs a glance
+
+
+@dataclass
+class _Entry:
+    source: bytes | None = None  # the committed bytes the result was computed from
+    key: tuple | None = None
+    result: dict[str, Any] = field(default_factory=dict)
+    running: bool = False
+    spread: float | None = None  # std of the test labels (fixed per session)
+    live: dict[str, Any] = field(default_factory=dict)  # step, status, test RMSE last seen
+
+
+def summarise(model: kan_core.KAN, dataset: dict, variables: list[str]) -> dict[str, Any]:
+    """Formula text, completeness, complexity, formula test RMSE, edge counts of ``model``."""
+    live = symbolic = 0
+    for layer in model.layers:
+        on = layer.mask > 0
+        sym = on & (layer.sym_mask > 0)
+        symbolic += int(sym.sum())
+        live += int((on & ~sym).sum())
+    complete = bool(kan_core.formula_complete(model))
+    exprs = model.symbolic_formula(var_names=variables, placeholders=not complete)
+    expr = exprs[0] if exprs else sympy.Integer(0)
+    text = str(expr) if complete else sympy.sstr(expr, order="none")
+    out = {
+        "formula": text if len(text) <= FORMULA_CHARS else text[: FORMULA_CHARS - 1] + "…",
+        "complete": complete,
+        "complexity": int(kan_core.complexity(expr)),
+        "formula_rmse": None,
+        "live_edges": live,
+        "symbolic_edges": symbolic,
+    }
+    if complete:
+        rmse = kan_core.formula_fidelity(model, dataset, variables)["formula_rmse"]
+        out["formula_rmse"] = rmse if rmse is not None and math.isfinite(rmse) else None
+    return out
+
+
+def live_figures(status: str, step: int, metrics) -> dict[str, Any]:
+    last = metrics[-1] if metrics else None
+    return {
+        "status": status,
+        "step": step,
+        "test_rmse": None if last is None else last.get("test_loss"),
+    }
+
+
+class Figures:
+    """Owns the background thread; one per app (created with the class registry)."""
+
+    def __init__(self, threads: int = 1):
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="kan-class-figures")
+        self._entries: dict[str, _Entry] = {}
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _entry(self, sid: str) -> _Entry:
+        with self._lock:
+            return self._entries.setdefault(sid, _Entry())
+
+    def card(self, s: Session | None, sid: str) -> dict[str, Any]:
+        """The student's figures now (never blocks); ``s`` None: the session is not loaded."""
+        e = self._entry(sid)
+        if s is not None:
+            if e.spread is None:
+                e.spread = float(s.dataset["test_label"].double().std())
+            e.live = live_figures(s.status, s.step, s.hub.metrics)
+            self._refresh(s, e)
+        return {**e.result, **e.live}
+
+    def seed(self, sid: str, status: str, step: int, metrics) -> None:
+        """Figures of a session known before it is loaded (a fork: its source's)."""
+        self._entry(sid).live = live_figures(status, step, metrics)
+
+    def nrmse(self, card: dict[str, Any], sid: str) -> float | None:
+        """The formula's test NRMSE once complete, else the network's (None: no figure yet)."""
+        spread = self._entry(sid).spread
+        rmse = card.get("formula_rmse") if card.get("complete") else card.get("test_rmse")
+        if rmse is None or not spread or not math.isfinite(rmse):
+            return None
+        return round(rmse / spread, 6)
+
+    def _refresh(self, s: Session, e: _Entry) -> None:
+        blob = s.committed_bytes
+        with self._lock:
+            if e.running or e.source is blob:
+                return
+            e.running = True
+        self._pool.submit(self._compute, s, e, blob)
+
+    def _compute(self, s: Session, e: _Entry, blob: bytes) -> None:
+        try:
+            if torch.get_num_threads() != s.settings.torch_threads:
+                torch.set_num_threads(s.settings.torch_threads)
+            model = kan_core.KAN.from_bytes(blob)
+            model.set_reference_input(s.dataset["train_input"])
+            key = formula_key(model, s.variables)
+            result = e.result if key == e.key and e.result else None
+            if result is None:
+                result = summarise(model, s.dataset, list(s.variables))
+            e.result, e.key, e.source = result, key, blob
+        except Exception:  # a card without a formula beats a dashboard that fails
+            log.exception("session %s: class figures failed", s.id)
+            e.source = blob  # not retried until the session commits again
+        finally:
+            e.running = False

@@ -1,0 +1,209 @@
+"""SQLite persistence of classes: ``<data dir>/classes.sqlite3`` (a restart keeps them).
+
+A file of its own, beside the sessions' database: class writes (joins, flags) never wait on the
+sessions' lock, and the same fault handling applies (``dbfile.open_database`` sets a damaged
+file aside). Each public method is one committed transaction; a write that fails raises
+:class:`~server.store.StorageError` with a readable reason and changes nothing.
+
+Also here: :func:`fork_rows`, the one place that copies a session's stored rows (the session
+and its edit history) to a new session id, for hand-out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .dbfile import open_database
+from .store import SessionRecord, StorageError, Store
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS classes (
+    id TEXT PRIMARY KEY,
+    code TEXT NOT NULL,
+    teacher_token TEXT NOT NULL,
+    session_id TEXT,              -- the teacher's session, or a challenge's hidden source
+    challenge TEXT,               -- JSON: {"formula", "ranges", "width", ...}; NULL: not one
+    follow TEXT,                  -- the session everyone follows; NULL: the teacher's
+    paused INTEGER NOT NULL DEFAULT 0,
+    ended INTEGER NOT NULL DEFAULT 0,
+    handed_out INTEGER NOT NULL DEFAULT 0,
+    revealed INTEGER NOT NULL DEFAULT 0,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS students (
+    class_id TEXT NOT NULL REFERENCES classes(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    token TEXT NOT NULL,
+    session_id TEXT,
+    joined REAL NOT NULL,
+    PRIMARY KEY (class_id, seq)
+);
+"""
+FLAGS = ("follow", "paused", "ended", "handed_out", "revealed")
+
+
+@dataclass
+class StudentRecord:
+    seq: int
+    name: str
+    token: str
+    session_id: str | None = None
+    joined: float = field(default_factory=time.time)
+
+
+@dataclass
+class ClassRecord:
+    id: str
+    code: str
+    teacher_token: str
+    session_id: str | None
+    challenge: dict[str, Any] | None = None
+    follow: str | None = None
+    paused: bool = False
+    ended: bool = False
+    handed_out: bool = False
+    revealed: bool = False
+    created: float = field(default_factory=time.time)
+    students: list[StudentRecord] = field(default_factory=list)
+
+
+class ClassStore:
+    """All class database access; thread-safe."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = open_database(path, self._prepare)
+
+    @staticmethod
+    def _prepare(db: sqlite3.Connection) -> None:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA foreign_keys=ON")
+        db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _tx(self, fn, *args):
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    out = fn(self._db, *args)
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    if self._db.in_transaction:
+                        with contextlib.suppress(sqlite3.Error):
+                            self._db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise StorageError.from_sqlite(exc, writing=True) from exc
+            return out
+
+    def create_class(self, rec: ClassRecord) -> None:
+        self._tx(
+            lambda db: db.execute(
+                "INSERT INTO classes (id, code, teacher_token, session_id, challenge, created)"
+                " VALUES (?,?,?,?,?,?)",
+                (
+                    rec.id,
+                    rec.code,
+                    rec.teacher_token,
+                    rec.session_id,
+                    None if rec.challenge is None else json.dumps(rec.challenge),
+                    rec.created,
+                ),
+            )
+        )
+
+    def add_student(self, class_id: str, st: StudentRecord) -> None:
+        self._tx(
+            lambda db: db.execute(
+                "INSERT INTO students (class_id, seq, name, token, session_id, joined)"
+                " VALUES (?,?,?,?,?,?)",
+                (class_id, st.seq, st.name, st.token, st.session_id, st.joined),
+            )
+        )
+
+    def set_student_session(self, class_id: str, seq: int, session_id: str) -> None:
+        self._tx(
+            lambda db: db.execute(
+                "UPDATE students SET session_id = ? WHERE class_id = ? AND seq = ?",
+                (session_id, class_id, seq),
+            )
+        )
+
+    def set_flags(self, class_id: str, **flags: Any) -> None:
+        """Update any of ``follow``, ``paused``, ``ended``, ``handed_out``, ``revealed``."""
+        unknown = set(flags) - set(FLAGS)
+        if unknown:
+            raise ValueError(f"not a class flag: {sorted(unknown)}")
+        cols = ", ".join(f"{k} = ?" for k in flags)
+        values = [v if isinstance(v, str | None) else int(v) for v in flags.values()]
+        self._tx(
+            lambda db: db.execute(f"UPDATE classes SET {cols} WHERE id = ?", (*values, class_id))
+        )
+
+    def load_all(self) -> list[ClassRecord]:
+        """Every stored class with its students (a damaged row is skipped, not fatal)."""
+        with self._lock:
+            try:
+                rows = self._db.execute(
+                    "SELECT id, code, teacher_token, session_id, challenge, follow, paused, ended,"
+                    " handed_out, revealed, created FROM classes ORDER BY created"
+                ).fetchall()
+                studs = self._db.execute(
+                    "SELECT class_id, seq, name, token, session_id, joined FROM students"
+                    " ORDER BY class_id, seq"
+                ).fetchall()
+            except sqlite3.Error as exc:
+                raise StorageError.from_sqlite(exc, writing=False) from exc
+        out: dict[str, ClassRecord] = {}
+        for cid, code, tok, sid, chal, follow, paused, ended, handed, revealed, created in rows:
+            try:
+                challenge = None if chal is None else json.loads(chal)
+            except ValueError:
+                continue
+            out[cid] = ClassRecord(
+                cid, code, tok, sid, challenge, follow, bool(paused), bool(ended),
+                bool(handed), bool(revealed), created,
+            )  # fmt: skip
+        for cid, seq, name, tok, sid, joined in studs:
+            if cid in out:
+                out[cid].students.append(StudentRecord(seq, name, tok, sid, joined))
+        return list(out.values())
+
+
+def fork_rows(store: Store, source_id: str, rec: SessionRecord) -> None:
+    """Store ``rec`` (a new session: the source's committed state under new tokens) and copy
+    the source's edit history to it, in one transaction of the sessions' database."""
+
+    def write(db: sqlite3.Connection) -> None:
+        now = time.time()
+        db.execute(
+            "INSERT INTO sessions (id, owner_token, viewer_token, spec, csv, created, updated,"
+            " step, rejects, metrics, fits, model) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                rec.id, rec.owner_token, rec.viewer_token, json.dumps(rec.spec), rec.csv,
+                now, now, rec.step, json.dumps(rec.rejects), json.dumps(rec.metrics),
+                json.dumps(rec.fits), rec.model,
+            ),
+        )  # fmt: skip
+        db.execute(
+            "INSERT INTO edits (session_id, seq, kind, params, summary, step, created, undone,"
+            " before, after) SELECT ?, seq, kind, params, summary, step, created, undone,"
+            " before, after FROM edits WHERE session_id = ?",
+            (rec.id, source_id),
+        )
+
+    store._tx(write)  # the sessions' Store's transaction: committed, or as if never run

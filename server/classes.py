@@ -1,0 +1,391 @@
+"""Classes (docs/classes.md): codes, students, hand-out, challenge, follow, pause-all, end.
+
+Domain functions, testable without HTTP; routes (routes/classes.py) only check tokens and call
+these. Blocking (store writes, forks): call them off the event loop. Refusals raise
+:class:`~server.sessions.CommandError` with the HTTP status to answer.
+
+A challenge's formula stays here and in the hidden source session: a student's copy is a CSV
+session built from the source's data (:func:`challenge_csv`), and no student view carries it
+until :meth:`Classes.reveal`.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import secrets
+import threading
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+import kan_core
+
+from . import commands
+from .class_figures import Figures
+from .class_schemas import Challenge
+from .class_store import ClassRecord, ClassStore, StudentRecord, fork_rows
+from .config import Settings
+from .data import SpecError
+from .manager import SessionManager
+from .schemas import SessionCreate, TrainSettings
+from .sessions import CommandError, Session
+from .store import SessionRecord, StorageError
+
+ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"  # no 0/O, 1/I/L, 2/Z, 5/S, 8/B: read aloud, typed right
+CODE_LEN = 6
+NAME_MAX = 40
+FORK_WAIT_S = 10.0
+
+
+@dataclass
+class Room:
+    """A class in memory: its record and an index of its students by token digest."""
+
+    rec: ClassRecord
+    by_token: dict[bytes, StudentRecord] = field(default_factory=dict)
+    viewer_tokens: dict[str, str] = field(default_factory=dict)  # session id -> viewer token
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+    @property
+    def challenge(self) -> bool:
+        return self.rec.challenge is not None
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def clean_name(name: str) -> str:
+    """A display name, trimmed; 422 when empty, over-long or with control characters."""
+    name = " ".join(unicodedata.normalize("NFC", name).split())
+    if not name:
+        raise CommandError(422, "name: must not be empty")
+    if len(name) > NAME_MAX:
+        raise CommandError(422, f"name: at most {NAME_MAX} characters")
+    if any(unicodedata.category(c).startswith("C") for c in name):
+        raise CommandError(422, "name: control or invisible characters are not allowed")
+    return name
+
+
+def normalise_code(code: str) -> str:
+    return "".join(c for c in code.upper() if c not in " -\t")
+
+
+def challenge_csv(spec: dict[str, Any], dataset: dict) -> tuple[str, str, float]:
+    """The source's data as CSV text whose rebuild (data.build_dataset, kind "csv") gives the
+    same train and test rows in the same order: rows are placed where the seeded permutation
+    will pick them. Returns (csv text, target column, test_fraction). Values keep 9 significant
+    digits: float32 survives the round trip exactly."""
+    xtr, ytr = dataset["train_input"], dataset["train_label"]
+    xte, yte = dataset["test_input"], dataset["test_label"]
+    n_test, n = xte.shape[0], xtr.shape[0] + xte.shape[0]
+    rows = torch.cat([torch.cat([xte, yte], 1), torch.cat([xtr, ytr], 1)]).tolist()
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(spec["seed"])).tolist()
+    table: list[list[float]] = [[]] * n
+    for k, at in enumerate(perm):
+        table[at] = rows[k]
+    variables = list(spec["variables"])
+    target = next(t for t in ("y", "target", "label", "output") if t not in variables)
+    lines = [",".join([*variables, target])]
+    lines += [",".join(f"{v:.9g}" for v in row) for row in table]
+    return "\n".join(lines) + "\n", target, n_test / n
+
+
+class Classes:
+    """Every class of this server; created in the app's lifespan."""
+
+    def __init__(self, settings: Settings, store: ClassStore, manager: SessionManager):
+        self.settings, self.store, self.manager = settings, store, manager
+        self.figures = Figures()
+        self._lock = threading.RLock()
+        self._rooms: dict[str, Room] = {}
+        self._codes: dict[str, str] = {}  # code -> class id, live classes only
+        for rec in store.load_all():
+            self._add(rec)
+
+    def close(self) -> None:
+        self.figures.close()
+
+    def _add(self, rec: ClassRecord) -> Room:
+        room = Room(rec, {_digest(st.token): st for st in rec.students})
+        self._rooms[rec.id] = room
+        if not rec.ended:
+            self._codes[rec.code] = rec.id
+        return room
+
+    # --- lookup and tokens ---------------------------------------------------------------
+    def room(self, class_id: str) -> Room:
+        room = self._rooms.get(class_id)
+        if room is None:
+            raise CommandError(404, f"no class {class_id!r}")
+        return room
+
+    def role(self, room: Room, token: str | None) -> tuple[str, StudentRecord | None]:
+        """('teacher', None) or ('student', record); 401 without a token, 403 for another."""
+        if not token:
+            raise CommandError(401, "send Authorization: Bearer <teacher or student token>")
+        if secrets.compare_digest(token.encode(), room.rec.teacher_token.encode()):
+            return "teacher", None
+        st = room.by_token.get(_digest(token))
+        if st is not None and secrets.compare_digest(token.encode(), st.token.encode()):
+            return "student", st
+        raise CommandError(403, "this token gives no access to this class")
+
+    # --- create and join -----------------------------------------------------------------
+    def _new_record(self, session_id: str, challenge: dict | None) -> ClassRecord:
+        live = sum(1 for r in self._rooms.values() if not r.rec.ended)
+        if live >= self.settings.max_classes:
+            raise CommandError(429, f"at most {self.settings.max_classes} classes; end one first")
+        while True:
+            code = "".join(secrets.choice(ALPHABET) for _ in range(CODE_LEN))
+            if code not in self._codes:
+                break
+        rec = ClassRecord(
+            id=secrets.token_urlsafe(12),
+            code=code,
+            teacher_token=secrets.token_urlsafe(24),
+            session_id=session_id,
+            challenge=challenge,
+            follow=None if challenge else session_id,
+        )
+        _saved(self.store.create_class, rec)
+        return rec
+
+    def create_from_session(self, s: Session) -> Room:
+        with self._lock:
+            room = self._add(self._new_record(s.id, None))
+        room.viewer_tokens[s.id] = s.viewer_token
+        return room
+
+    def create_challenge(self, ch: Challenge) -> Room:
+        req = SessionCreate(
+            formula=ch.formula,
+            ranges=ch.ranges,
+            width=ch.width,
+            grid=ch.grid,
+            k=ch.k,
+            seed=ch.seed,
+            train_num=ch.train_num,
+            test_num=ch.test_num,
+            train=ch.train,
+        )
+        s = self.manager.create(req)  # SpecError (422) for a bad formula: the creator's only
+        try:
+            csv_text, _, _ = challenge_csv(s.spec, s.dataset)
+        except Exception:
+            self.manager.delete(s.id)
+            raise
+        if len(csv_text.encode()) > self.settings.max_upload_bytes:
+            self.manager.delete(s.id)
+            raise SpecError(
+                f"challenge: its data would be over {self.settings.max_upload_bytes} bytes "
+                "of CSV; use fewer samples"
+            )
+        with self._lock:
+            room = self._add(self._new_record(s.id, ch.model_dump(include={"formula", "ranges"})))
+        room.viewer_tokens[s.id] = s.viewer_token
+        return room
+
+    def join(self, code: str, name: str) -> tuple[Room, StudentRecord]:
+        name = clean_name(name)
+        code = normalise_code(code)
+        with self._lock:
+            class_id = self._codes.get(code)
+        if class_id is None:
+            ended = any(r.rec.code == code and r.rec.ended for r in self._rooms.values())
+            if ended:
+                raise CommandError(410, "this class has ended")
+            raise CommandError(404, "no class with this code")
+        room = self._rooms[class_id]
+        with room.lock:
+            if room.rec.ended:
+                raise CommandError(410, "this class has ended")
+            if len(room.rec.students) >= self.settings.max_class_students:
+                raise CommandError(
+                    429, f"this class is full ({self.settings.max_class_students} students)"
+                )
+            taken = {st.name.casefold() for st in room.rec.students}
+            unique, n = name, 1
+            while unique.casefold() in taken:
+                n += 1
+                unique = f"{name} {n}"
+            st = StudentRecord(len(room.rec.students) + 1, unique, secrets.token_urlsafe(24))
+            _saved(self.store.add_student, room.rec.id, st)
+            room.rec.students.append(st)
+            room.by_token[_digest(st.token)] = st
+        if room.rec.handed_out:
+            self._give_copy(room, st, self._capture(room))
+        return room, st
+
+    # --- hand-out ------------------------------------------------------------------------
+    def handout(self, room: Room) -> dict[str, int]:
+        if room.rec.ended:
+            raise CommandError(409, "this class has ended")
+        todo = [st for st in list(room.rec.students) if st.session_id is None]
+        state = self._capture(room) if todo else None
+        for st in todo:
+            self._give_copy(room, st, state)
+        if not room.rec.handed_out:
+            _saved(self.store.set_flags, room.rec.id, handed_out=True)
+            room.rec.handed_out = True
+        return {"handed_out": len(todo), "students": len(room.rec.students)}
+
+    def _source(self, room: Room) -> Session:
+        s = self.manager.get(room.rec.session_id) if room.rec.session_id else None
+        if s is None:
+            raise CommandError(409, "the class's session no longer exists; nothing to hand out")
+        return s
+
+    def _capture(self, room: Room) -> dict[str, Any]:
+        """What every copy starts from, taken once per hand-out."""
+        s = self._source(room)
+        if room.challenge:
+            csv_text, target, fraction = challenge_csv(s.spec, s.dataset)
+            return {"csv": csv_text, "target": target, "test_fraction": fraction, "spec": s.spec}
+
+        def take(s: Session) -> dict[str, Any]:  # on the worker, between steps: consistent
+            return {
+                "model": s.model.to_bytes(),
+                "step": s.step,
+                "metrics": list(s.hub.metrics),
+                "fits": copy.deepcopy(s.fits),
+                "rejects": copy.deepcopy(s.rejects),
+                "spec": copy.deepcopy(s.spec),
+                "csv": s.csv,
+                "source": s.id,
+            }
+
+        try:
+            return s.submit(take, s).result(FORK_WAIT_S)
+        except TimeoutError:
+            raise CommandError(503, "the teacher's session is busy; try again") from None
+
+    def _give_copy(self, room: Room, st: StudentRecord, state: dict[str, Any]) -> None:
+        with room.lock:
+            if st.session_id is not None:
+                return
+            sid, viewer = self._fork(state) if not room.challenge else self._copy_data(state)
+            _saved(self.store.set_student_session, room.rec.id, st.seq, sid)
+            st.session_id = sid
+            if "step" in state:
+                step = state["step"]
+                self.figures.seed(sid, "paused" if step else "idle", step, state["metrics"])
+            room.viewer_tokens[sid] = viewer
+
+    def _copy_data(self, state: dict[str, Any]) -> tuple[str, str]:
+        spec = state["spec"]
+        req = SessionCreate(
+            csv=state["csv"],
+            target=state["target"],
+            test_fraction=state["test_fraction"],
+            width=spec["width"],
+            mult_arity=spec.get("mult_arity", 2),
+            grid=spec["grid"],
+            k=spec["k"],
+            seed=spec["seed"],
+            train=TrainSettings(**spec["train"]),
+        )
+        s = self.manager.create(req)
+        return s.id, s.viewer_token
+
+    def _fork(self, state: dict[str, Any]) -> tuple[str, str]:
+        if self.store_count() >= self.settings.max_sessions:
+            raise CommandError(429, f"at most {self.settings.max_sessions} sessions")
+        rec = SessionRecord(
+            id=secrets.token_urlsafe(9),
+            owner_token=secrets.token_urlsafe(24),
+            viewer_token=secrets.token_urlsafe(24),
+            spec=copy.deepcopy(state["spec"]),
+            model=state["model"],
+            csv=state["csv"],
+            step=state["step"],
+            rejects=copy.deepcopy(state["rejects"]),
+            metrics=list(state["metrics"]),
+            fits=copy.deepcopy(state["fits"]),
+        )
+        _saved(fork_rows, self.manager.store, state["source"], rec)
+        return rec.id, rec.viewer_token
+
+    def store_count(self) -> int:
+        try:
+            return self.manager.store.count_sessions()
+        except StorageError as exc:
+            raise CommandError(503, str(exc)) from exc
+
+    # --- teacher actions -----------------------------------------------------------------
+    def follow(self, room: Room, session_id: str | None) -> None:
+        ids = {st.session_id for st in room.rec.students if st.session_id}
+        if not room.challenge and room.rec.session_id:
+            ids.add(room.rec.session_id)
+        if session_id is not None and session_id not in ids:
+            raise CommandError(404, "not a session of this class (the teacher's or a student's)")
+        target = session_id if session_id is not None else (
+            None if room.challenge else room.rec.session_id
+        )  # fmt: skip
+        _saved(self.store.set_flags, room.rec.id, follow=target)
+        room.rec.follow = target
+
+    def pause_all(self, room: Room, paused: bool) -> dict[str, Any]:
+        _saved(self.store.set_flags, room.rec.id, paused=paused)
+        room.rec.paused = paused
+        n = 0
+        if paused:
+            ids = [st.session_id for st in room.rec.students if st.session_id]
+            futures = []
+            for sid in [room.rec.session_id, *ids]:
+                s = self.manager.get_live(sid) if sid else None
+                if s is not None:
+                    futures.append(s.submit(commands.pause, s))
+            for fut in futures:
+                try:
+                    fut.result(FORK_WAIT_S)
+                    n += 1
+                except Exception:  # a stuck session is reported by its own stream
+                    pass
+        return {"paused": paused, "sessions": n}
+
+    def reveal(self, room: Room) -> None:
+        if not room.challenge:
+            raise CommandError(409, "this class is not a challenge: there is nothing to reveal")
+        _saved(self.store.set_flags, room.rec.id, revealed=True)
+        room.rec.revealed = True
+
+    def end(self, room: Room) -> None:
+        _saved(self.store.set_flags, room.rec.id, ended=True)
+        with self._lock:
+            room.rec.ended = True
+            if self._codes.get(room.rec.code) == room.rec.id:
+                del self._codes[room.rec.code]
+
+    # --- reading -------------------------------------------------------------------------
+    def viewer_token(self, room: Room, sid: str) -> str | None:
+        tok = room.viewer_tokens.get(sid)
+        if tok is None:
+            try:
+                tokens = self.manager.tokens(sid)
+            except CommandError:
+                return None
+            if tokens is not None:
+                tok = room.viewer_tokens[sid] = tokens.viewer_token
+        return tok
+
+    def revealed(self, room: Room) -> dict[str, Any] | None:
+        if not (room.challenge and room.rec.revealed):
+            return None
+        formula = room.rec.challenge["formula"]
+        try:
+            latex = kan_core.to_latex(kan_core.parse_formula(formula).expr)
+        except Exception:
+            latex = None
+        return {"formula": formula, "latex": latex}
+
+
+def _saved(method, *args, **kwargs):
+    """A store write; a storage fault is a 503 saying why (nothing changed)."""
+    try:
+        return method(*args, **kwargs)
+    except StorageError as exc:
+        raise CommandError(503, str(exc)) from exc
