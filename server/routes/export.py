@@ -13,9 +13,21 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
+from pydantic import Field
 
-from .. import export, raster, report, snapshot
-from ..deps import ManagerDep, ReadsDep, SessionId, bearer, find_session, token_role, touch
+from .. import attribution, export, raster, report, snapshot
+from ..deps import (
+    ManagerDep,
+    OwnerSession,
+    ReadsDep,
+    SessionId,
+    bearer,
+    find_session,
+    run_command,
+    token_role,
+    touch,
+)
+from ..schemas import EditResult, Finite, Strict
 from ..sessions import Session
 
 router = APIRouter(prefix="/api/sessions/{session_id}", tags=["export"])
@@ -57,6 +69,28 @@ Pruned = Annotated[
     Query(description="pruned edges (and pruned hidden nodes): left out, or drawn dashed"),
 ]
 
+Importance = Annotated[
+    Literal["activation", "attribution"],
+    Query(description="edge opacity from activation scores, or KAN 2.0 attribution"),
+]
+
+
+class PruneInputsRequest(Strict):
+    threshold: Finite = Field(1e-2, ge=0, le=1e6, description="prune inputs scoring below this")
+
+
+class Scored(Strict):
+    l: int
+    i: int
+    j: int | None = None
+    score: float | None
+
+
+class AttributionScores(Strict):
+    nodes: list[Scored] = Field(description="node (l, i): pykan's node_scores[l][i]")
+    edges: list[Scored] = Field(description="edge (l, i, j): pykan's edge_scores[l][j, i]")
+    max_edge: float | None = Field(description="the largest edge score (the page shows score/max)")
+
 
 def _file(body: bytes | str, media_type: str, name: str) -> Response:
     return Response(
@@ -69,9 +103,14 @@ def _file(body: bytes | str, media_type: str, name: str) -> Response:
     )
 
 
-async def _scene(s: Session, pruned: str) -> tuple[dict, export.Scene]:
+async def _scene(
+    s: Session, pruned: str, importance: str = "activation"
+) -> tuple[dict, export.Scene]:
     snap, _ = await snapshot.get(s)
-    return snap, export.scene(snap, pruned=pruned)
+    scores = None
+    if importance == "attribution":
+        scores = attribution.scene_scores(await attribution.read(s))
+    return snap, export.scene(snap, pruned=pruned, scores=scores)
 
 
 @router.get(
@@ -79,9 +118,11 @@ async def _scene(s: Session, pruned: str) -> tuple[dict, export.Scene]:
     responses={**ERRORS, 200: {"content": {"image/svg+xml": {}}}},
     response_class=Response,
 )
-async def diagram_svg(s: LinkReader, pruned: Pruned = "show") -> Response:
+async def diagram_svg(
+    s: LinkReader, pruned: Pruned = "show", importance: Importance = "activation"
+) -> Response:
     """The network as the page draws it, as a standalone SVG document."""
-    _, sc = await _scene(s, pruned)
+    _, sc = await _scene(s, pruned, importance)
     return _file(
         export.to_svg(sc, f"KAN network · session {s.id}"), "image/svg+xml", f"kan-{s.id}.svg"
     )
@@ -92,9 +133,11 @@ async def diagram_svg(s: LinkReader, pruned: Pruned = "show") -> Response:
     responses={**ERRORS, 200: {"content": {"image/png": {}}}},
     response_class=Response,
 )
-async def diagram_png(s: LinkReader, pruned: Pruned = "show") -> Response:
+async def diagram_png(
+    s: LinkReader, pruned: Pruned = "show", importance: Importance = "activation"
+) -> Response:
     """The same picture rasterised (2 pixels per SVG unit)."""
-    _, sc = await _scene(s, pruned)
+    _, sc = await _scene(s, pruned, importance)
     png = await asyncio.to_thread(raster.to_png, sc, PNG_SCALE)
     return _file(png, "image/png", f"kan-{s.id}.png")
 
@@ -115,3 +158,23 @@ async def report_html(s: LinkReader, reads: ReadsDep, pruned: Pruned = "hide") -
     svg = export.to_svg(sc, "network diagram")
     page = report.build(snap, formula, data, svg, s.target)
     return _file(page, "text/html; charset=utf-8", f"kan-{s.id}-report.html")
+
+
+@router.get(
+    "/attribution", response_model=AttributionScores, responses=ERRORS, tags=["attribution"]
+)
+async def get_attribution(s: LinkReader) -> dict:
+    """KAN 2.0 attribution (pykan's ``attribute``) on the training inputs, computed beside the
+    worker on a copy of the model."""
+    return await attribution.read(s)
+
+
+@router.post(
+    "/prune-inputs",
+    response_model=EditResult,
+    responses={**ERRORS, 409: {"description": "no input below the threshold, or all of them"}},
+    tags=["attribution"],
+)
+async def prune_inputs(s: OwnerSession, body: PruneInputsRequest) -> dict:
+    """Prune the input nodes whose attribution is below ``threshold`` (an undoable edit)."""
+    return await run_command(s, attribution.prune_inputs, body.threshold)

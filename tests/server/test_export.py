@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import math
 import re
 import struct
 import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from srv_helpers import create
 from test_security import HOSTILE, _hostile_csv
@@ -172,3 +174,72 @@ def test_report_is_one_self_contained_page(client):
     for h in snap["history"]:
         assert h["summary"] in text
     assert "<code>sin</code>" in text
+
+
+# --- attribution (KAN 2.0) ----------------------------------------------------------------------
+def _hand_attribution(model, x):
+    """pykan's backward attribution written out for a [n, m, 1] sum network: an edge's score is
+    its output's std times its end node's score over that node's std (+1e-4)."""
+    with torch.no_grad():
+        h = model.layers[0].edge_activations(x)  # (batch, in, out)
+        hidden = h.sum(1)
+        o = model.layers[1].edge_activations(hidden)
+        out = o.sum(1)
+    e1 = o.std(0).T / (out.std(0)[:, None] + 1e-4)  # (1, m): the output's score is 1
+    s1 = e1.sum(0)
+    e0 = h.std(0).T * s1[:, None] / (hidden.std(0)[:, None] + 1e-4)  # (m, n)
+    return [e0.sum(0), s1, torch.ones(1)], [e0, e1]
+
+
+def test_attribution_read_matches_the_definition(client):
+    s = create(client, preset="toy")
+    r = client.get(s.url("/attribution"), headers=s.viewer_headers)
+    assert r.status_code == 200, r.text
+    got = r.json()
+    sess = client.app.state.manager.get_live(s.id)
+    nodes, edges = _hand_attribution(sess.model, sess.dataset["train_input"])
+    for n in got["nodes"]:
+        assert n["score"] == pytest.approx(float(nodes[n["l"]][n["i"]]), rel=2e-3, abs=1e-6)
+    assert len(got["edges"]) == 2 * 5 + 5
+    for e in got["edges"]:
+        assert e["score"] == pytest.approx(float(edges[e["l"]][e["j"], e["i"]]), rel=2e-3)
+    assert got["max_edge"] == max(e["score"] for e in got["edges"])
+    # the diagram drawn by attribution: each wire's opacity is tanh(3 · score / max)
+    root = _svg(client, s, importance="attribution")
+    wires = [p for p in root.iter(f"{SVG}path") if p.get("stroke-width") == "1.3"]
+    assert len(wires) == len(got["edges"])
+    snap_order = [(e["l"], e["i"], e["j"]) for e in _snap(client, s)["edges"]]
+    by_key = {(e["l"], e["i"], e["j"]): e["score"] for e in got["edges"]}
+    for wire, key in zip(wires, snap_order, strict=True):
+        want = max(0.18, math.tanh(3 * by_key[key] / got["max_edge"]))
+        assert float(wire.get("opacity", "1")) == pytest.approx(want, abs=0.006)
+
+
+def test_prune_inputs_below_a_threshold_is_an_undoable_edit(client):
+    s = create(client, preset="toy")
+    scores = {
+        n["i"]: n["score"]
+        for n in client.get(s.url("/attribution"), headers=s.headers).json()["nodes"]
+        if n["l"] == 0
+    }
+    low, high = sorted(scores, key=scores.get)
+    threshold = (scores[low] + scores[high]) / 2
+    url = s.url("/prune-inputs")
+    assert (
+        client.post(url, json={"threshold": threshold}, headers=s.viewer_headers).status_code == 403
+    )
+    none = client.post(url, json={"threshold": 0.0}, headers=s.headers)
+    assert none.status_code == 409 and "below 0" in none.json()["detail"]
+    every = client.post(url, json={"threshold": 1e5}, headers=s.headers)
+    assert every.status_code == 409 and "every live input" in every.json()["detail"]
+    assert client.post(url, json={"threshold": -1}, headers=s.headers).status_code == 422
+    r = client.post(url, json={"threshold": threshold}, headers=s.headers)
+    assert r.status_code == 200, r.text
+    name = _snap(client, s)["variables"][low]
+    assert r.json()["kind"] == "prune_inputs" and name in r.json()["summary"]
+    snap = _snap(client, s)
+    states = {(e["i"], e["state"]) for e in snap["edges"] if e["l"] == 0}
+    assert states == {(low, "pruned"), (high, "active")}
+    assert snap["history"][-1]["kind"] == "prune_inputs"
+    assert client.post(s.url("/undo"), headers=s.headers).status_code == 200
+    assert {e["state"] for e in _snap(client, s)["edges"]} == {"active"}
