@@ -29,6 +29,13 @@ export class NetworkView {
     store.on("snapshot", () => this.build());
     store.on("edges", (keys) => this.update(keys));
     store.on("selection", () => this._markSelection());
+    // KAN 2.0 attribution instead of activation scores, when chosen (export.js emits it)
+    this.attribution = null; // {edges: Map key -> {score, rel}, nodes: Map key -> score} | null
+    store.on("importance", (scores) => {
+      this.attribution = scores;
+      this.svg.dataset.importance = scores ? "attribution" : "activation";
+      this.update([...this.items.keys()]);
+    });
   }
 
   _resized() {
@@ -121,21 +128,24 @@ export class NetworkView {
         item.wire.dataset.state = state;
       }
       item.curve.setAttribute("points", curvePoints(e.curve, item.geo));
-      const alpha = state === "pruned" ? "" : String(importance(e.score));
+      const attr = this.attribution?.edges.get(key);
+      const alpha = state === "pruned" ? "" : String(importance(attr ? attr.rel : e.score));
       item.curve.style.opacity = alpha;
       item.wire.style.opacity = alpha;
       item.label.textContent = state === "symbolic" && e.symbolic ? e.symbolic.name : "";
       const from = labels.get(`${e.l},${e.i}`);
       const to = labels.get(`${e.l + 1},${e.to ?? e.j}`);
       const what = state === "symbolic" ? `symbolic: ${e.symbolic?.name}` : state;
-      item.tip.textContent = `edge (${key}): ${from} → ${to}\n${what}, importance ${e.score}`;
+      const by = attr ? `, attribution ${attr.score}` : "";
+      item.tip.textContent = `edge (${key}): ${from} → ${to}\n${what}, importance ${e.score}${by}`;
     }
     for (const n of this.store.nodes) {
       const item = this.nodeItems.get(`${n.l},${n.i}`);
       if (!item) continue;
       item.g.dataset.state = n.state;
       item.text.textContent = n.label;
-      item.tip.textContent = `node (${n.l},${n.i}) ${n.label}: ${n.state}, importance ${n.score}`;
+      const by = this.attribution?.nodes.has(`${n.l},${n.i}`) ? `, attribution ${this.attribution.nodes.get(`${n.l},${n.i}`)}` : "";
+      item.tip.textContent = `node (${n.l},${n.i}) ${n.label}: ${n.state}, importance ${n.score}${by}`;
     }
   }
 
