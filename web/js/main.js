@@ -17,11 +17,15 @@ import { HistoryView } from "./views/history.js";
 import { StatusView, Toolbar } from "./views/controls.js";
 import { DiscoverView } from "./views/discover.js";
 import { GuideView } from "./views/guide.js";
+import { renderClassPage, renderJoin, classSessionHooks } from "./class/page.js";
 
 const app = document.getElementById("app");
 const toasts = new Toasts(document.getElementById("toasts"));
 const match = /^\/sessions\/([^/]+)\/?$/.exec(location.pathname);
+const classMatch = /^\/classes\/([^/]+)\/?$/.exec(location.pathname);
 if (match) openSession(decodeURIComponent(match[1]));
+else if (location.pathname === "/join") renderJoin(app);
+else if (classMatch) renderClassPage(app, decodeURIComponent(classMatch[1]), toasts);
 else renderGallery(app, toasts);
 
 async function openSession(id) {
@@ -53,6 +57,7 @@ async function openSession(id) {
     renderShare(regions.share, id, mine?.viewer_token, toasts);
     bindKeys(store, controller);
   }
+  classSessionHooks({ sessionId: id, store, controller, regions, ownerToken: store.isOwner ? token : null, toasts });
   const title = await presetTitle(snap.source);
   const showTitle = () => renderTitle(regions.title, store.session, title || mine?.title);
   store.on("snapshot", showTitle);
@@ -76,6 +81,7 @@ function dispatch(store, msg) {
   else if (msg.type === "edges") store.applyEdges(msg);
   else if (msg.type === "event") store.applyEvent(msg);
   else if (msg.type === "discover") store.applyDiscover(msg);
+  else if (msg.type === "focus") store.applyFocus(msg);
 }
 
 async function presetTitle(source) {

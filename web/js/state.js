@@ -125,6 +125,13 @@ export class Store {
     if (EDIT_KINDS.has(ev.kind)) this.emit("edited", ev);
   }
 
+  /** The owner's selection, sent to followers in a class (a `focus` frame; the snapshot
+   *  carries the latest as `focus`). Followers decide whether to apply it (class/follow.js). */
+  applyFocus(msg) {
+    this.focus = { edge: msg.edge ?? null, node: msg.node ?? null };
+    this.emit("focus", this.focus);
+  }
+
   setConnection(state) {
     this.connection = state;
     this.emit("status");

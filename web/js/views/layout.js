@@ -3,6 +3,7 @@
 
 import { h, prettyFormula } from "../dom.js";
 import { widthText } from "./discover.js";
+import { openShareDialog } from "../class/share.js";
 
 export function buildWorkbench(root, { isOwner }) {
   const r = {
@@ -62,19 +63,12 @@ export function renderTitle(el, session, title) {
   );
 }
 
-/** The owner's "Viewer link" button: copies /sessions/{id}?view=<viewer token>. */
+/** The owner's "Viewer link" button: a dialog with /sessions/{id}?view=<viewer token> on the
+ *  machine's LAN addresses (not 127.0.0.1) and a QR code (class/share.js). */
 export function renderShare(el, id, viewerToken, toasts) {
   if (!viewerToken) return;
-  const url = `${location.origin}/sessions/${id}?view=${viewerToken}`;
   const btn = h("button", { type: "button", title: "a read-only link for a projector or a class" }, "Viewer link");
-  btn.addEventListener("click", async () => {
-    try {
-      await navigator.clipboard.writeText(url);
-      toasts.show(`Viewer link copied: ${url}`, "info", 8000);
-    } catch {
-      toasts.show(`Viewer link: ${url}`, "info", 0);
-    }
-  });
+  btn.addEventListener("click", () => openShareDialog(id, viewerToken, toasts));
   el.replaceChildren(btn);
 }
 

@@ -1,0 +1,192 @@
+// /classes/{id} for the teacher: a card per student (name, step, test RMSE, live and symbolic
+// edges, formula so far, a mini diagram of the edges), sorted by progress and refreshed every
+// 1.5 s; open a student's session read-only or show it to everyone; hand out, pause all, end;
+// a challenge adds the leaderboard and Reveal. Names are data: set as text or attribute only.
+
+import { h, s, fmt, replace, prettyFormula } from "../dom.js";
+import { ClassApi, rememberClass } from "./api.js";
+import { linkBlock, reachableUrls } from "./share.js";
+
+const POLL_MS = 1500;
+
+export async function renderDashboard(root, classId, token, toasts) {
+  const api = new ClassApi(classId, token);
+  const cards = h("div.student-cards", { "aria-label": "students" });
+  const head = h("div.dash-head");
+  const board = h("section.leaderboard", { "aria-label": "leaderboard", hidden: true });
+  const summary = h("p.dash-summary", { role: "status" });
+  const showing = h("p.dash-showing");
+  const actions = dashActions(api, classId, toasts);
+  replace(root, h("main.dashboard", {}, h("header.dash-top", {}, h("a.brand-dark", { href: "/" }, "KAN Workbench"), head, actions.el), summary, showing, board, cards));
+  const byKey = new Map();
+  let first = true;
+  for (;;) {
+    try {
+      const view = await api.get();
+      if (first) {
+        first = false;
+        rememberClass(classId, { code: view.code, ended: view.ended });
+        document.title = `Class ${view.code} · KAN Workbench`;
+        renderHead(head, view);
+      }
+      actions.update(view);
+      const n = view.students.length;
+      summary.textContent = `${n} student${n === 1 ? "" : "s"}${view.handed_out ? " · copies handed out" : " · no copies yet"}${view.paused ? " · paused" : ""}${view.ended ? " · the class has ended" : ""}`;
+      showing.textContent = view.follow?.name ? `Everyone is following ${view.follow.name}'s session.` : "";
+      renderCards(cards, byKey, view.students, api, toasts);
+      if (view.challenge) await renderBoard(board, api, view);
+      if (view.ended) return;
+    } catch (err) {
+      summary.textContent = `Cannot read the class: ${err.message}`;
+      if (err.status === 401 || err.status === 403 || err.status === 404) return;
+    }
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
+
+async function renderHead(head, view) {
+  const code = h("span.dash-code", { "data-class-code": view.code }, view.code);
+  const url = new URL(view.join_url || `/join?code=${view.code}`, location.href);
+  const found = await reachableUrls(url.pathname + url.search);
+  if (!/^(localhost|127\.|\[::1\])/.test(url.hostname) && !found.urls.includes(url.href)) found.urls.unshift(url.href);
+  const link = linkBlock(found);
+  link.el.querySelector("img.qr")?.remove(); // the start overlay has the big one
+  const teacher = view.teacher_session ? h("a", { href: `/sessions/${encodeURIComponent(view.teacher_session.id)}` }, "your session") : null;
+  replace(head, h("h1", {}, "Class ", code), h("div.dash-join", {}, h("span.muted", {}, "Join at "), link.el), teacher);
+}
+
+function dashActions(api, classId, toasts) {
+  const run = async (fn) => {
+    try {
+      await fn();
+    } catch (err) {
+      toasts.error(err.message);
+    }
+  };
+  let paused = false;
+  const handout = h("button.primary", { type: "button", onclick: () => run(async () => {
+    const res = await api.post("/handout");
+    toasts.show(`Copies handed out to ${res?.handed_out ?? "every"} student(s).`, "info", 5000);
+  }) }, "Hand out copies");
+  const pause = h("button", { type: "button", onclick: () => run(async () => {
+    const res = await api.post("/pause-all", { paused: !paused });
+    paused = res?.paused ?? !paused;
+    pause.textContent = paused ? "Resume all" : "Pause all";
+  }) }, "Pause all");
+  const back = h("button", { type: "button", hidden: true, onclick: () => run(() => api.post("/follow", { session: null })) }, "Back to my session");
+  const reveal = h("button", { type: "button", hidden: true, onclick: () => run(() => api.post("/reveal")) }, "Reveal");
+  const end = h("button.danger", { type: "button" }, "End class");
+  end.addEventListener("click", () => {
+    if (!end.dataset.confirm) {
+      end.dataset.confirm = "1";
+      end.textContent = "Really end the class?";
+      setTimeout(() => { delete end.dataset.confirm; end.textContent = "End class"; }, 5000);
+      return;
+    }
+    run(async () => {
+      await api.post("/end");
+      rememberClass(classId, { ended: true });
+    });
+  });
+  const el = h("div.dash-actions", {}, handout, pause, back, reveal, end);
+  const update = (view) => {
+    paused = view.paused;
+    pause.textContent = paused ? "Resume all" : "Pause all";
+    back.hidden = !view.follow?.name;
+    reveal.hidden = !view.challenge || !!view.revealed;
+    for (const b of [handout, pause, reveal, end]) b.disabled = view.ended;
+  };
+  return { el, update };
+}
+
+/** Cards keyed by student, updated in place, reordered by progress. */
+function renderCards(root, byKey, students, api, toasts) {
+  if (!students.length) {
+    replace(root, h("p.muted", {}, "No students yet: they join at the link above with the class code."));
+    byKey.clear();
+    return;
+  }
+  if (!byKey.size) root.replaceChildren();
+  const seen = new Set();
+  for (const st of [...students].sort(byProgress)) {
+    const key = `${st.name}\u0000${st.joined}`;
+    seen.add(key);
+    let card = byKey.get(key);
+    if (!card) byKey.set(key, (card = studentCard(st, api, toasts)));
+    card.update(st);
+    root.append(card.el); // appending in order moves each card to its place
+  }
+  for (const [key, card] of byKey) if (!seen.has(key)) (card.el.remove(), byKey.delete(key));
+}
+
+/** Complete formulas first, then the larger share of symbolic edges, fewer live edges, more steps. */
+export function byProgress(a, b) {
+  const share = (x) => (x.live_edges ? (x.symbolic_edges || 0) / x.live_edges : 0);
+  return (b.complete - a.complete) || (share(b) - share(a)) || ((a.live_edges ?? 1e9) - (b.live_edges ?? 1e9)) || ((b.step || 0) - (a.step || 0)) || a.name.localeCompare(b.name);
+}
+
+function studentCard(st, api, toasts) {
+  const name = h("h3.student-name");
+  const facts = h("dl.student-facts");
+  const formula = h("code.student-formula");
+  const mini = h("div.mini");
+  const open = h("a.button-link", { target: "_blank", rel: "noopener", title: "this student's session, read-only, in a new tab" }, "Open");
+  const show = h("button", { type: "button", title: "every student follows this session" }, "Show to everyone");
+  let current = st;
+  show.addEventListener("click", async () => {
+    try {
+      await api.post("/follow", { session: current.session.id });
+      toasts.show(`Everyone now follows ${current.name}'s session.`, "info", 4000);
+    } catch (err) {
+      toasts.error(err.message);
+    }
+  });
+  const el = h("article.student-card", {}, name, facts, mini, formula, h("div.card-actions", {}, open, show));
+  el.setAttribute("data-student", st.name);
+  const update = (next) => {
+    current = next;
+    name.textContent = next.name;
+    el.dataset.status = next.status || "none";
+    replace(facts,
+      fact("step", next.step ?? "–"), fact("test RMSE", next.test_rmse == null ? "–" : fmt(next.test_rmse)),
+      fact("live edges", next.live_edges ?? "–"), fact("symbolic", next.symbolic_edges ?? "–"));
+    formula.textContent = next.formula ? prettyFormula(next.formula) : next.session ? "no formula yet" : "no copy yet (hand out copies)";
+    replace(mini, miniDiagram(next.live_edges || 0, next.symbolic_edges || 0));
+    const viewer = next.session?.viewer_token;
+    open.hidden = !viewer;
+    if (viewer) open.href = `/sessions/${encodeURIComponent(next.session.id)}?view=${encodeURIComponent(viewer)}`;
+    show.hidden = !next.session;
+  };
+  return { el, update };
+}
+
+const fact = (label, value) => h("div", {}, h("dt", {}, label), h("dd", {}, String(value)));
+
+/** One square per live edge, red when snapped to a formula: progress at a glance. */
+function miniDiagram(live, symbolic) {
+  const n = Math.min(live, 48);
+  const per = 12;
+  const cols = Math.min(n, 16) || 1;
+  const rows = Math.ceil(n / cols) || 1;
+  const svg = s("svg.mini-diagram", { viewBox: `0 0 ${cols * per} ${rows * per}`, width: cols * per, height: rows * per, role: "img", "aria-label": `${live} live edges, ${symbolic} symbolic` });
+  for (let k = 0; k < n; k++) {
+    svg.append(s("rect", { x: (k % cols) * per + 1, y: Math.floor(k / cols) * per + 1, width: per - 2, height: per - 2, rx: 2, class: k < symbolic ? "sym-edge" : "live-edge" }));
+  }
+  return svg;
+}
+
+async function renderBoard(board, api, view) {
+  let rows;
+  try {
+    rows = await api.get("/leaderboard");
+  } catch {
+    return;
+  }
+  board.hidden = false;
+  const body = rows.map((r, k) => h("tr", { "data-rank": k + 1 },
+    h("td", {}, String(k + 1)), h("td", {}, r.name), h("td.num", {}, r.test_nrmse == null ? "–" : fmt(r.test_nrmse)),
+    h("td.num", {}, r.complexity ?? "–"), h("td", {}, h("code", {}, r.formula ? prettyFormula(r.formula) : "–"))));
+  const revealed = view.revealed ? h("p.revealed", {}, "The answer: ", h("code", {}, prettyFormula(view.revealed.formula))) : null;
+  replace(board, h("h2", {}, "Leaderboard"), h("p.muted", {}, "Ranked by test NRMSE, then complexity."), revealed,
+    h("table.board", {}, h("thead", {}, h("tr", {}, h("th", {}, "#"), h("th", {}, "name"), h("th", {}, "test NRMSE"), h("th", {}, "complexity"), h("th", {}, "formula"))), h("tbody", {}, body)));
+}

@@ -1,0 +1,30 @@
+// Class mode's entry points for main.js: the /classes/{id} page (the teacher's dashboard, or a
+// student's way into the class) and the hooks on a session page (start a class, mirror the
+// owner's selection; a student's follow bar when the URL carries ?class=).
+
+import { h, replace } from "../dom.js";
+import { classTokens } from "./api.js";
+import { renderDashboard } from "./dashboard.js";
+import { enterClass, ClassBar } from "./follow.js";
+import { classButton, mirrorFocus } from "./start.js";
+
+export { renderJoin } from "./join.js";
+
+export function renderClassPage(root, classId, toasts) {
+  const t = classTokens(classId);
+  if (t?.teacher_token) return renderDashboard(root, classId, t.teacher_token, toasts);
+  if (t?.student_token) return enterClass(root, classId, t.student_token);
+  replace(root, h("main.join-page", {}, h("a.brand-dark", { href: "/" }, "KAN Workbench"),
+    h("div.panel", {}, h("h1", {}, "Class"), h("p.error", { role: "alert" }, "This browser has not joined this class."),
+      h("p", {}, h("a", { href: "/join" }, "Join with the class code")))));
+}
+
+/** On a session page: a student's bar (?class=), or the owner's class button and focus mirror. */
+export function classSessionHooks({ sessionId, store, controller, regions, ownerToken, toasts }) {
+  const classId = new URLSearchParams(location.search).get("class");
+  const bar = classId ? new ClassBar({ classId, sessionId, store, controller, regions }) : null;
+  if (ownerToken && !bar?.ok) {
+    regions.share.append(classButton({ sessionId, ownerToken, toasts }));
+    mirrorFocus(store, sessionId, ownerToken);
+  }
+}

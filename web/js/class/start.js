@@ -1,0 +1,138 @@
+// The teacher's side inside a session page: "Start a class" (a code, the join link on the LAN
+// and a QR code fill the screen; hand out copies, dashboard, pause all, end), and the teacher's
+// selection mirrored to every follower (POST …/focus).
+
+import { h } from "../dom.js";
+import { ClassApi, classOfSession, createClass, postFocus, rememberClass } from "./api.js";
+import { linkBlock, reachableUrls } from "./share.js";
+
+const POLL_MS = 2000;
+
+/** The owner's "Start a class" button (reads "Class ABC123" once a class runs). */
+export function classButton({ sessionId, ownerToken, toasts }) {
+  const btn = h("button.start-class", { type: "button", title: "students join with a code and follow this session live" });
+  const label = () => {
+    const c = classOfSession(sessionId);
+    btn.textContent = c ? `Class ${c.code}` : "Start a class";
+  };
+  btn.addEventListener("click", async () => {
+    let cls = classOfSession(sessionId);
+    if (!cls) {
+      btn.disabled = true;
+      try {
+        const created = await createClass(sessionId, ownerToken);
+        cls = rememberClass(created.id, { ...created, session: sessionId, created: Date.now() });
+      } catch (err) {
+        toasts.error(`Could not start a class: ${err.message}`);
+        return;
+      } finally {
+        btn.disabled = false;
+      }
+    }
+    label();
+    openClassOverlay(cls, toasts, label);
+  });
+  label();
+  return btn;
+}
+
+/** Send the owner's selection to followers while a class runs from this session. */
+export function mirrorFocus(store, sessionId, ownerToken) {
+  let timer = null;
+  store.on("selection", () => {
+    if (!classOfSession(sessionId)) return;
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      const sel = store.selection;
+      const key = (kind) => (sel?.kind === kind ? sel.key.split(",").map(Number) : null);
+      postFocus(sessionId, ownerToken, { edge: key("edge"), node: key("node") }).catch(() => {
+        // a follower then simply keeps the previous focus; the teacher's page is unaffected
+      });
+    }, 80);
+  });
+}
+
+/** The full-screen class overlay: code, join links + QR, joined students, class actions. */
+export async function openClassOverlay(cls, toasts, onChange = () => {}) {
+  const api = new ClassApi(cls.id, cls.teacher_token);
+  const joined = h("p.class-joined", { role: "status" }, "Waiting for students to join…");
+  const names = h("ul.class-names", { "aria-label": "students" });
+  let stop = false;
+  const close = () => {
+    stop = true;
+    overlay.remove();
+  };
+  const pause = h("button", { type: "button" }, "Pause all");
+  let paused = false;
+  pause.addEventListener("click", () => act(async () => {
+    const res = await api.post("/pause-all", { paused: !paused });
+    paused = res?.paused ?? !paused;
+    pause.textContent = paused ? "Resume all" : "Pause all";
+    toasts.show(paused ? "Every session in the class is paused." : "Students may train again.", "info", 4000);
+  }));
+  const handout = h("button.primary", { type: "button", title: "every student gets a copy of this session as it is now; late joiners too" }, "Hand out copies");
+  handout.addEventListener("click", () => act(async () => {
+    const res = await api.post("/handout");
+    toasts.show(`Copies handed out to ${res?.handed_out ?? "every"} student(s); students who join later get one too.`, "info", 6000);
+  }));
+  const end = h("button.danger", { type: "button" }, "End class");
+  end.addEventListener("click", () => {
+    if (!end.dataset.confirm) {
+      end.dataset.confirm = "1";
+      end.textContent = "Really end the class?";
+      setTimeout(() => { delete end.dataset.confirm; end.textContent = "End class"; }, 5000);
+      return;
+    }
+    act(async () => {
+      await api.post("/end");
+      rememberClass(cls.id, { ended: true });
+      onChange();
+      toasts.show(`Class ${cls.code} has ended.`, "info", 5000);
+      close();
+    });
+  });
+  const dashboard = h("a.button-link", { href: `/classes/${encodeURIComponent(cls.id)}`, target: "_blank", rel: "noopener" }, "Dashboard");
+  const closeBtn = h("button.close-dialog", { type: "button", onclick: close, "aria-label": "close the class screen" }, "Close");
+  const links = h("div.class-links", {}, h("p.muted", {}, "Finding this machine's address…"));
+  const overlay = h(
+    "div.class-overlay",
+    { role: "dialog", "aria-modal": "true", "aria-label": "class" },
+    h("div.class-main", {},
+      h("p.class-lead", {}, "Join the class: open the link (or scan the code) and type"),
+      h("div.class-code", { "data-class-code": cls.code, "aria-label": `class code ${[...cls.code].join(" ")}` }, cls.code),
+      links, joined, names,
+      h("div.class-actions", {}, handout, dashboard, pause, end, closeBtn)),
+  );
+  overlay.addEventListener("keydown", (ev) => ev.key === "Escape" && close());
+  document.body.append(overlay);
+  closeBtn.focus();
+
+  async function act(fn) {
+    try {
+      await fn();
+    } catch (err) {
+      toasts.error(err.message);
+    }
+  }
+
+  const url = new URL(cls.join_url || `/join?code=${cls.code}`, location.href);
+  const found = await reachableUrls(url.pathname + url.search);
+  if (!/^(localhost|127\.|\[::1\])/.test(url.hostname) && !found.urls.includes(url.href)) found.urls.unshift(url.href);
+  const block = linkBlock(found);
+  links.replaceChildren(block.el);
+  overlay.querySelector(".class-main").after(h("div.class-qr", {}, block.el.querySelector("img.qr")));
+
+  while (!stop) {
+    try {
+      const view = await api.get();
+      paused = view.paused;
+      pause.textContent = paused ? "Resume all" : "Pause all";
+      const n = view.students.length;
+      joined.textContent = n ? `${n} student${n === 1 ? "" : "s"} joined${view.handed_out ? " · copies handed out" : ""}` : "Waiting for students to join…";
+      names.replaceChildren(...view.students.slice(0, 40).map((s) => h("li", {}, s.name)));
+    } catch (err) {
+      joined.textContent = `Cannot read the class: ${err.message}`;
+    }
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
