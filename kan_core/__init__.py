@@ -22,6 +22,7 @@ from .formula import to_latex as to_latex
 from .formula import to_mathml as to_mathml
 from .formula import to_python as to_python
 from .layer import KANLayer as KANLayer
+from .lbfgs import LBFGS as LBFGS
 from .model import KAN as KAN
 from .model import KANConfig as KANConfig
 from .parser import FormulaError as FormulaError
@@ -30,8 +31,12 @@ from .parser import parse_formula as parse_formula
 from .prune import PrunePlan as PrunePlan
 from .runtime import tune_allocator as tune_allocator
 from .simplify import complexity as complexity
+from .spline import B_batch as B_batch
 from .spline import b_spline_basis as b_spline_basis
+from .spline import coef2curve as coef2curve
+from .spline import curve2coef as curve2coef
 from .spline import curve_to_coef as curve_to_coef
+from .spline import extend_grid as extend_grid
 from .symbolic import SymbolicFit as SymbolicFit
 from .symbolic import rerank_by_refit as rerank_by_refit
 from .symbolic_lib import SYMBOLIC_LIB as SYMBOLIC_LIB
@@ -52,6 +57,11 @@ __all__ = [
     "KAN",
     "KANConfig",
     "KANLayer",
+    "LBFGS",
+    "B_batch",
+    "coef2curve",
+    "curve2coef",
+    "extend_grid",
     "PRESETS",
     "Preset",
     "PrunePlan",

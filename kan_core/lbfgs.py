@@ -1,17 +1,20 @@
 """L-BFGS with a strong-Wolfe line search, lean enough for small models.
 
-Same algorithm and defaults as ``torch.optim.LBFGS(line_search_fn="strong_wolfe")`` (itself a
-port of minFunc; Nocedal & Wright, *Numerical Optimization*, algorithms 3.5, 3.6 and 7.4), but
-the optimiser's own arithmetic runs on one flat float64 NumPy vector: for a KAN of a few hundred
-parameters, torch's per-parameter clones, adds and dot products cost as much as the model's
-forward and backward (~0.4 ms per function evaluation here). The model's parameters are written
-with one fused copy per evaluation and the gradient read with one concatenation.
+pykan's ``LBFGS`` (``from kan import LBFGS``: torch's optimiser with a ``tolerance_ys``) — the
+same signature, defaults and algorithm as ``torch.optim.LBFGS`` (itself a port of minFunc;
+Nocedal & Wright, *Numerical Optimization*, algorithms 3.5, 3.6 and 7.4) — but the optimiser's
+own arithmetic runs on one flat float64 NumPy vector: for a KAN of a few hundred parameters,
+torch's per-parameter clones, adds and dot products cost as much as the model's forward and
+backward (~0.4 ms per function evaluation here). The model's parameters are written with one
+fused copy per evaluation and the gradient read with one concatenation.
 
 State (curvature history, last direction and step) persists across ``step`` calls, as torch's.
-One deliberate difference: when the line search finds no decrease along the quasi-Newton
-direction (at a kink of the regulariser's L1 term, say), the step ends and the memory is
-dropped: the next step starts from steepest descent. torch keeps it, so every later step retries
-the same failing direction and training freezes for good (``tests/core/test_fused.py``).
+Differences: with ``line_search_fn="strong_wolfe"``, when the line search finds no decrease along
+the quasi-Newton direction (at a kink of the regulariser's L1 term, say), the step ends and the
+memory is dropped: the next step starts from steepest descent. torch keeps it, so every later
+step retries the same failing direction and training freezes for good
+(``tests/core/test_fused.py``). pykan's ``step`` also reseeds torch's global RNG
+(``torch.manual_seed(0)``); this one leaves it alone.
 """
 
 from __future__ import annotations
@@ -24,7 +27,12 @@ import torch
 __all__ = ["LBFGS"]
 
 
-class LBFGS:
+class LBFGS(torch.optim.Optimizer):
+    """``LBFGS(params, lr=1, max_iter=20, max_eval=None, tolerance_grad=1e-7,
+    tolerance_change=1e-9, tolerance_ys=1e-32, history_size=100, line_search_fn=None)`` —
+    pykan's. ``line_search_fn``: ``"strong_wolfe"``, or ``None`` for fixed steps of ``lr``.
+    A curvature pair is kept only when ``yᵀs > tolerance_ys`` (torch: 1e-10)."""
+
     def __init__(
         self,
         params,
@@ -33,13 +41,34 @@ class LBFGS:
         max_eval: int | None = None,
         tolerance_grad: float = 1e-7,
         tolerance_change: float = 1e-9,
+        tolerance_ys: float = 1e-32,
         history_size: int = 100,
+        line_search_fn: str | None = None,
     ):
-        self.params = [p for p in params if p.requires_grad]
-        self.lr, self.max_iter = lr, max_iter
-        self.max_eval = max_eval if max_eval is not None else max_iter * 5 // 4
+        if line_search_fn not in (None, "strong_wolfe"):
+            raise ValueError(
+                f"line_search_fn must be 'strong_wolfe' or None, got {line_search_fn!r}"
+            )
+        if max_eval is None:
+            max_eval = max_iter * 5 // 4
+        defaults = dict(
+            lr=lr,
+            max_iter=max_iter,
+            max_eval=max_eval,
+            tolerance_grad=tolerance_grad,
+            tolerance_change=tolerance_change,
+            tolerance_ys=tolerance_ys,
+            history_size=history_size,
+            line_search_fn=line_search_fn,
+        )
+        super().__init__(params, defaults)
+        if len(self.param_groups) != 1:
+            raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")
+        self.params = [p for p in self.param_groups[0]["params"] if p.requires_grad]
+        self.lr, self.max_iter, self.max_eval = lr, max_iter, max_eval
         self.tolerance_grad, self.tolerance_change = tolerance_grad, tolerance_change
-        self.history_size = history_size
+        self.tolerance_ys, self.history_size = tolerance_ys, history_size
+        self.line_search = line_search_fn is not None
         sizes = [p.numel() for p in self.params]
         dtype = self.params[0].dtype if self.params else torch.float32
         self._buf = torch.zeros(sum(sizes), dtype=dtype)  # params as one vector, for one copy
@@ -62,9 +91,12 @@ class LBFGS:
         self._s, self._y, self._rho = [], [], []
         self._d, self._t, self._g_prev, self._h_diag = None, 0.0, None, 1.0
 
-    def zero_grad(self) -> None:
+    def zero_grad(self, set_to_none: bool = True) -> None:
         for p in self.params:
-            p.grad = None
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad.detach_().zero_()
 
     # --- the model as a function of one flat vector -----------------------------------------
     def _get_x(self) -> np.ndarray:
@@ -80,7 +112,7 @@ class LBFGS:
     def _evaluate(self, closure, x: np.ndarray) -> tuple[float, np.ndarray]:
         self._set_x(x)
         with torch.enable_grad():
-            loss = closure()
+            self._raw = loss = closure()
             loss = float(loss.detach() if isinstance(loss, torch.Tensor) else loss)
         grads = [
             p.grad if p.grad is not None else z
@@ -91,23 +123,30 @@ class LBFGS:
         return loss, g
 
     # --- one step: up to max_iter iterations ------------------------------------------------
-    def step(self, closure) -> float:
-        """``closure()`` sets the gradients (e.g. zero_grad + backward) and returns the loss."""
+    @torch.no_grad()
+    def step(self, closure):
+        """``closure()`` sets the gradients (e.g. zero_grad + backward) and returns the loss;
+        returns what the first call of ``closure`` returned (as torch's and pykan's)."""
         x = self._get_x()
         f, g = self._evaluate(closure, x)
-        first_loss = f
+        first_loss = self._raw
         if np.abs(g).max(initial=0.0) <= self.tolerance_grad:
             return first_loss
         evals = 1
-        for _ in range(self.max_iter):
+        for n in range(self.max_iter):
             self.n_iter += 1
             fresh = self._d is None  # steepest descent: no curvature memory to blame
             d, t = self._direction(g)
             gtd = float(g @ d)
             if gtd > -self.tolerance_change:  # not a descent direction any more
                 break
-            f_new, g_new, t, n = self._line_search(closure, x, t, d, f, g, gtd)
-            evals += n
+            if self.line_search:
+                f_new, g_new, t, k = self._line_search(closure, x, t, d, f, g, gtd)
+            elif n + 1 < self.max_iter:  # a fixed step (re-evaluated unless it is the last)
+                (f_new, g_new), k = self._evaluate(closure, x + t * d), 1
+            else:
+                f_new, g_new, k = f, g, 0
+            evals += k
             if t == 0.0:  # no decrease along d (a kink of the L1 term, or rounding)
                 # End the step and forget the curvature memory: the next step starts from
                 # steepest descent. Keeping it (as torch's L-BFGS does) retries the same
@@ -119,7 +158,7 @@ class LBFGS:
             x = x + s
             self._d, self._t, self._g_prev = d, t, g
             f_old, f, g = f, f_new, g_new
-            if evals >= self.max_eval:
+            if k == 0 or evals >= self.max_eval:
                 break
             if np.abs(g).max(initial=0.0) <= self.tolerance_grad:
                 break
@@ -137,7 +176,7 @@ class LBFGS:
         y = g - self._g_prev
         s = self._d * self._t
         ys = float(y @ s)
-        if ys > 1e-10:
+        if ys > self.tolerance_ys:
             if len(self._s) == self.history_size:
                 self._s.pop(0), self._y.pop(0), self._rho.pop(0)
             self._s.append(s)

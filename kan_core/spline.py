@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 __all__ = [
+    "B_batch",
     "adaptive_grid",
     "basis_inverses",
     "bases_and_lower",
@@ -23,6 +24,8 @@ __all__ = [
     "bases_input_grad",
     "b_spline_basis",
     "b_spline_basis_t",
+    "coef2curve",
+    "curve2coef",
     "curve_to_coef",
     "extend_grid",
     "uniform_grid",
@@ -37,14 +40,14 @@ def uniform_grid(n_in: int, num: int, lo: float, hi: float, k: int, dtype=None) 
     return knots.expand(n_in, -1).contiguous()
 
 
-def extend_grid(interior: torch.Tensor, k: int) -> torch.Tensor:
-    """Extend interior knots ``(n_in, G + 1)`` by ``k`` equally spaced knots on each side."""
-    h_lo = interior[:, 1:2] - interior[:, 0:1]
-    h_hi = interior[:, -1:] - interior[:, -2:-1]
-    steps = torch.arange(1, k + 1, dtype=interior.dtype, device=interior.device)
-    left = interior[:, :1] - h_lo * steps.flip(0)
-    right = interior[:, -1:] + h_hi * steps
-    return torch.cat([left, interior, right], dim=1)
+def extend_grid(grid: torch.Tensor, k_extend: int = 0) -> torch.Tensor:
+    """pykan's ``extend_grid``: knots ``(n_in, G + 1)`` extended by ``k_extend`` knots on each
+    side, spaced by the mean knot spacing ``(t_G − t_0) / G`` (on a uniform grid, the spacing)."""
+    h = (grid[:, -1:] - grid[:, :1]) / (grid.shape[1] - 1)
+    steps = torch.arange(1, k_extend + 1, dtype=grid.dtype, device=grid.device)
+    left = grid[:, :1] - h * steps.flip(0)
+    right = grid[:, -1:] + h * steps
+    return torch.cat([left, grid, right], dim=1)
 
 
 def adaptive_grid(
@@ -285,3 +288,32 @@ def curve_to_coef(
     coef = np.linalg.solve(gram, rhs)  # (n_in, K, n_out)
     assert coef.shape == (n_in, grid.shape[1] - 1 - k, n_out)
     return torch.from_numpy(coef.transpose(0, 2, 1).copy()).to(y.dtype)
+
+
+# --- pykan's names ------------------------------------------------------------------------------
+def B_batch(x: torch.Tensor, grid: torch.Tensor, k: int = 0, extend=True, device="cpu"):
+    """pykan's ``B_batch``: bases of order ``k`` at ``x`` ``(batch, n_in)`` on ``grid``
+    ``(n_in, knots)`` (already extended) → ``(batch, n_in, knots − 1 − k)``. A grid of one row
+    serves every input (and one input column every grid row), as pykan's broadcasting does.
+    ``extend`` and ``device`` are pykan's (unused there too; kan_core runs on the CPU)."""
+    if x.dim() != 2 or grid.dim() != 2:
+        raise ValueError(
+            f"B_batch needs x (batch, n_in) and grid (n_in, knots), got "
+            f"{tuple(x.shape)} and {tuple(grid.shape)}"
+        )
+    (n_in,) = torch.broadcast_shapes(x.shape[1:], grid.shape[:1])
+    x = x.expand(-1, n_in)
+    grid = grid.to(x.dtype).expand(n_in, -1).contiguous()
+    return b_spline_basis(x, grid, int(k))
+
+
+def coef2curve(x_eval: torch.Tensor, grid: torch.Tensor, coef: torch.Tensor, k: int, device="cpu"):
+    """pykan's ``coef2curve``: ``x (batch, n_in)``, coefficients ``(n_in, n_out, K)`` → the
+    splines' values ``(batch, n_in, n_out)``."""
+    return torch.einsum("bik,iok->bio", B_batch(x_eval, grid, k), coef.to(x_eval.dtype))
+
+
+def curve2coef(x_eval: torch.Tensor, y_eval: torch.Tensor, grid: torch.Tensor, k: int, lamb=1e-8):
+    """pykan's ``curve2coef``: least-squares coefficients ``(n_in, n_out, K)`` from samples
+    ``x (batch, n_in)``, ``y (batch, n_in, n_out)`` (``curve_to_coef``; ``lamb`` the ridge)."""
+    return curve_to_coef(x_eval, y_eval, grid, k, ridge=lamb)

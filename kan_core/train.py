@@ -22,6 +22,7 @@ from .datasets import KEYS, validate_dataset
 from .fused import regularization, regularization_grads
 from .layer import network_backward, network_forward
 from .lbfgs import LBFGS
+from .pykan_state import zero_frozen_grads
 from .twin import Float64Twin
 
 __all__ = ["StepResult", "TrainOptions", "Trainer", "fit", "loss_and_grads", "regularization"]
@@ -203,6 +204,8 @@ class Trainer:
                     history_size=10,
                     tolerance_grad=1e-32 if fine else 1e-9,
                     tolerance_change=1e-32 if fine else 1e-12,
+                    tolerance_ys=1e-32 if fine else 1e-10,
+                    line_search_fn="strong_wolfe",
                 )
             else:
                 self._opt = torch.optim.Adam(params, lr=lr)
@@ -251,6 +254,7 @@ class Trainer:
             loss, last["mse"], last["reg"] = loss_and_grads(
                 target, x, y, o.lamb, o.lamb_l1, o.lamb_entropy, o.loss_fn, self.y_scale
             )
+            zero_frozen_grads(target)  # pykan's sp_trainable / sb_trainable = False
             return loss
 
         opt = self._optimizer(target)

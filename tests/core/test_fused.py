@@ -289,12 +289,15 @@ def rosenbrock_closure(p, opt):
     return closure
 
 
+WOLFE = {"line_search_fn": "strong_wolfe", "tolerance_ys": 1e-10}  # torch's line search and ys
+
+
 def test_lbfgs_minimises_rosenbrock_like_torch():
     finals = {}
     for kind in ("ours", "torch"):
         p = torch.tensor([-1.5, 2.0], dtype=torch.float64, requires_grad=True)
         if kind == "ours":
-            opt = LBFGS([p], max_iter=20, history_size=10)
+            opt = LBFGS([p], max_iter=20, history_size=10, **WOLFE)
         else:
             opt = torch.optim.LBFGS(
                 [p], max_iter=20, history_size=10, line_search_fn="strong_wolfe"
@@ -316,7 +319,7 @@ def test_lbfgs_follows_torch_step_by_step_on_a_kan():
         m = KAN([2, 3, 1], seed=0).double()
         params = list(m.parameters())
         if kind == "ours":
-            opt = LBFGS(params, max_iter=20, history_size=10, tolerance_change=1e-12)
+            opt = LBFGS(params, max_iter=20, history_size=10, tolerance_change=1e-12, **WOLFE)
         else:
             opt = torch.optim.LBFGS(
                 params,
@@ -345,7 +348,7 @@ def test_lbfgs_follows_torch_step_by_step_on_a_kan():
 
 def test_lbfgs_stops_at_a_minimum_without_moving():
     p = torch.zeros(3, requires_grad=True)
-    opt = LBFGS([p])
+    opt = LBFGS([p], **WOLFE)
 
     def closure():
         opt.zero_grad()
@@ -363,7 +366,7 @@ def test_lbfgs_restarts_after_a_failed_line_search_instead_of_freezing():
     and training freezes; restarting from steepest descent reaches the minimum."""
     p = torch.tensor([1.3, -0.7, 2.1, 0.4], dtype=torch.float64, requires_grad=True)
     w = torch.tensor([1.0, 3.0, 0.5, 2.0], dtype=torch.float64)
-    opt = LBFGS([p], max_iter=20, history_size=10)
+    opt = LBFGS([p], max_iter=20, history_size=10, **WOLFE)
 
     def closure():
         opt.zero_grad()
