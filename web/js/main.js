@@ -17,6 +17,7 @@ import { HistoryView } from "./views/history.js";
 import { StatusView, Toolbar } from "./views/controls.js";
 import { DiscoverView } from "./views/discover.js";
 import { GuideView } from "./views/guide.js";
+import { DiagramTools } from "./views/export.js";
 import { renderClassPage, renderJoin, classSessionHooks } from "./class/page.js";
 
 const app = document.getElementById("app");
@@ -45,6 +46,7 @@ async function openSession(id) {
   const regions = buildWorkbench(app, { isOwner: store.isOwner });
   const select = (sel) => controller.select(sel);
   new NetworkView(regions.diagram, store, { onSelect: select });
+  new DiagramTools(regions.diagram, store, api, toasts);
   new LossChart(regions.loss, store);
   new Inspector(regions.inspector, store, controller);
   new FormulaView(regions.formula, store);

@@ -8,7 +8,7 @@ import { edgeKey } from "./dom.js";
 const EDIT_KINDS = new Set([
   "prune_edge", "restore_edge", "prune_node", "restore_node", "auto_prune", "refine",
   "fix_symbolic", "unfix_symbolic", "auto_symbolic", "reset", "undo", "redo", "rejected",
-  "settings", "discover", "unrejected",
+  "settings", "discover", "unrejected", "prune_inputs",
 ]);
 
 export class Store {
