@@ -134,7 +134,7 @@ def run_ours(dataset, steps, out: dict):
     yield
     names = ["x_1", "x_2"]
     with stage("symbolic_formula"):
-        formulas = model.symbolic_formula(var_names=names)
+        formulas, _ = model.symbolic_formula(names)
     out["formula"] = formulas[0]
     out["symbols"] = sympy.symbols(names)
     out["net_rmse"] = net_rmse(model, dataset["test_input"], dataset["test_label"])

@@ -29,13 +29,12 @@ FIT_KEYWORDS = (
         "device": "cpu",
     },
 )
-# suggest/fix/auto_symbolic: printing and history; the search settings of pykan's parameter-grid
-# fitting, which kan_core's (a continuous fit) has no use for beyond their defaults.
+# suggest/fix/auto_symbolic: printing and history; the ranges of pykan's parameter-grid search
+# for a and b (kan_core's fit is continuous: it needs no range, any is accepted); the other search
+# settings only at their defaults.
 SYMBOLIC_KEYWORDS = (
-    ("verbose", "log_history"),
+    ("verbose", "log_history", "a_range", "b_range"),
     {
-        "a_range": (-10, 10),
-        "b_range": (-10, 10),
         "weight_simple": 0.8,
         "fit_params_bool": True,
         "random": False,

@@ -33,6 +33,13 @@ class KANConfig:
     grid_eps: float = 0.02  # 0 = grid at data quantiles, 1 = uniform over the data's range
     noise_scale: float = 0.3  # scale of the initial spline noise (pykan: 0.3)
     mult_arity: int | list = 2  # factors per mult node: one int, or per node layer (pykan)
+    # pykan's initialisation: scale_base ~ (mu + sigma·U(-1, 1)) / sqrt(in); sparse_init keeps
+    # only each node's nearest neighbours in the next layer (pykan's sparse_mask)
+    scale_base_mu: float = 0.0
+    scale_base_sigma: float = 1.0
+    sparse_init: bool = False
+    sp_trainable: bool = True  # False: training leaves every scale_sp as initialised (pykan)
+    sb_trainable: bool = True  # False: the same for scale_base
 
     @property
     def layouts(self):
@@ -86,6 +93,13 @@ class KANConfig:
             raise ValueError(f"grid_eps must be in [0, 1], got {self.grid_eps!r}")
         if not (is_real(self.noise_scale) and 0 <= self.noise_scale <= 10):
             raise ValueError(f"noise_scale must be in [0, 10], got {self.noise_scale!r}")
+        for name in ("scale_base_mu", "scale_base_sigma"):
+            v = getattr(self, name)
+            if not (is_real(v) and abs(v) <= 1e6):
+                raise ValueError(f"{name} must be a finite number within ±1e6, got {v!r}")
+        for name in ("sparse_init", "sp_trainable", "sb_trainable"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
 
     def checked(self) -> KANConfig:
         """Validated, as plain Python numbers (NumPy integers pass the checks but cannot go
@@ -105,6 +119,11 @@ class KANConfig:
                 if is_int(self.mult_arity, None)
                 else [a if is_int(a, None) else list(a) for a in self.mult_arity]
             ),
+            scale_base_mu=float(self.scale_base_mu),
+            scale_base_sigma=float(self.scale_base_sigma),
+            sparse_init=self.sparse_init,
+            sp_trainable=self.sp_trainable,
+            sb_trainable=self.sb_trainable,
         )
 
 

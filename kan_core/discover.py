@@ -36,7 +36,7 @@ import sympy
 import torch
 
 from .datasets import validate_dataset
-from .formula import formula_complete
+from .formula import formula_complete, symbolic_formula
 from .model import KAN
 from .simplify import complexity, evaluate, snap_to_data, tidy
 from .spline import b_spline_basis, uniform_grid
@@ -237,7 +237,7 @@ def _judge(model: KAN, d: _Data, source: str) -> dict | None:
     if model is None:
         return None
     try:
-        (expr,) = model.symbolic_formula(var_names=d.names)
+        (expr,) = symbolic_formula(model, d.names)
     except (ValueError, ArithmeticError, TypeError):  # a degenerate fit: skip the candidate
         return None
     x_test, y_test = d.ds["test_input"], d.ds["test_label"][:, 0].double().numpy()

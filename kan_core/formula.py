@@ -25,6 +25,7 @@ __all__ = [
     "compile_formula",
     "formula_complete",
     "formula_fidelity",
+    "pykan_formula",
     "symbolic_formula",
     "to_latex",
     "to_mathml",
@@ -157,6 +158,38 @@ def symbolic_formula(model, var_names=None, placeholders: bool = False, digits: 
         x = x[torch.linspace(0, x.shape[0] - 1, min(256, x.shape[0])).long()]
         exprs = [simplify_on_data(e, names, x) for e in exprs]
     return exprs
+
+
+def pykan_formula(
+    model, var=None, normalizer=None, output_normalizer=None, placeholders=False, digits=5
+):
+    """pykan's ``symbolic_formula``: ``(exprs, variables)`` in plain ``sympy.Symbol``s (no
+    ``real=True``: ``expr.subs('x_1', v)`` must find the symbol), see ``KAN.symbolic_formula``.
+    The formula is built (and simplified) in real symbols, which are then swapped for plain
+    ones: every simplification made for real inputs stays valid for them."""
+    n = model.width_in[0]
+    if var is not None and len(var) != n:
+        raise ValueError(f"got {len(var)} variables for {n} inputs")
+    names = [v for v in var] if var is not None and all(isinstance(v, str) for v in var) else None
+    exprs = symbolic_formula(model, names, placeholders=placeholders, digits=digits)
+    names = _var_names(names, n)
+    if var is None or names == list(var):
+        inputs = [sympy.Symbol(v) for v in names]
+    else:
+        inputs = [sympy.sympify(v) if not isinstance(v, sympy.Basic) else v for v in var]
+    if normalizer is not None:
+        mean, std = normalizer
+        xs = [(v - float(m)) / float(sd) for v, m, sd in zip(inputs, mean, std, strict=True)]
+    else:
+        xs = inputs
+    swap = {sympy.Symbol(v, real=True): x for v, x in zip(names, xs, strict=True)}
+    exprs = [e.xreplace(swap) for e in exprs]
+    if output_normalizer is not None:
+        mean, std = output_normalizer
+        if not (len(mean) == len(std) == len(exprs)):
+            raise ValueError("output_normalizer does not match the output layer")
+        exprs = [e * float(sd) + float(m) for e, m, sd in zip(exprs, mean, std, strict=True)]
+    return exprs, inputs
 
 
 def _combine(layout, subs: list[sympy.Expr]) -> list[sympy.Expr]:

@@ -313,7 +313,8 @@ def _restore(payload: dict) -> KAN:
 def _build(cfg, nums, dtype, tensors, symbolic, ref) -> KAN:
     """The model, from checked parts. It is built with the smallest of the file's grids, so the
     throwaway random initialisation is no bigger than the file's own tensors."""
-    model = KAN(config=dataclasses.replace(cfg, width=list(cfg.width), grid=min(*nums, cfg.grid)))
+    small = dataclasses.replace(cfg, width=list(cfg.width), grid=min(*nums, cfg.grid))
+    model = KAN(config=small, auto_save=False)  # (a file holds one version, no history)
     model.config = cfg
     model.to(dtype)  # keep the file's dtype, whatever torch's default
     for layer, num, (funs, r2s) in zip(model.layers, nums, symbolic, strict=True):

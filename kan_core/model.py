@@ -15,11 +15,12 @@ from .compat import SYMBOLIC_KEYWORDS, check_device, pykan_keywords
 from .config import KANConfig, as_index, curve_samples, is_int
 from .layer import KANLayer, numeric_network
 from .pykan_extras import PykanExtras
+from .pykan_state import PykanState, init_pykan
 
 __all__ = ["KAN", "KANConfig"]  # (KANConfig lives in config.py)
 
 
-class KAN(PykanExtras, nn.Module):
+class KAN(PykanExtras, PykanState, nn.Module):
     """``KAN(width=[2, 5, 1], grid=5, k=3, seed=0)``; ``model(x)``: ``(batch, width[0])`` →
     ``(batch, width[-1])``. Edge ``(l, i, j)`` goes from node ``i`` of layer ``l`` to node ``j``
     of layer ``l + 1``."""
@@ -37,7 +38,18 @@ class KAN(PykanExtras, nn.Module):
         mult_arity: int | list = 2,
         config: KANConfig | None = None,
         device=None,
+        *,
+        scale_base_mu: float = 0.0,
+        scale_base_sigma: float = 1.0,
+        sparse_init: bool = False,
+        sp_trainable: bool = True,
+        sb_trainable: bool = True,
+        auto_save: bool = True,
+        **pykan_kw,
     ):
+        """pykan's other keywords (``save_act``, ``ckpt_path``, ``first_init``, ``state_id``,
+        ``round``, and ``symbolic_enabled``/``affine_trainable`` at their defaults) are accepted;
+        ``auto_save`` keeps versions in memory (``rewind``), never files."""
         super().__init__()
         check_device(device)  # (pykan's keyword; kan_core runs on the CPU)
         if config is None:
@@ -53,6 +65,11 @@ class KAN(PykanExtras, nn.Module):
                 grid_eps=grid_eps,
                 noise_scale=noise_scale,
                 mult_arity=mult_arity,
+                scale_base_mu=scale_base_mu,
+                scale_base_sigma=scale_base_sigma,
+                sparse_init=sparse_init,
+                sp_trainable=sp_trainable,
+                sb_trainable=sb_trainable,
             )
         config = config.checked()
         self.config = config
@@ -75,6 +92,7 @@ class KAN(PykanExtras, nn.Module):
         self.reference_input: torch.Tensor | None = None
         # node (l, i) → the edges prune_node(l, i) masked (see prune.restore_node)
         self.pruned_nodes: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
+        init_pykan(self, auto_save, pykan_kw)  # initialisation options, version 0.0
 
     # --- shape -------------------------------------------------------------------------------
     @property
@@ -116,9 +134,16 @@ class KAN(PykanExtras, nn.Module):
         return self.config.k
 
     def copy(self) -> KAN:
+        """A deep copy that shares the last input (``cache_data``, never written to) and the
+        version history (as pykan's copies share their checkpoint folder)."""
         for layer in self.layers:  # caches are cheap to rebuild; don't duplicate them
             layer.invalidate()
-        return copy.deepcopy(self)
+        memo = {} if self.cache_data is None else {id(self.cache_data): self.cache_data}
+        acts, self._act_memo = self._act_memo, None
+        try:
+            return copy.deepcopy(self, memo)
+        finally:
+            self._act_memo = acts
 
     def _edge(self, l, i, j) -> tuple[int, int, int]:
         """A checked edge index as plain ints."""
@@ -141,11 +166,17 @@ class KAN(PykanExtras, nn.Module):
         self.reference_input = self._samples(x).detach()
 
     def _x(self, x: torch.Tensor | None) -> torch.Tensor:
+        """``x``, else the reference input, else the last forward pass's input (pykan's
+        ``cache_data``)."""
         if x is not None:
             return self._samples(x)
-        if self.reference_input is None:
-            raise ValueError("no data: pass x, or fit the model / set_reference_input(x) first")
-        return self.reference_input
+        if self.reference_input is not None:
+            return self.reference_input
+        if self.cache_data is not None and self.cache_data.shape[0] >= 2:
+            return self._samples(self.cache_data)
+        raise ValueError(
+            "no data: pass x, run the model on data (model(x)), or fit / set_reference_input(x)"
+        )
 
     def _samples(self, x) -> torch.Tensor:
         """``x`` checked as data that grids, scores and symbolic fits are computed from: at
@@ -175,6 +206,7 @@ class KAN(PykanExtras, nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self._check_input(x)
+        self._remember_input(x)  # pykan's cache_data (activations are computed when read)
         if torch.is_grad_enabled() and not any(layer.sym_funs for layer in self.layers):
             return numeric_network(x, self.layers, self.layouts)  # one autograd node
         xt = x.T
@@ -226,8 +258,10 @@ class KAN(PykanExtras, nn.Module):
     update_grid_from_samples = update_grid  # pykan 0.2's name
 
     @torch.no_grad()
-    def refine(self, new_grid: int, x: torch.Tensor | None = None) -> KAN:
-        """A copy on ``new_grid`` intervals per edge that reproduces this model's function."""
+    def refine(self, new_grid: int | None = None, x: torch.Tensor | None = None, grid=None) -> KAN:
+        """A copy on ``new_grid`` (or ``grid=``) intervals per edge that reproduces this model's
+        function; the copy is the next version (pykan's numbering)."""
+        new_grid = grid if new_grid is None else new_grid
         if not (is_int(new_grid, 1) and new_grid <= 1000):
             raise ValueError(f"grid must be a whole number in [1, 1000], got {new_grid!r}")
         new_grid = int(new_grid)
@@ -237,7 +271,7 @@ class KAN(PykanExtras, nn.Module):
         for n, (old_layer, layer) in enumerate(zip(self.layers, new.layers, strict=True)):
             layer.set_grid_preserving(layer.refined_grid(h, new_grid, self.config.grid_eps), h)
             h = self.combine(n + 1, old_layer(h))
-        return new
+        return self._logged_as_next(new, "refine")
 
     # --- edges -------------------------------------------------------------------------------
     def edge_state(self, l: int, i: int, j: int) -> str:
@@ -271,7 +305,9 @@ class KAN(PykanExtras, nn.Module):
     def fit(self, dataset, opt="LBFGS", steps=100, **kw):
         from .train import fit
 
-        return fit(self, dataset, opt, steps, **kw)
+        history = fit(self, dataset, opt, steps, **kw)
+        self.log_history("fit")
+        return history
 
     def speed(self, compile=False):  # noqa: A002 — pykan's name
         """pykan's ``speed()`` (it switches off the symbolic branch and activation caching):
@@ -306,20 +342,52 @@ class KAN(PykanExtras, nn.Module):
 
     def prune(self, node_th=1e-2, edge_th=3e-2, x=None, shrink=True):
         plan = self.prune_plan(node_th, edge_th, x)
-        return self.apply_prune(plan, shrink)
+        return self._logged_as_next(self.apply_prune(plan, shrink), "prune")
 
-    def prune_edge(self, l, i, j):
-        from .prune import prune_edge
+    def prune_edge(self, l=None, i=None, j=None, *, threshold=None, x=None, log_history=True):
+        """``prune_edge(l, i, j)``: mask one edge, returning warnings. pykan's
+        ``prune_edge(threshold=3e-2)`` (or a single number): mask, in place, every edge whose
+        score is below it (scores as ``edge_scores``)."""
+        from .prune import prune_edge, prune_edges_below
 
+        if i is None and j is None:
+            th = (
+                3e-2 if l is None and threshold is None else (l if threshold is None else threshold)
+            )
+            prune_edges_below(self, th, self._x(x))
+            if log_history:
+                self.log_history("prune_edge")
+            return None
         return prune_edge(self, *self._edge(l, i, j))
 
     def restore_edge(self, l, i, j):
         l, i, j = self._edge(l, i, j)
         self.layers[l].mask[i, j] = 1.0
 
-    def prune_node(self, l, i):
-        from .prune import prune_node
+    def prune_node(
+        self,
+        l=None,
+        i=None,
+        *,
+        threshold=None,
+        mode="auto",
+        active_neurons_id=None,
+        x=None,
+        log_history=True,
+    ):
+        """``prune_node(l, i)``: mask every edge of one node, in place, returning warnings.
+        pykan's ``prune_node(threshold=1e-2)`` (or a single number) returns a copy without the
+        hidden nodes scoring below it; ``active_neurons_id=[[kept nodes of hidden layer 1], …]``
+        (pykan's manual mode) keeps exactly those."""
+        from .prune import prune_node, prune_nodes
 
+        if i is None:
+            th = (
+                1e-2 if l is None and threshold is None else (l if threshold is None else threshold)
+            )
+            keep = active_neurons_id if mode == "manual" or active_neurons_id is not None else None
+            new = prune_nodes(self, th, self._x(x), keep)
+            return self._logged_as_next(new, "prune_node") if log_history else new
         return prune_node(self, as_index(l, "layer"), as_index(i, "node"))
 
     def restore_node(self, l, i):
@@ -337,7 +405,9 @@ class KAN(PykanExtras, nn.Module):
         from .symbolic import fix_symbolic
 
         pykan_keywords("fix_symbolic", pykan_kw, *SYMBOLIC_KEYWORDS)
-        return fix_symbolic(self, l, i, j, name, x=x, fit=fit)
+        result = fix_symbolic(self, l, i, j, name, x=x, fit=fit)
+        self.log_history("fix_symbolic")
+        return result
 
     def symbolic_fit(self, l, i, j):
         from .symbolic import symbolic_fit
@@ -348,17 +418,27 @@ class KAN(PykanExtras, nn.Module):
         from .symbolic import unfix_symbolic
 
         unfix_symbolic(self, *self._edge(l, i, j))
+        self.log_history("unfix_symbolic")
 
     def auto_symbolic(self, lib=None, r2_threshold=None, x=None, exclude=None, **pykan_kw):
         from .symbolic import auto_symbolic
 
         pykan_keywords("auto_symbolic", pykan_kw, *SYMBOLIC_KEYWORDS)
-        return auto_symbolic(self, lib=lib, r2_threshold=r2_threshold, x=x, exclude=exclude)
+        done = auto_symbolic(self, lib=lib, r2_threshold=r2_threshold, x=x, exclude=exclude)
+        self.log_history("auto_symbolic")
+        return done
 
-    def symbolic_formula(self, var_names=None, placeholders=False, digits=5):
-        from .formula import symbolic_formula
+    def symbolic_formula(
+        self, var=None, normalizer=None, output_normalizer=None, *, placeholders=False, digits=5
+    ):
+        """pykan's ``(exprs, variables)``: one sympy expression per output and the input
+        symbols (plain ``sympy.Symbol``s, ``x_1 …`` or ``var``: names or sympy expressions), so
+        ``formula.subs('x_1', v)`` works. ``normalizer=[means, stds]`` writes the formula in
+        un-normalised inputs, ``output_normalizer`` un-normalises outputs. (``kan_core.
+        symbolic_formula(model, names)`` is the plain list, in real-valued symbols.)"""
+        from .formula import pykan_formula
 
-        return symbolic_formula(self, var_names, placeholders=placeholders, digits=digits)
+        return pykan_formula(self, var, normalizer, output_normalizer, placeholders, digits)
 
     def edge_curves(self, n=64):
         from .curves import edge_curves
@@ -395,4 +475,3 @@ class KAN(PykanExtras, nn.Module):
         from .io import from_bytes
 
         return from_bytes(data)
-

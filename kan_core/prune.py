@@ -20,7 +20,9 @@ __all__ = [
     "edge_scores",
     "node_scores",
     "prune_edge",
+    "prune_edges_below",
     "prune_node",
+    "prune_nodes",
     "prune_plan",
     "reachability",
     "restore_node",
@@ -298,3 +300,39 @@ def restore_node(model, l: int, i: int) -> None:
             records[other].append((a, b, c))
         else:
             model.layers[a].mask[b, c] = 1.0
+
+
+def prune_edges_below(model, threshold: float, x: torch.Tensor) -> list[str]:
+    """pykan's ``prune_edge(threshold)``: mask, in place, every edge scoring below
+    ``threshold``; returns warnings if an input or output lost its last path."""
+    before = _reach(model)
+    for layer, score in zip(model.layers, edge_scores(model, x), strict=True):
+        layer.mask.mul_((score >= threshold).to(layer.mask.dtype))
+    return _cut_warnings(model, before)
+
+
+def prune_nodes(model, threshold: float, x: torch.Tensor, keep=None):
+    """pykan's ``prune_node``: a copy without the hidden nodes scoring below ``threshold`` (or,
+    with ``keep`` — per hidden layer the node indices to keep — without every other one)."""
+    masks = [layer.mask > 0 for layer in model.layers]
+    layouts = model.layouts
+    if keep is None:
+        weak = [nodes < threshold for nodes in node_scores(model, x)[1:-1]]
+    else:
+        if len(keep) != model.depth - 1:
+            raise ValueError(
+                f"active_neurons_id needs one list per hidden layer ({model.depth - 1}), "
+                f"got {len(keep)}"
+            )
+        weak = []
+        for l, ids in enumerate(keep, start=1):
+            w = torch.ones(model.width_in[l], dtype=torch.bool)
+            w[torch.as_tensor([int(n) for n in ids], dtype=torch.long)] = False
+            weak.append(w)
+    for l, w in enumerate(weak, start=1):
+        masks[l - 1][:, w[layouts[l].sub_to_node()]] = False
+        masks[l][w] = False
+    node_masks = [torch.ones(model.width_in[0], dtype=torch.bool)]
+    node_masks += [~w for w in weak]
+    node_masks.append(torch.ones(model.width_in[-1], dtype=torch.bool))
+    return apply_prune(model, PrunePlan(masks, node_masks), shrink=True)

@@ -254,6 +254,7 @@ def build_model(spec: dict[str, Any], dataset: dict[str, torch.Tensor]) -> kan_c
         k=spec["k"],
         seed=spec["seed"],
         mult_arity=spec.get("mult_arity", 2),
+        auto_save=False,  # (sessions keep their own edit history; no in-memory versions)
     )
     model.set_reference_input(dataset["train_input"])
     return model

@@ -193,7 +193,7 @@ def fit_dict(fit) -> dict[str, Any]:
 def formula(model: kan_core.KAN, dataset: dict, variables: list[str]) -> dict[str, Any]:
     """The symbolic formula; while incomplete, spline edges appear as ``phi_l_i_j(...)``."""
     complete = bool(kan_core.formula_complete(model))
-    exprs = model.symbolic_formula(var_names=variables, placeholders=not complete)
+    exprs = kan_core.symbolic_formula(model, variables, placeholders=not complete)
     outputs = [
         {"sympy": str(e), "latex": kan_core.to_latex(e), "mathml": kan_core.to_mathml(e)}
         if complete

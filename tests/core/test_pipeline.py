@@ -3,7 +3,15 @@
 import sympy
 import torch
 
-from kan_core import KAN, dataset_from_formula, formula_fidelity, to_latex, to_mathml, to_python
+from kan_core import (
+    KAN,
+    dataset_from_formula,
+    formula_fidelity,
+    symbolic_formula,
+    to_latex,
+    to_mathml,
+    to_python,
+)
 
 
 def test_toy_pipeline_recovers_exp_sin_plus_square():
@@ -19,7 +27,7 @@ def test_toy_pipeline_recovers_exp_sin_plus_square():
     fits = model.auto_symbolic()
     assert sorted(f.name for f in fits.values()) == ["exp", "sin", "x^2"]
     model.fit(ds, opt="LBFGS", steps=50)
-    (expr,) = model.symbolic_formula()
+    (expr,) = symbolic_formula(model)
     x1, x2 = sympy.symbols("x_1 x_2", real=True)
     assert expr == sympy.exp(sympy.sin(sympy.pi * x1) + x2**2)
     fid = formula_fidelity(model, ds)

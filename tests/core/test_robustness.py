@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from kan_core import KAN, create_dataset, dataset_from_formula
+from kan_core import KAN, create_dataset, dataset_from_formula, symbolic_formula
 from kan_core.formula import to_python
 
 
@@ -158,11 +158,11 @@ def test_formula_variable_names():
     m.set_reference_input(_data())
     m.auto_symbolic(lib=["x", "x^2"])
     with pytest.raises(ValueError, match="must differ"):
-        m.symbolic_formula(var_names=["a", "a"])
+        symbolic_formula(m, ["a", "a"])
     with pytest.raises(ValueError, match="2 inputs"):
-        m.symbolic_formula(var_names=["a"])
+        symbolic_formula(m, ["a"])
     names = ["temp (C)", "lambda"]  # e.g. CSV columns
-    exprs = m.symbolic_formula(var_names=names)
+    exprs = symbolic_formula(m, names)
     ns: dict = {}
     exec(to_python(exprs, names), ns)  # noqa: S102 — our own generated source
     x = _data(5)
