@@ -1,9 +1,12 @@
-"""``kan-workbench serve [--host] [--port] [--data-dir]``: run the server with uvicorn."""
+"""``kan-workbench serve [--host] [--port] [--data-dir]``: run the server with uvicorn.
+``kan-workbench open PATH [--data CSV] [--url URL]``: open a model (a kan_core file, or a pykan
+checkpoint prefix) in a new session on a running server; prints one line, the owner link."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
 from .config import Settings
@@ -26,11 +29,35 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )
+    opener = sub.add_parser("open", help="open a model in a new session; print its owner link")
+    opener.add_argument(
+        "path",
+        help="a kan_core model file, or a pykan checkpoint prefix (PATH of saveckpt(PATH): "
+        "PATH_config.yml, PATH_state, PATH_cache_data)",
+    )
+    opener.add_argument("--data", default=None, help="a CSV: the model's inputs, then its output")
+    opener.add_argument(
+        "--url", default=None, help="the server (default $KAN_WB_URL or http://127.0.0.1:8000)"
+    )
     return parser
+
+
+def open_model(args) -> int:
+    from .client import ClientError, open_path
+
+    try:
+        link = open_path(args.path, args.data, args.url)
+    except (ClientError, OSError) as exc:
+        print(f"kan-workbench open: {exc}", file=sys.stderr)
+        return 1
+    print(link)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "open":
+        return open_model(args)
     overrides = {
         k: v
         for k, v in {"host": args.host, "port": args.port, "data_dir": args.data_dir}.items()
