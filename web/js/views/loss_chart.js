@@ -11,7 +11,7 @@ import { h, fmt } from "../dom.js";
 // Tick labels such as 1.35×10⁻⁶ need room: automargin grows the margins to fit them, and the
 // axis titles stand off the labels instead of overlapping them.
 const LAYOUT = {
-  margin: { l: 16, r: 12, t: 8, b: 16 },
+  margin: { l: 16, r: 12, t: 8, b: 44 },
   xaxis: { title: { text: "step", standoff: 8 }, zeroline: false, automargin: true },
   yaxis: { type: "log", title: { text: "RMSE", standoff: 10 }, exponentformat: "power", automargin: true },
   legend: { orientation: "h", x: 1, xanchor: "right", y: 1, bgcolor: "rgba(255,255,255,0.7)" },
@@ -69,6 +69,7 @@ export class LossChart {
   redraw() {
     this.stale = false;
     this.lastDraw = performance.now();
+    this.renderSummary(); // first: the summary's height decides the plot's (no clipped title)
     const m = this.store.metrics;
     const trace = (name, key, color, dash) => ({
       name,
@@ -85,7 +86,6 @@ export class LossChart {
       m.length ? layout : { ...layout, annotations: [emptyNote(this.store.isOwner)], xaxis: { visible: false }, yaxis: { visible: false }, showlegend: false },
       CONFIG,
     );
-    this.renderSummary();
   }
 
   lossName() {
@@ -97,13 +97,14 @@ export class LossChart {
     const now = this.now;
     const train = now ? now.train : last?.train_loss;
     const test = now ? now.test : last?.test_loss;
-    const why = now ? (NOW_TEXT[now.kind] ?? "after the last edit") : null;
-    this.summary.replaceChildren(
+    const why = now ? (NOW_TEXT[now.kind] ?? "now, after the last edit") : null;
+    const parts = [
       h("span.metric", {}, "train ", h("b", { "data-metric": "train" }, fmt(train))),
       h("span.metric", {}, "test ", h("b", { "data-metric": "test" }, fmt(test))),
       why ? h("span.now", { "data-loss-now": now.kind, title: "the loss of the model as it is now; the chart shows training" }, why) : null,
       h("span.hint", {}, `loss = ${this.lossName()}, log scale`),
-    );
+    ];
+    this.summary.replaceChildren(...parts.filter(Boolean));
   }
 }
 

@@ -1,0 +1,148 @@
+"""Lessons in the browser: honest page state (Undo/Reset readouts, Ctrl+Z after a click, the
+compact view of a pruned network, un-reject, loss-chart labels, no owner hints for viewers)."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from helpers import open_as_owner
+from playwright.sync_api import Page, expect
+
+
+def _trained(live_server, preset: str, steps: int = 20, **body) -> dict:
+    status, created = live_server.api("POST", "/api/sessions", {"preset": preset, **body})
+    assert status == 201, created
+    token = created["owner_token"]
+    if steps:
+        live_server.api("POST", f"/api/sessions/{created['id']}/train", {"steps": steps}, token)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        _, snap = live_server.api("GET", f"/api/sessions/{created['id']}", token=token)
+        if snap["step"] >= steps and snap["status"] in ("paused", "idle"):
+            return created
+        time.sleep(0.2)
+    raise AssertionError("training did not finish")
+
+
+def _readout(page: Page, which: str) -> float:
+    text = page.locator(f'[data-metric="{which}"]').inner_text()
+    m = re.fullmatch(r"([\d.]+)(?:×10([⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+))?", text)
+    assert m, text
+    sup = str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")
+    return float(m[1]) * (10 ** int(m[2].translate(sup)) if m[2] else 1)
+
+
+def test_undo_says_what_it_discards_and_every_readout_follows(
+    page: Page, base_url, live_server, problems
+):
+    created = _trained(live_server, "sum_of_squares", steps=10)
+    open_as_owner(page, base_url, created, "Sum of squares")
+    trained = _readout(page, "train")
+    page.locator('[data-edge="0,0,0"]').click()
+    page.get_by_role("button", name="Prune", exact=True).click()
+    expect(page.locator('[data-edge="0,0,0"]')).to_have_attribute("data-state", "pruned")
+    expect(page.locator('[data-loss-now="prune_edge"]')).to_have_text("now, after the last edit")
+    pruned = _readout(page, "train")
+    assert pruned > 2 * trained  # the readout is the pruned model's loss, not the last step's
+    # train 3 steps with the toolbar's Step button: the focus stays on that button
+    page.get_by_label("steps per Step click").fill("3")
+    step_btn = page.get_by_role("button", name="Step", exact=True)
+    step_btn.click()
+    expect(page.locator("[data-step]")).to_have_text("13")
+    undo = page.get_by_role("button", name="Undo", exact=True)
+    expect(undo).to_have_attribute(
+        "title",
+        re.compile(
+            r'undo "pruned edge \(0, 0, 0\)".*step 10.*the 3 training steps since are discarded'
+        ),
+    )
+    step_btn.focus()
+    page.keyboard.press("Control+z")  # Ctrl+Z works with a toolbar button focused
+    expect(page.locator('[data-edge="0,0,0"]')).to_have_attribute("data-state", "active")
+    expect(page.locator(".toast")).to_contain_text(["3 training steps since are discarded"])
+    expect(page.locator('[data-loss-now="undo"]')).to_have_text("now, after Undo")
+    assert abs(_readout(page, "train") - trained) <= 0.02 * trained  # the step-10 model again
+    expect(page.locator("ol.history li.undone")).to_have_count(1)
+
+    page.get_by_role("button", name="Reset", exact=True).click()
+    expect(page.locator('[data-loss-now="reset"]')).to_have_text("now, after Reset")
+    assert _readout(page, "train") > 3 * trained  # the initial weights' loss
+    problems.assert_none()
+
+
+def test_a_pruned_network_has_a_compact_view(
+    page: Page, base_url, live_server, problems, artifacts
+):
+    created = _trained(live_server, "toy", steps=3)
+    token = created["owner_token"]
+    live_server.api("POST", f"/api/sessions/{created['id']}/nodes/1/0/prune", None, token)
+    live_server.api("POST", f"/api/sessions/{created['id']}/nodes/1/3/prune", None, token)
+    open_as_owner(page, base_url, created, "toy")
+    expect(page.locator("[data-edge]")).to_have_count(15)
+    expect(page.locator("[data-live-width]")).to_have_text("live network [2, 3, 1] of [2, 5, 1]")
+    page.get_by_label("Compact view").check()
+    expect(page.locator("[data-edge]")).to_have_count(2 * 3 + 3)
+    expect(page.locator('[data-node="1,0"]')).to_have_count(0)
+    expect(page.locator('[data-edge="0,1,1"]')).to_be_visible()
+    page.screenshot(path=str(artifacts / "lessons-compact-view.png"))
+    # restoring a node (an edit) redraws the compact view with it
+    live_server.api("POST", f"/api/sessions/{created['id']}/nodes/1/0/restore", None, token)
+    expect(page.locator("[data-edge]")).to_have_count(2 * 4 + 4)
+    page.get_by_label("Compact view").uncheck()
+    expect(page.locator("[data-edge]")).to_have_count(15)
+    problems.assert_none()
+
+
+def test_a_rejected_candidate_can_be_unrejected(page: Page, base_url, live_server, problems):
+    created = _trained(live_server, "toy", steps=5)
+    open_as_owner(page, base_url, created, "toy")
+    page.locator('[data-edge="0,0,0"]').click()
+    rows = page.locator("tr.cand")
+    expect(rows.first).to_be_visible()
+    name = rows.first.get_attribute("data-candidate")
+    rows.first.get_by_role("button", name="Reject", exact=True).click()
+    expect(page.locator(f'tr.cand[data-candidate="{name}"]')).to_have_count(0)
+    page.get_by_role("button", name=f"Un-reject {name}", exact=True).click()
+    expect(page.locator(f'tr.cand[data-candidate="{name}"]')).to_have_count(1)
+    expect(page.locator(".rejected")).to_have_count(0)
+    problems.assert_none()
+
+
+def test_loss_chart_labels_are_whole_and_titles_clear(page: Page, base_url, live_server, problems):
+    created = _trained(live_server, "sum_of_squares", steps=40)
+    open_as_owner(page, base_url, created, "Sum of squares")
+    expect(page.locator(".loss-plot .ytick text").first).to_be_visible()
+    boxes = page.evaluate(
+        """() => {
+          const plot = document.querySelector('.loss-plot').getBoundingClientRect();
+          const ticks = [...document.querySelectorAll('.loss-plot .ytick text')].map(t => t.getBoundingClientRect());
+          const title = document.querySelector('.loss-plot .ytitle').getBoundingClientRect();
+          const xticks = [...document.querySelectorAll('.loss-plot .xtick text')].map(t => t.getBoundingClientRect());
+          const xtitle = document.querySelector('.loss-plot .xtitle').getBoundingClientRect();
+          return {plot: [plot.left, plot.bottom], tickLeft: Math.min(...ticks.map(t => t.left)),
+                  titleRight: title.right, xtickBottom: Math.max(...xticks.map(t => t.bottom)),
+                  xtitleTop: xtitle.top, xtitleBottom: xtitle.bottom,
+                  texts: [...document.querySelectorAll('.loss-plot .ytick text')].map(t => t.textContent)};
+        }"""
+    )
+    assert any("10" in t for t in boxes["texts"]), boxes["texts"]  # powers of ten are shown
+    assert boxes["tickLeft"] >= boxes["plot"][0], boxes  # no tick label cut at the left
+    assert boxes["titleRight"] <= boxes["tickLeft"], boxes  # the title beside, not over, them
+    assert boxes["xtitleTop"] >= boxes["xtickBottom"] - 1, boxes
+    assert boxes["xtitleBottom"] <= boxes["plot"][1] + 1, boxes
+    problems.assert_none()
+
+
+def test_viewers_see_no_owner_hints(page: Page, base_url, live_server, problems):
+    status, created = live_server.api("POST", "/api/sessions", {"preset": "toy"})
+    assert status == 201
+    page.goto(f"{base_url}/sessions/{created['id']}?view={created['viewer_token']}")
+    expect(page.locator("[data-edge]").first).to_be_visible()
+    expect(page.locator(".status")).to_have_text("Not trained yet")
+    page.locator('[data-edge="0,0,0"]').click()
+    expect(page.locator("tr.cand").first).to_be_visible()
+    text = page.locator("body").inner_text()
+    for owner_only in ("press Play", "Accept snaps", "can be undone", "Restore brings", "Redo"):
+        assert owner_only not in text, owner_only
+    problems.assert_none()
