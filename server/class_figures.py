@@ -49,7 +49,7 @@ def summarise(model: kan_core.KAN, dataset: dict, variables: list[str]) -> dict[
         symbolic += int(sym.sum())
         live += int((on & ~sym).sum())
     complete = bool(kan_core.formula_complete(model))
-    exprs = model.symbolic_formula(var_names=variables, placeholders=not complete)
+    exprs = kan_core.symbolic_formula(model, variables, placeholders=not complete)
     expr = exprs[0] if exprs else sympy.Integer(0)
     text = str(expr) if complete else sympy.sstr(expr, order="none")
     out = {
