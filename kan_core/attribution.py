@@ -176,4 +176,5 @@ def prune_input(model, threshold=1e-2, active_inputs=None, x=None):
     old_ids = getattr(model, "input_id", None)
     ids = torch.arange(n_in) if old_ids is None else torch.as_tensor(old_ids)
     new.input_id = ids[torch.tensor(keep, dtype=torch.long)]
+    new.input_width = n_in if model.input_width is None else model.input_width
     return new

@@ -194,6 +194,7 @@ class KAN(PykanExtras, PykanState, nn.Module):
     def _check_input(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` as ``(batch, in)`` in the model's dtype (integer and other float inputs are
         converted, as the trainer converts datasets)."""
+        x = self._select_inputs(x)  # (after prune_input: the kept columns of the original input)
         if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.shape[1] != self.layers[0].in_dim:
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise ValueError(f"input must be (batch, {self.layers[0].in_dim}), got {shape}")

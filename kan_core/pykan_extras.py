@@ -12,6 +12,20 @@ __all__ = ["PykanExtras"]
 class PykanExtras:
     """Mixed into ``KAN``; methods here use only ``KAN``'s public surface."""
 
+    input_id = None  # after prune_input: the kept inputs, as columns of the original input
+    input_width = None  # … and how many columns that input had
+
+    def _select_inputs(self, x):
+        """``x[:, input_id]`` when ``x`` has the original input's width (pykan's forward does
+        this after ``prune_input``); anything else unchanged."""
+        if (
+            self.input_id is not None
+            and getattr(x, "dim", lambda: 0)() == 2
+            and x.shape[1] == self.input_width
+        ):
+            return x[:, self.input_id]
+        return x
+
     # --- attribution (kan_core.attribution) ----------------------------------------------------
     def attribute(self, l=None, i=None, out_score=None, plot=True, x=None):
         """pykan's ``attribute``. With no ``l``: scores for the whole network, returned as
@@ -58,5 +72,72 @@ class PykanExtras:
         (its ``input_id`` picks the kept columns) or the kept columns alone."""
         from .attribution import prune_input
 
-        del log_history  # (version history is the model's own business)
-        return prune_input(self, threshold, active_inputs, x)
+        new = prune_input(self, threshold, active_inputs, x)
+        return self._logged_as_next(new, "prune_input") if log_history else new
+
+    # --- structure (kan_core.editing) ----------------------------------------------------------
+    def expand_depth(self):
+        """Append a layer of identity edges (pykan's ``expand_depth``); the function is kept."""
+        from .editing import expand_depth
+
+        expand_depth(self)
+
+    def expand_width(self, layer_id, n_added_nodes, sum_bool=True, mult_arity=2):
+        """Add nodes to a hidden layer (pykan's ``expand_width``): new sum nodes go first, new
+        mult nodes last; their edges are the symbolic zero, so the function is kept."""
+        from .editing import expand_width
+
+        expand_width(self, layer_id, n_added_nodes, sum_bool, mult_arity)
+
+    def perturb(self, mag=1.0, mode="non-intrusive"):
+        """pykan's ``perturb``: splines switched on at ``mag`` where ``mode`` says (edges that
+        are live symbolic functions keep only their function in kan_core)."""
+        from .editing import perturb
+
+        perturb(self, mag, mode)
+        self.log_history("perturb")
+
+    def set_mode(self, l, i, j, mode, mask_n=None):
+        """pykan's ``set_mode``: ``"s"`` symbolic, ``"n"`` spline (``"ns"``: both — kan_core's
+        edges are one or the other; a warning, nothing changes)."""
+        from .editing import set_mode
+
+        set_mode(self, l, i, j, mode, mask_n)
+
+    def remove_edge(self, l, i, j, log_history=True):
+        """pykan's ``remove_edge``: mask edge ``(l, i, j)``."""
+        self.prune_edge(l, i, j)
+        if log_history:
+            self.log_history("remove_edge")
+
+    def remove_node(self, l, i, mode="all", log_history=True):
+        """pykan's ``remove_node``: mask the edges into (``"down"``), out of (``"up"``) or around
+        (``"all"``) node ``(l, i)``."""
+        from .editing import remove_node
+
+        remove_node(self, l, i, mode)
+        if log_history:
+            self.log_history("remove_node")
+
+    def swap(self, l, i1, i2, log_history=True):
+        """Exchange two nodes of hidden layer ``l`` (pykan's ``swap``); the function is kept."""
+        from .editing import swap
+
+        swap(self, l, i1, i2)
+        if log_history:
+            self.log_history("swap")
+
+    @property
+    def connection_cost(self):
+        """pykan's ``connection_cost`` of the attribution edge scores."""
+        from .attribution import attribute
+        from .editing import connection_cost
+
+        return connection_cost(attribute(self)[1])
+
+    def auto_swap(self, x=None):
+        """pykan's ``auto_swap``: reorder hidden nodes to shorten the important connections."""
+        from .editing import auto_swap
+
+        auto_swap(self, x)
+        self.log_history("auto_swap")

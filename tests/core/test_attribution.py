@@ -64,7 +64,8 @@ def test_prune_input_keeps_pykans_inputs_and_function(k):
     assert small.input_id.tolist() == case["kept"]
     assert small.width_in[0] == len(case["kept"]) < m.width_in[0]
     x = case["x"]
-    with torch.no_grad():
+    with torch.no_grad():  # pykan's pruned model reads the original inputs; ours the kept ones too
+        torch.testing.assert_close(small(x), case["pruned_y"], **CLOSE)
         torch.testing.assert_close(small(x[:, case["kept"]]), case["pruned_y"], **CLOSE)
     assert m.width_in[0] == x.shape[1]  # the original is untouched
 
@@ -74,7 +75,13 @@ def test_prune_input_by_hand_and_bad_requests():
     small = m.prune_input(active_inputs=[2, 0])
     assert small.input_id.tolist() == [2, 0] and small.width == [2, 5, 1]
     again = small.prune_input(active_inputs=[1])  # ids stay columns of the original input
-    assert again.input_id.tolist() == [0]
+    assert again.input_id.tolist() == [0] and again.input_width == 3
+    x = CASES[0]["x"]
+    with torch.no_grad():
+        torch.testing.assert_close(again(x), again(x[:, :1]))
+        assert small(x).shape == (x.shape[0], 1)
+    with pytest.raises(ValueError, match="input must be"):
+        small(x[:, :1])
     with pytest.raises(IndexError, match="out of range"):
         m.prune_input(active_inputs=[0, 3])
     with pytest.raises(ValueError, match="no input"):
