@@ -4,11 +4,14 @@ Train with sparsity regularisation, prune, refine grids, snap edges to symbolic 
 read off a closed-form formula. No I/O beyond ``save``/``load``; no printing.
 """
 
+from importlib.util import find_spec as _find_spec
+
 from .curves import edge_curve as edge_curve
 from .curves import edge_curves as edge_curves
 from .datasets import PRESETS as PRESETS
 from .datasets import Preset as Preset
 from .datasets import create_dataset as create_dataset
+from .datasets import create_dataset_from_data as create_dataset_from_data
 from .datasets import dataset_from_formula as dataset_from_formula
 from .datasets import validate_dataset as validate_dataset
 from .discover import DiscoverResult as DiscoverResult
@@ -48,6 +51,48 @@ from .train import fit as fit
 
 ALLOCATOR_TUNED = tune_allocator()  # see kan_core.runtime (opt out: KAN_CORE_TUNE_MALLOC=0)
 
+MultKAN = KAN  # pykan's class name
+
+# pykan's ``from kan import *`` also hands out the libraries its modules import — torch, nn,
+# NumPy as np, sympy and (by ``from sympy import *``) sympy's names, matplotlib's plt — and its
+# tutorials use them unprefixed. The star import here gives the ones they use; plt only where
+# matplotlib is installed, imported on first use (``import kan_core`` never imports it).
+import numpy as np  # noqa: E402
+import sympy  # noqa: E402
+import torch  # noqa: E402
+from sympy import (  # noqa: E402
+    Abs,
+    E,
+    Float,
+    Integer,
+    Rational,
+    Symbol,
+    cos,
+    exp,
+    expand,
+    lambdify,
+    latex,
+    log,
+    nsimplify,
+    pi,
+    simplify,
+    sin,
+    sqrt,
+    symbols,
+    tan,
+    tanh,
+)
+from torch import nn  # noqa: E402
+
+
+def __getattr__(name: str):
+    if name == "plt":  # (lazily: matplotlib is optional and slow to import)
+        import matplotlib.pyplot as plt
+
+        return plt
+    raise AttributeError(f"module 'kan_core' has no attribute {name!r}")
+
+
 __all__ = [
     "DiscoverResult",
     "complexity",
@@ -76,6 +121,7 @@ __all__ = [
     "b_spline_basis",
     "compile_formula",
     "create_dataset",
+    "create_dataset_from_data",
     "ex_round",
     "curve_to_coef",
     "dataset_from_formula",
@@ -91,4 +137,32 @@ __all__ = [
     "to_python",
     "tune_allocator",
     "validate_dataset",
+    # pykan's star import (see above)
+    "MultKAN",
+    "np",
+    "nn",
+    "sympy",
+    "torch",
+    "Abs",
+    "E",
+    "Float",
+    "Integer",
+    "Rational",
+    "Symbol",
+    "cos",
+    "exp",
+    "expand",
+    "lambdify",
+    "latex",
+    "log",
+    "nsimplify",
+    "pi",
+    "simplify",
+    "sin",
+    "sqrt",
+    "symbols",
+    "tan",
+    "tanh",
 ]
+if _find_spec("matplotlib") is not None:
+    __all__.append("plt")

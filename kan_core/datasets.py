@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
-from .compat import pykan_keywords
+from .compat import check_device, pykan_keywords
 from .config import is_int
 from .parser import parse_formula
 
-__all__ = ["PRESETS", "Preset", "create_dataset", "dataset_from_formula", "validate_dataset"]
+__all__ = [
+    "PRESETS",
+    "Preset",
+    "create_dataset",
+    "create_dataset_from_data",
+    "dataset_from_formula",
+    "validate_dataset",
+]
 
 KEYS = ("train_input", "train_label", "test_input", "test_label")
 MAX_SAMPLES = 10_000_000  # per split
@@ -37,24 +45,24 @@ def create_dataset(
     train_num: int = 1000,
     test_num: int = 1000,
     seed: int = 0,
+    f_mode: str = "col",
+    normalize_input: bool = False,
+    normalize_label: bool = False,
     **pykan_kw,
 ) -> dict:
     """Uniform samples in ``ranges`` (a pair, or one pair per variable); labels ``f(x)``.
 
-    ``f`` maps ``(batch, n_var)`` to ``(batch, 1)`` (or ``(batch,)``). Non-finite labels raise.
-    pykan's ``f_mode``, ``normalize_input``, ``normalize_label`` and ``device`` are accepted at
-    their defaults (pass them by name: pykan's third positional argument is ``f_mode``).
+    ``f`` maps ``(batch, n_var)`` to ``(batch, 1)`` (or ``(batch,)``); with ``f_mode="row"``
+    (pykan's) it takes ``(n_var, batch)``, so ``f = lambda x: x[0] * x[1]``. Non-finite labels
+    raise. ``normalize_input`` / ``normalize_label``: shift and scale to the training split's
+    mean 0 and std 1, as pykan. pykan's ``device`` is accepted for the CPU. (pykan's third
+    positional argument is ``f_mode``; a string there is taken as one.)
     """
-    pykan_keywords(
-        "create_dataset",
-        pykan_kw,
-        at_default={
-            "f_mode": "col",
-            "normalize_input": False,
-            "normalize_label": False,
-            "device": "cpu",
-        },
-    )
+    pykan_keywords("create_dataset", pykan_kw, at_default={"device": "cpu"})
+    if isinstance(ranges, str):  # create_dataset(f, 2, "row") in pykan's argument order
+        f_mode, ranges = ranges, (-1, 1)
+    if f_mode not in ("col", "row"):
+        raise ValueError(f"f_mode must be 'col' or 'row', got {f_mode!r}")
     for name, v, least in (
         ("n_var", n_var, 1),
         ("train_num", train_num, 1),
@@ -73,7 +81,7 @@ def create_dataset(
 
     def sample(n):
         x = torch.rand(n, n_var, generator=gen) * span + lo
-        y = torch.as_tensor(f(x))  # (a NumPy result too)
+        y = torch.as_tensor(f(x if f_mode == "col" else x.T))  # (a NumPy result too)
         y = y.unsqueeze(1) if y.dim() == 1 else y
         if y.dim() != 2 or y.shape[0] != n:
             raise ValueError(f"f must map (batch, {n_var}) to (batch, n_out), got {tuple(y.shape)}")
@@ -83,7 +91,45 @@ def create_dataset(
     te_x, te_y = sample(test_num)
     ds = dict(zip(KEYS, (tr_x, tr_y, te_x, te_y), strict=True))
     validate_dataset(ds)
+    for part, on in (("input", normalize_input), ("label", normalize_label)):
+        if on:
+            train = ds[f"train_{part}"]
+            mean, std = train.mean(0, keepdim=True), train.std(0, keepdim=True)
+            if train.shape[0] < 2 or bool((std == 0).any()):
+                raise ValueError(f"cannot normalize the {part}s: a column has no spread")
+            for split in ("train", "test"):
+                ds[f"{split}_{part}"] = (ds[f"{split}_{part}"] - mean) / std
     return ds
+
+
+def create_dataset_from_data(inputs, labels, train_ratio: float = 0.8, device="cpu", seed=None):
+    """pykan's ``create_dataset_from_data``: a random ``train_ratio`` of the rows for training,
+    the rest for testing (``seed``: a fixed split; pykan's draws from NumPy's global state, as
+    here without one). ``inputs`` ``(n, n_var)``, ``labels`` ``(n, n_out)`` or ``(n,)``."""
+    check_device(device)
+    inputs, labels = torch.as_tensor(inputs), torch.as_tensor(labels)
+    if inputs.dim() != 2 or labels.dim() not in (1, 2) or labels.shape[0] != inputs.shape[0]:
+        raise ValueError(
+            f"inputs must be (n, n_var) and labels (n, n_out) with the same n, got "
+            f"{tuple(inputs.shape)} and {tuple(labels.shape)}"
+        )
+    if not (isinstance(train_ratio, int | float) and 0 < train_ratio < 1):
+        raise ValueError(f"train_ratio must be between 0 and 1, got {train_ratio!r}")
+    n = inputs.shape[0]
+    n_train = int(n * train_ratio)
+    if n_train < 1 or n_train >= n:
+        raise ValueError(f"{n} rows with train_ratio {train_ratio} leave a split empty")
+    if seed is None:
+        order = torch.from_numpy(np.random.permutation(n))
+    else:
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(int(seed)))
+    train_id, test_id = order[:n_train].sort().values, order[n_train:].sort().values
+    return {
+        "train_input": inputs[train_id].detach(),
+        "test_input": inputs[test_id].detach(),
+        "train_label": labels[train_id].detach(),
+        "test_label": labels[test_id].detach(),
+    }
 
 
 def dataset_from_formula(

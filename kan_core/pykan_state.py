@@ -204,6 +204,17 @@ class PykanState:
             self._act_memo = memo
         return memo[2]
 
+    # pykan's attributes, each read from the cache (AttributeError before any forward pass)
+    acts = property(lambda self: None if self.cache_data is None else self._activations().acts)
+    acts_premult = property(lambda self: self._activations().acts_premult)
+    spline_preacts = property(lambda self: self._activations().spline_preacts)
+    spline_postacts = property(lambda self: self._activations().spline_postacts)
+    spline_postsplines = property(lambda self: self._activations().spline_postsplines)
+    acts_scale = property(lambda self: self._activations().acts_scale)
+    acts_scale_spline = property(lambda self: self._activations().acts_scale_spline)
+    edge_actscale = property(lambda self: self._activations().edge_actscale)
+    subnode_actscale = property(lambda self: self._activations().subnode_actscale)
+
     def get_act(self, x=None) -> None:
         """pykan's ``get_act``: a forward pass on ``x`` (a tensor, or a dataset dict: its
         ``train_input``; default: the last input) that fills the activation cache."""
