@@ -26,6 +26,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .formula { font-size: 1.2rem; overflow-x: auto; } .undone { text-decoration: line-through; }
 code { font-family: ui-monospace, Menlo, Consolas, monospace; }
 """
+_PHI = re.compile(r"<mi>phi_(\d+)_(\d+)_(\d+)</mi>")
 _UNSAFE_MATHML = re.compile(
     r"(?i)<\s*/?\s*(script|iframe|img|svg|style|a|foreignobject)\b|\son\w+\s*="
 )
@@ -59,14 +60,15 @@ def _table(head: list[str], rows: list[list[str]], nums: set[int] = frozenset())
 
 
 def mathml_or_text(mathml: str | None, text: str) -> str:
-    """Our printer's MathML (its names are escaped); anything that looks like markup beyond
-    MathML falls back to the formula as escaped text."""
+    """Our printer's MathML (its names are escaped), placeholders ``phi_l_i_j`` shown as φ with
+    the subscript l,i,j as on the page; anything that looks like markup beyond MathML falls back
+    to the formula as escaped text."""
     if mathml and mathml.lstrip().startswith("<math") and not _UNSAFE_MATHML.search(mathml):
-        return mathml
+        return _PHI.sub(r"<msub><mi>φ</mi><mrow><mn>\1,\2,\3</mn></mrow></msub>", mathml)
     return f"<code>{escape(text)}</code>"
 
 
-def formula_section(formula: dict, target: str) -> str:
+def formula_section(formula: dict, target: str, snap_edges: list[dict]) -> str:
     outputs = formula.get("outputs") or []
     if not outputs:
         return f'<p class="muted">{_t(formula.get("message") or "no formula yet")}</p>'
@@ -81,6 +83,13 @@ def formula_section(formula: dict, target: str) -> str:
         facts = (
             f"<p>Test RMSE of the formula: <b>{_num(formula.get('formula_rmse'))}</b>; "
             f"of the network: {_num(formula.get('network_rmse'))}.</p>"
+        )
+    elif formula.get("placeholders"):
+        n = sum(1 for e in snap_edges if e["state"] == "symbolic")
+        live = sum(1 for e in snap_edges if e["state"] != "pruned")
+        facts = (
+            f'<p class="muted">{n} of {live} live edges are snapped. φ with the subscript l,i,j '
+            "is edge (l, i, j), still a learned spline.</p>"
         )
     else:
         facts = f'<p class="muted">{_t(formula.get("message"))}</p>'
@@ -138,12 +147,18 @@ def dataset_section(data: dict) -> str:
 
 
 def training_facts(snap: dict) -> str:
-    width = " × ".join(str(w) for w in snap["width"])
+    """Shape, grid, step and the loss now (``loss_now``: after the last edit) or, without it,
+    the last training step's."""
+    width = ", ".join(str(w) for w in snap["width"])
+    now = snap.get("loss_now")
     last = (snap.get("metrics") or [{}])[-1]
+    train, test = (
+        (now["train"], now["test"]) if now else (last.get("train_loss"), last.get("test_loss"))
+    )
     return (
         f"<p>Network width [{escape(width)}], grid {_num(snap.get('grid'))}, "
         f"k {_num(snap.get('k'))}; step {_num(snap.get('step'))}; "
-        f"train RMSE {_num(last.get('train_loss'))}, test RMSE {_num(last.get('test_loss'))}.</p>"
+        f"train loss {_num(train)}, test loss {_num(test)} (RMSE).</p>"
     )
 
 
@@ -159,7 +174,7 @@ def build(snap: dict, formula: dict, data: dict, svg: str, target: str) -> str:
 <h1>KAN Workbench report</h1>
 <p class="muted">Session {escape(snap["id"])} · {escape(when)}</p>
 <h2>Formula</h2>
-{formula_section(formula, target)}
+{formula_section(formula, target, snap["edges"])}
 <h2>Network</h2>
 {training_facts(snap)}
 <div class="diagram">{svg}</div>

@@ -37,6 +37,7 @@ ERRORS = {
     404: {"description": "unknown session"},
 }
 PNG_SCALE = 2.0  # pixels per diagram unit
+LOSS_WAIT_S = 2.0  # the report's current loss waits this long for a busy worker
 
 
 async def link_reader(
@@ -152,12 +153,23 @@ async def report_html(s: LinkReader, reads: ReadsDep, pruned: Pruned = "hide") -
     fits, edit history, dataset summary. No script."""
     snap, sc = await _scene(s, pruned)
     formula = await reads.formula(s)
+    snap["loss_now"] = await _current_loss(s)
     data = await asyncio.to_thread(
         report.dataset_summary, s.dataset, list(s.variables), s.target, s.spec
     )
     svg = export.to_svg(sc, "network diagram")
     page = report.build(snap, formula, data, svg, s.target)
     return _file(page, "text/html; charset=utf-8", f"kan-{s.id}-report.html")
+
+
+async def _current_loss(s: Session) -> dict | None:
+    """The model's train/test loss as it is now (after edits), from the worker; None if busy."""
+    fut = s.submit(lambda s: s.current_loss(), s)
+    try:
+        return await asyncio.wait_for(asyncio.wrap_future(fut), LOSS_WAIT_S)
+    except TimeoutError:
+        fut.cancel()
+        return None
 
 
 @router.get(

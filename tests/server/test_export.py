@@ -243,3 +243,14 @@ def test_prune_inputs_below_a_threshold_is_an_undoable_edit(client):
     assert snap["history"][-1]["kind"] == "prune_inputs"
     assert client.post(s.url("/undo"), headers=s.headers).status_code == 200
     assert {e["state"] for e in _snap(client, s)["edges"]} == {"active"}
+
+
+def test_report_of_a_partial_formula_and_the_loss_now(client, snapped):
+    """Placeholders read φ with the subscript l,i,j (as on the page); the loss is the model's
+    after the last edit, as the edit events report it."""
+    text = client.get(snapped.url("/report.html"), params={"token": snapped.viewer}).text
+    assert "phi_" not in text and "<msub><mi>φ</mi><mrow><mn>1,0,0</mn>" in text
+    sess = client.app.state.manager.get_live(snapped.id)
+    loss = sess.submit(lambda s: s.current_loss(), sess).result(10)
+    assert f"train loss {loss['train']:.4g}, test loss {loss['test']:.4g}" in text
+    assert "<code>sin</code>" in text and "pruned edge (0, 1, 2)" in text

@@ -41,6 +41,7 @@ export class DiagramTools {
       ["Diagram (PNG)", () => "/diagram.png" + query(), `kan-${id}.png`, "the network as drawn here, as a picture"],
       ["Report (HTML)", () => "/report.html", `kan-${id}-report.html`, "one page: diagram, formula and its error, snapped edges, history, data"],
     ];
+    const menu = h("details.export-menu", {}, h("summary", { "data-export-menu": "" }, "Download"));
     const list = h("div.export-items", { role: "menu" });
     Object.assign(list.style, {
       position: "absolute", right: "0", top: "1.8rem", zIndex: "5", display: "flex", flexDirection: "column", gap: "0.25rem",
@@ -49,11 +50,14 @@ export class DiagramTools {
     });
     for (const [label, path, name, title] of items) {
       const btn = h("button", { type: "button", role: "menuitem", title, "data-export": label }, label);
-      btn.addEventListener("click", () => this.download(path(), name, btn));
+      btn.addEventListener("click", () => {
+        menu.open = false;
+        this.download(path(), name, btn);
+      });
       list.append(btn);
     }
     list.append(h("label.inline", { title: "leave pruned edges out of the SVG and PNG" }, this.hidePruned, " hide pruned edges"));
-    const menu = h("details.export-menu", {}, h("summary", { "data-export-menu": "" }, "Download"), list);
+    menu.append(list);
     menu.style.position = "relative";
     return menu;
   }
@@ -81,7 +85,7 @@ export class DiagramTools {
   _importance() {
     const select = h(
       "select",
-      { "data-importance": "", "aria-label": "importance shown by the diagram" },
+      { "data-importance-select": "", "aria-label": "importance shown by the diagram" },
       h("option", { value: "activation" }, "activation"),
       h("option", { value: "attribution" }, "attribution"),
     );
