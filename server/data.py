@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 import kan_core
+from kan_core import classification
 
 from .budget import count_edges, over_budget
 from .config import Settings
@@ -35,6 +36,18 @@ def presets() -> list[dict[str, Any]]:
             "description": getattr(p, "description", ""),
         }
         for p in kan_core.PRESETS
+    ] + [
+        {
+            "name": p.name,
+            "title": p.title,
+            "formula": "",
+            "width": list(p.width),
+            "ranges": [list(r) for r in p.ranges],
+            "description": p.description,
+            "task": "classification",
+            "look_for": p.look_for,
+        }
+        for p in classification.CLASSIFICATION_PRESETS
     ]
 
 
@@ -55,6 +68,8 @@ def check_formula(formula: str) -> dict[str, Any]:
 def preset_preview(name: str, n: int) -> dict[str, Any]:
     """The target on an ``n``×``n`` grid over the first two variables (others at their range's
     middle), for a thumbnail; a curve when there is only one variable."""
+    if name in classification.BY_NAME:
+        return _class_preview(name, n)
     by_name = {p.name: p for p in kan_core.PRESETS}
     if name not in by_name:
         raise SpecError(f"unknown preset {name!r}")
@@ -81,6 +96,19 @@ def preset_preview(name: str, n: int) -> dict[str, Any]:
         "y": axes[1].tolist(),
         "z": [[_finite(v) for v in row] for row in z],
     }
+
+
+def _class_preview(name: str, n: int) -> dict[str, Any]:
+    """A classification preset's classes on an ``n``×``n`` grid (each cell the class of the
+    nearest of 2,000 sample points): the thumbnail of where each class lives."""
+    p = classification.BY_NAME[name]
+    ds = classification.classification_dataset(name, train_num=2000, test_num=2, seed=0)
+    axes = [torch.linspace(lo, hi, n) for lo, hi in p.ranges]
+    gx, gy = torch.meshgrid(axes[0], axes[1], indexing="xy")
+    grid = torch.stack([gx.reshape(-1), gy.reshape(-1)], 1)
+    nearest = torch.cdist(grid, ds["train_input"]).argmin(1)
+    z = ds["train_label"][nearest].reshape(n, n).float().tolist()
+    return {"variables": ["x_1", "x_2"], "x": axes[0].tolist(), "y": axes[1].tolist(), "z": z}
 
 
 def _finite(v: float) -> float | None:
@@ -113,7 +141,15 @@ def build_spec(req: SessionCreate, settings: Settings) -> dict[str, Any]:
         "train": req.train.model_dump(),
     }
     samples = req.train_num + req.test_num  # a CSV's own rows instead, below
-    if req.preset is not None:
+    if req.train.loss == "cross_entropy" and req.preset not in classification.BY_NAME:
+        raise SpecError("train.loss: cross_entropy needs class labels: use a classification preset")
+    if req.preset in classification.BY_NAME:
+        c = classification.BY_NAME[req.preset]
+        variables, width = ["x_1", "x_2"], list(req.width or c.width)
+        spec["train"]["loss"] = "cross_entropy"  # pykan's classification setup
+        spec.update(kind="preset", preset=c.name, task="classification", target="class")
+        spec["ranges"] = [list(r) for r in c.ranges]
+    elif req.preset is not None:
         by_name = {p.name: p for p in kan_core.PRESETS}
         if req.preset not in by_name:
             raise SpecError(f"unknown preset {req.preset!r}; choose from {sorted(by_name)}")
@@ -160,7 +196,10 @@ def check_limits(spec: dict[str, Any], settings: Settings, samples: int) -> None
     arity = spec.get("mult_arity", 2)
     if width[0] not in (n_var, [n_var, 0]):
         raise SpecError(f"width: first layer must be {n_var} (one per variable), got {width[0]}")
-    if width[-1] not in (1, [1, 0]):
+    if spec.get("task") == "classification":
+        if width[-1] not in (2, [2, 0]):
+            raise SpecError(f"width: last layer must be 2 (one logit per class), got {width[-1]}")
+    elif width[-1] not in (1, [1, 0]):
         raise SpecError(f"width: last layer must be 1 (one target), got {width[-1]}")
     if len(width) - 1 > settings.max_depth:
         raise SpecError(f"width: at most {settings.max_depth} layers")
@@ -231,6 +270,13 @@ def build_dataset(
             "test_input": table[test][:, inputs],
             "test_label": table[test][:, [target]],
         }
+    elif spec.get("task") == "classification":
+        try:
+            dataset = classification.classification_dataset(
+                spec["preset"], spec["train_num"], spec["test_num"], spec["seed"]
+            )
+        except ValueError as exc:
+            raise SpecError(f"dataset: {exc}") from None
     else:
         dataset = kan_core.dataset_from_formula(
             spec["formula"],
@@ -240,7 +286,7 @@ def build_dataset(
             seed=spec["seed"],
         )
     try:
-        kan_core.validate_dataset(dataset)
+        kan_core.validate_dataset(dataset, class_labels=spec.get("task") == "classification")
     except ValueError as exc:
         raise SpecError(f"dataset: {exc}") from None
     return dataset

@@ -23,7 +23,7 @@ from .expiry import AccessLog
 from .manager import SessionManager
 from .ratelimit import RateLimiter
 from .reads import Reads
-from .routes import classes, discover, edges, export, health, presets, sessions
+from .routes import classes, discover, edges, export, health, lessons, presets, sessions
 from .security import SecurityHeaders, install_log_redaction
 from .store import Store
 from .stream import router as stream_router
@@ -99,7 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # added before SecurityHeaders so that its headers wrap the 413 too.
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
-    for module in (health, presets, sessions, edges, discover, export, classes):
+    for module in (health, presets, sessions, edges, discover, export, classes, lessons):
         app.include_router(module.router)
     app.include_router(classes.extra)
     app.include_router(stream_router)

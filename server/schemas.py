@@ -46,6 +46,9 @@ class TrainSettings(Strict):
     # λ means the same whatever the target's units (kan_core's TrainOptions.scale_aware); False
     # gives pykan's loss exactly
     scale_aware: bool = True
+    # the data loss: the MSE, or pykan's classification loss (cross-entropy on the last layer's
+    # logits, labels are class indices), which the classification presets use (fixed at create)
+    loss: Literal["mse", "cross_entropy"] = "mse"
 
 
 class TrainSettingsPatch(Strict):
@@ -128,6 +131,8 @@ class Preset(BaseModel):
     width: list[WidthEntry]
     ranges: list[list[float]]
     description: str = ""
+    task: Literal["regression", "classification"] = "regression"
+    look_for: str = Field("", description="what a lesson should watch for (classification)")
 
 
 class PresetPreview(BaseModel):

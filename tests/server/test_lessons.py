@@ -10,6 +10,7 @@ import torch
 from srv_helpers import create, is_event, read_until, train
 
 import kan_core
+import kan_core.classification
 
 
 def _loss_of(client, s, kind: str, send) -> dict:
@@ -84,3 +85,81 @@ def test_a_rejected_candidate_can_be_unrejected(client):
     sugg = client.get(s.url("/edges/0/0/0/suggestions?topk=30"), headers=s.headers).json()
     assert sugg["rejected"] == [] and "sin" in [c["name"] for c in sugg["candidates"]]
     assert client.get(s.url(), headers=s.headers).json()["rejects"] == {}
+
+
+# --- classification sessions ----------------------------------------------------------------
+def test_presets_list_the_classification_problems_with_what_to_look_for(client):
+    presets = {p["name"]: p for p in client.get("/api/presets").json()}
+    for name in ("circle", "xor", "gaussians", "spiral"):
+        p = presets[name]
+        assert p["task"] == "classification" and p["width"][-1] == 2
+        assert len(p["look_for"]) > 40
+    assert presets["toy"]["task"] == "regression"
+    prev = client.get("/api/presets/circle/preview?n=21").json()
+    z = prev["z"]
+    assert z[10][10] == 1 and z[0][0] == 0 and z[20][20] == 0  # inside / corners outside
+
+
+def test_a_classification_session_trains_with_cross_entropy(client):
+    s = create(client, preset="circle")
+    snap = client.get(s.url(), headers=s.headers).json()
+    assert snap["train"]["loss"] == "cross_entropy" and snap["width"] == [2, 2]
+    assert [n["label"] for n in snap["nodes"] if n["l"] == 1] == ["class0", "class1"]
+    before = client.get(s.url("/regions?n=12"), headers=s.viewer_headers).json()
+    ev = train(client, s, 15)
+    assert ev["kind"] == "trained"
+    metrics = client.get(s.url(), headers=s.headers).json()["metrics"]
+    assert metrics[-1]["train_loss"] < metrics[0]["train_loss"]
+    reg = client.get(s.url("/regions?n=12"), headers=s.viewer_headers).json()
+    assert len(reg["x"]) == 12 and len(reg["p"]) == 12 and len(reg["p"][0]) == 12
+    assert reg["accuracy"]["test"] > 0.9 > before["accuracy"]["test"] - 0.2
+    # independent check: the centre is class 1, the corners class 0, with the data's own rule
+    ds = kan_core.classification.classification_dataset("circle", 200, 100, seed=0)
+    assert reg["points"]["label"][:50] == ds["train_label"][:50].tolist()
+    assert reg["p"][6][6] > 0.5 > reg["p"][0][0]
+    # the √cross-entropy readout after an edit matches a recomputation
+    loss = _loss_of(
+        client, s, "prune_edge", lambda: client.post(s.url("/edges/0/0/0/prune"), headers=s.headers)
+    )
+    assert loss["train"] > 0 and loss["test"] > 0
+
+
+def test_classification_requests_are_checked(client):
+    r = client.post("/api/sessions", json={"formula": "x_1", "train": {"loss": "cross_entropy"}})
+    assert r.status_code == 422 and "classification preset" in r.text
+    r = client.post("/api/sessions", json={"preset": "xor", "width": [2, 3, 1]})
+    assert r.status_code == 422 and "one logit per class" in r.text
+    s = create(client, preset="toy")
+    r = client.get(s.url("/regions"), headers=s.headers)
+    assert r.status_code == 409 and "classification" in r.text
+    assert client.get(s.url("/regions?n=500"), headers=s.headers).status_code == 422
+
+
+# --- trace one input ------------------------------------------------------------------------
+def test_trace_follows_one_input_through_every_edge(client):
+    s = create(client, preset="toy")
+    train(client, s, 3)
+    t = client.get(s.url("/trace?x=0.3&x=-0.5"), headers=s.viewer_headers).json()
+    assert t["x"] == [0.3, -0.5] and t["variables"] == ["x_1", "x_2"]
+    assert [len(v) for v in t["nodes"]] == [2, 5, 1] and len(t["edges"]) == 2 * 5 + 5
+    assert all(-1.01 <= lo and hi <= 1.01 for lo, hi in t["ranges"])
+    # each node is the sum of its incoming edges' y; each edge's x is its input node's value
+    for l in (1, 2):
+        for j, value in enumerate(t["nodes"][l]):
+            incoming = sum(e["y"] for e in t["edges"] if e["l"] == l - 1 and e["j"] == j)
+            assert value == pytest.approx(incoming, rel=2e-3, abs=2e-3)  # 4-digit values
+    for e in t["edges"]:
+        assert e["x"] == pytest.approx(t["nodes"][e["l"]][e["i"]], rel=1e-3)
+    assert t["nodes"][0] == pytest.approx([0.3, -0.5])
+    # a pruned edge adds nothing
+    client.post(s.url("/edges/0/1/2/prune"), headers=s.headers)
+    t2 = client.get(s.url("/trace?x=0.3&x=-0.5"), headers=s.headers).json()
+    assert next(e["y"] for e in t2["edges"] if (e["l"], e["i"], e["j"]) == (0, 1, 2)) == 0
+    # the default is the middle of the data; bad input is a 422 naming the problem
+    mid = client.get(s.url("/trace"), headers=s.headers).json()
+    assert mid["x"] == pytest.approx([(lo + hi) / 2 for lo, hi in mid["ranges"]], abs=1e-3)
+    r = client.get(s.url("/trace?x=1"), headers=s.headers)
+    assert r.status_code == 422 and "give 2 value" in r.text
+    r = client.get(s.url("/trace?x=1&x=1e9"), headers=s.headers)
+    assert r.status_code == 422 and "finite" in r.text
+    assert client.get(s.url("/trace?x=a&x=1"), headers=s.headers).status_code == 422

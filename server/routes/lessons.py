@@ -1,0 +1,39 @@
+"""Lesson reads: decision regions of a classifier, one input traced through the network."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+
+from .. import lessons
+from ..deps import ReaderSession
+from ..sessions import CommandError
+from .sessions import ERRORS
+
+router = APIRouter(prefix="/api/sessions/{session_id}", tags=["lessons"], responses=ERRORS)
+
+
+async def _read(s, fn, *args):
+    model = await lessons.model_copy(s)
+    try:
+        return await asyncio.to_thread(fn, model, s, *args)
+    except CommandError as exc:
+        raise HTTPException(exc.status, exc.message) from None
+
+
+@router.get("/regions")
+async def regions(s: ReaderSession, n: Annotated[int, Query(ge=8, le=80)] = 40) -> dict:
+    """A classifier's P(class 1) on an n×n grid over its two inputs, its training points
+    (≤ 400) and accuracy; 409 for a regression session."""
+    return await _read(s, lessons.regions, n)
+
+
+@router.get("/trace")
+async def trace(
+    s: ReaderSession, x: Annotated[list[float] | None, Query(max_length=64)] = None
+) -> dict:
+    """One input (``?x=0.3&x=-0.2``, one per input; default: the data's middle) through the
+    network: node values per layer, each edge's (x, y), the inputs' data ranges."""
+    return await _read(s, lessons.trace, x)
