@@ -237,6 +237,7 @@ def test_prune_inputs_below_a_threshold_is_an_undoable_edit(client):
     assert r.status_code == 200, r.text
     name = _snap(client, s)["variables"][low]
     assert r.json()["kind"] == "prune_inputs" and name in r.json()["summary"]
+    assert r.json()["warnings"] == []  # cutting that input was asked for
     snap = _snap(client, s)
     states = {(e["i"], e["state"]) for e in snap["edges"] if e["l"] == 0}
     assert states == {(low, "pruned"), (high, "active")}

@@ -19,10 +19,17 @@ export class DiagramTools {
     this.loadedAt = 0;
     this.loading = false;
     this.hidePruned = h("input", { type: "checkbox", "data-export-hide-pruned": "" });
-    this.el = h("div.diagram-tools", { "data-diagram-tools": "" }, this._importance(), this._menu());
+    // Two rows at the top right, clear of the output node's label at the top centre: the
+    // importance toggle and the menu; under them, in attribution mode, "Prune inputs below".
+    const select = this._importance();
+    this.pruneBox = this.store.isOwner ? this._pruneInputs() : null;
+    const row = h("div", {}, select, this._menu());
+    Object.assign(row.style, { display: "flex", gap: "0.6rem", alignItems: "center" });
+    this.el = h("div.diagram-tools", { "data-diagram-tools": "" }, row, this.pruneBox);
     Object.assign(this.el.style, {
-      position: "absolute", top: "4px", right: "8px", display: "flex", gap: "0.6rem", alignItems: "center",
-      fontSize: "0.85rem", background: "rgba(255,255,255,0.88)", padding: "0.15rem 0.5rem", borderRadius: "6px",
+      position: "absolute", top: "4px", right: "8px", display: "flex", flexDirection: "column", gap: "0.3rem",
+      alignItems: "flex-end", fontSize: "0.85rem", background: "rgba(255,255,255,0.88)", padding: "0.15rem 0.5rem",
+      borderRadius: "6px",
     });
     root.append(this.el);
     const refresh = () => this.mode === "attribution" && this._loadSoon();
@@ -90,10 +97,7 @@ export class DiagramTools {
       h("option", { value: "attribution" }, "attribution"),
     );
     select.addEventListener("change", () => this.setMode(select.value));
-    const wrap = h("span.importance", {}, h("label.inline", { title: "what the wires' darkness shows: activation spread (pykan's default), or KAN 2.0 attribution of each edge to the outputs" }, "importance ", select));
-    this.pruneBox = this.store.isOwner ? this._pruneInputs() : null;
-    if (this.pruneBox) wrap.append(this.pruneBox);
-    return wrap;
+    return h("label.inline.importance", { title: "what the wires' darkness shows: activation spread (pykan's default), or KAN 2.0 attribution of each edge to the outputs" }, "importance ", select);
   }
 
   _pruneInputs() {
