@@ -80,7 +80,7 @@ class PruneInputsRequest(Strict):
     threshold: Finite = Field(1e-2, ge=0, le=1e6, description="prune inputs scoring below this")
 
 
-class Scored(Strict):
+class AttributionScore(Strict):
     l: int
     i: int
     j: int | None = None
@@ -88,8 +88,8 @@ class Scored(Strict):
 
 
 class AttributionScores(Strict):
-    nodes: list[Scored] = Field(description="node (l, i): pykan's node_scores[l][i]")
-    edges: list[Scored] = Field(description="edge (l, i, j): pykan's edge_scores[l][j, i]")
+    nodes: list[AttributionScore] = Field(description="node (l, i): pykan's node_scores[l][i]")
+    edges: list[AttributionScore] = Field(description="edge (l, i, j): pykan's edge_scores[l][j, i]")
     max_edge: float | None = Field(description="the largest edge score (the page shows score/max)")
 
 
