@@ -119,10 +119,18 @@ function renderCards(root, byKey, students, api, toasts) {
   for (const [key, card] of byKey) if (!seen.has(key)) (card.el.remove(), byKey.delete(key));
 }
 
-/** Complete formulas first, then the larger share of symbolic edges, fewer live edges, more steps. */
+/** Complete formulas first, then the larger share of symbolic edges, fewer edges left, more
+ *  steps. (`live_edges` counts spline edges still learning, `symbolic_edges` the snapped ones.) */
 export function byProgress(a, b) {
-  const share = (x) => (x.live_edges ? (x.symbolic_edges || 0) / x.live_edges : 0);
-  return (b.complete - a.complete) || (share(b) - share(a)) || ((a.live_edges ?? 1e9) - (b.live_edges ?? 1e9)) || ((b.step || 0) - (a.step || 0)) || a.name.localeCompare(b.name);
+  const left = (x) => (x.live_edges ?? 1e9) + (x.symbolic_edges || 0);
+  const share = (x) => (left(x) < 1e9 && left(x) > 0 ? (x.symbolic_edges || 0) / left(x) : 0);
+  return (b.complete - a.complete) || (share(b) - share(a)) || (left(a) - left(b)) || ((b.step || 0) - (a.step || 0)) || a.name.localeCompare(b.name);
+}
+
+/** A formula so far, for people: placeholders phi_l_i_j read as φ with subscripts. */
+function readable(formula) {
+  const sub = (d) => [...d].map((c) => "₀₁₂₃₄₅₆₇₈₉"[c]).join("");
+  return prettyFormula(formula.replace(/phi_(\d+)_(\d+)_(\d+)/g, (_, l, i, j) => `φ${sub(l)},${sub(i)},${sub(j)}`));
 }
 
 function studentCard(st, api, toasts) {
@@ -150,7 +158,9 @@ function studentCard(st, api, toasts) {
     replace(facts,
       fact("step", next.step ?? "–"), fact("test RMSE", next.test_rmse == null ? "–" : fmt(next.test_rmse)),
       fact("live edges", next.live_edges ?? "–"), fact("symbolic", next.symbolic_edges ?? "–"));
-    formula.textContent = next.formula ? prettyFormula(next.formula) : next.session ? "no formula yet" : "no copy yet (hand out copies)";
+    el.dataset.progress = String(next.complete ? 1 : 0);
+    formula.title = next.formula ? readable(next.formula) : "";
+    formula.textContent = next.formula ? readable(next.formula) : next.session ? "no formula yet" : "no copy yet (hand out copies)";
     replace(mini, miniDiagram(next.live_edges || 0, next.symbolic_edges || 0));
     const viewer = next.session?.viewer_token;
     open.hidden = !viewer;
@@ -162,13 +172,13 @@ function studentCard(st, api, toasts) {
 
 const fact = (label, value) => h("div", {}, h("dt", {}, label), h("dd", {}, String(value)));
 
-/** One square per live edge, red when snapped to a formula: progress at a glance. */
+/** One square per edge left (not pruned), red when snapped to a formula: progress at a glance. */
 function miniDiagram(live, symbolic) {
-  const n = Math.min(live, 48);
+  const n = Math.min(live + symbolic, 48);
   const per = 12;
   const cols = Math.min(n, 16) || 1;
   const rows = Math.ceil(n / cols) || 1;
-  const svg = s("svg.mini-diagram", { viewBox: `0 0 ${cols * per} ${rows * per}`, width: cols * per, height: rows * per, role: "img", "aria-label": `${live} live edges, ${symbolic} symbolic` });
+  const svg = s("svg.mini-diagram", { viewBox: `0 0 ${cols * per} ${rows * per}`, width: cols * per, height: rows * per, role: "img", "aria-label": `${live} spline edges, ${symbolic} symbolic` });
   for (let k = 0; k < n; k++) {
     svg.append(s("rect", { x: (k % cols) * per + 1, y: Math.floor(k / cols) * per + 1, width: per - 2, height: per - 2, rx: 2, class: k < symbolic ? "sym-edge" : "live-edge" }));
   }
@@ -185,7 +195,7 @@ async function renderBoard(board, api, view) {
   board.hidden = false;
   const body = rows.map((r, k) => h("tr", { "data-rank": k + 1 },
     h("td", {}, String(k + 1)), h("td", {}, r.name), h("td.num", {}, r.test_nrmse == null ? "–" : fmt(r.test_nrmse)),
-    h("td.num", {}, r.complexity ?? "–"), h("td", {}, h("code", {}, r.formula ? prettyFormula(r.formula) : "–"))));
+    h("td.num", {}, r.complexity ?? "–"), h("td", {}, h("code", {}, r.formula ? readable(r.formula) : "–"))));
   const revealed = view.revealed ? h("p.revealed", {}, "The answer: ", h("code", {}, prettyFormula(view.revealed.formula))) : null;
   replace(board, h("h2", {}, "Leaderboard"), h("p.muted", {}, "Ranked by test NRMSE, then complexity."), revealed,
     h("table.board", {}, h("thead", {}, h("tr", {}, h("th", {}, "#"), h("th", {}, "name"), h("th", {}, "test NRMSE"), h("th", {}, "complexity"), h("th", {}, "formula"))), h("tbody", {}, body)));

@@ -117,7 +117,16 @@ export class ClassBar {
     else if (st?.paused) notes.push("The teacher paused the class.");
     if (!this.onCopy && st?.handed_out && st?.me?.session) notes.push("Your copy is ready.");
     this.note.textContent = notes.join(" ");
+    if (this.onCopy) this.honourPause(!!st?.paused && !st?.ended);
     this.renderDoing();
+  }
+
+  /** While the teacher pauses the class, the copy's Play is off (the server paused it too). */
+  honourPause(paused) {
+    const play = document.querySelector(".toolbar button.play");
+    if (!play || play.disabled === paused) return;
+    play.disabled = paused;
+    if (paused) play.title = "the teacher paused the class";
   }
 
   renderDoing() {
