@@ -49,6 +49,8 @@ BASE_FUNS = {name: partial(base_forward, name) for name in BASE_FUNCTIONS}
 class KANLayer(nn.Module):
     """Shapes: input ``(batch, in_dim)`` → output ``(batch, out_dim)``; ``K = grid + k`` bases."""
 
+    y_th: float | None = None  # (class default: layers built before the attribute existed)
+
     def __init__(
         self,
         in_dim: int,
@@ -82,6 +84,7 @@ class KANLayer(nn.Module):
         self.packed = nn.Parameter(pack(coef, scale_base, scale_sp, affine))
         self.sym_funs: dict[tuple[int, int], str] = {}
         self.sym_r2: dict[tuple[int, int], float] = {}  # R² when each edge was snapped
+        self.y_th: float | None = None  # set: symbolic functions avoid singularities (pykan)
         self._inv_key = None
         self._groups = None
         self._feature_cache: list[dict] = []
@@ -142,8 +145,9 @@ class KANLayer(nn.Module):
         return self._inv
 
     def _sym_plan(self) -> tuple[torch.Tensor, torch.Tensor, list]:
-        """Unpruned symbolic edges ordered by function: ``(in_idx, out_idx, [(torch_fn, start,
-        stop), ...])`` — one gather and one scatter for all of them, one call per function."""
+        """Unpruned symbolic edges ordered by function: ``(in_idx, out_idx, [(name, torch_fn,
+        start, stop), ...])`` — one gather and one scatter for all of them, one call per
+        function."""
         key = (self.mask.data_ptr(), self.mask._version)
         if self._groups is None or self._groups[0] != key:
             edges = sorted(
@@ -152,7 +156,7 @@ class KANLayer(nn.Module):
             spans, start = [], 0
             for name, group in itertools.groupby(edges, key=lambda e: e[0]):
                 n = len(list(group))
-                spans.append((SYMBOLIC_LIB[name].torch_fn, start, start + n))
+                spans.append((name, SYMBOLIC_LIB[name].torch_fn, start, start + n))
                 start += n
             ii = torch.tensor([e[1] for e in edges], dtype=torch.long)
             jj = torch.tensor([e[2] for e in edges], dtype=torch.long)
@@ -252,7 +256,11 @@ class KANLayer(nn.Module):
         ii, jj, spans = self._sym_plan()
         p = (self.affine if affine is None else affine)[ii, jj]  # (n, 4)
         z = torch.addcmul(p[:, 1:2], xt[ii], p[:, 0:1])
-        parts = [fn(z[a:b]) for fn, a, b in spans]
+        if self.y_th is not None:  # pykan's singularity_avoiding (kan_core.pykan_training)
+            from .pykan_training import soften
+
+            spans = [(name, soften(name, fn, self.y_th), a, b) for name, fn, a, b in spans]
+        parts = [fn(z[a:b]) for _, fn, a, b in spans]
         f = parts[0] if len(parts) == 1 else torch.cat(parts) if parts else z
         return ii, jj, torch.addcmul(p[:, 3:4], f, p[:, 2:3])
 
@@ -359,6 +367,7 @@ class KANLayer(nn.Module):
             if i in pos_i and j in pos_j
         }
         new._inv_key, new._groups, new._feature_cache, new._live_key = None, None, [], None
+        new.y_th = self.y_th
         return new
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from .compat import FIT_KEYWORDS, pykan_keywords
@@ -23,15 +24,36 @@ from .fused import regularization, regularization_grads
 from .layer import network_backward, network_forward
 from .lbfgs import LBFGS
 from .pykan_state import zero_frozen_grads
+from .pykan_training import (
+    DEFAULT_METRIC,
+    avoid_singularities,
+    check_metric,
+    coef_penalty,
+    metric_scales,
+)
 from .twin import Float64Twin
 
 __all__ = ["StepResult", "TrainOptions", "Trainer", "fit", "loss_and_grads", "regularization"]
 
 
-def loss_and_grads(model, x, y, lamb=0.0, lamb_l1=1.0, lamb_entropy=2.0, loss_fn=None, y_scale=1.0):
+def loss_and_grads(
+    model,
+    x,
+    y,
+    lamb=0.0,
+    lamb_l1=1.0,
+    lamb_entropy=2.0,
+    loss_fn=None,
+    y_scale=1.0,
+    lamb_coef=0.0,
+    lamb_coefdiff=0.0,
+    reg_metric=DEFAULT_METRIC,
+):
     """The training loss ``mse + lamb·reg`` and its gradient: sets every parameter's ``.grad``
     (``None`` where autograd leaves it ``None``); returns ``(loss, mse, reg)`` as floats.
-    ``loss_fn(pred, y)`` (pykan's) replaces the MSE (and is returned in its place).
+    ``loss_fn(pred, y)`` (pykan's) replaces the MSE (and is returned in its place). pykan's
+    ``lamb_coef``, ``lamb_coefdiff`` and ``reg_metric`` (``kan_core.pykan_training``) count with
+    ``lamb > 0``, as there.
 
     A model without symbolic edges — all of training before snapping — is differentiated by
     hand with no autograd graph (``network_forward`` / ``network_backward``): the same
@@ -43,8 +65,31 @@ def loss_and_grads(model, x, y, lamb=0.0, lamb_l1=1.0, lamb_entropy=2.0, loss_fn
     on ``s·y`` has the same optimum as on ``y``, scaled (the MSE scales by s², hidden edges
     not at all, output edges by s).
     """
-    if loss_fn is not None or any(layer.sym_funs for layer in model.layers):
-        return _loss_and_grads_autograd(model, x, y, lamb, lamb_l1, lamb_entropy, loss_fn, y_scale)
+    metric = reg_metric if lamb > 0 else DEFAULT_METRIC
+    if loss_fn is not None or metric != DEFAULT_METRIC or any(l.sym_funs for l in model.layers):
+        loss, mse, reg = _loss_and_grads_autograd(
+            model, x, y, lamb, lamb_l1, lamb_entropy, loss_fn, y_scale, metric
+        )
+    else:
+        loss, mse, reg = _loss_and_grads_fused(model, x, y, lamb, lamb_l1, lamb_entropy, y_scale)
+    if lamb > 0 and (lamb_coef or lamb_coefdiff):
+        pen = _add_coef_penalty(model, lamb, lamb_coef, lamb_coefdiff)
+        loss, reg = loss + lamb * pen, reg + pen
+    return loss, mse, reg
+
+
+def _add_coef_penalty(model, lamb, lamb_coef, lamb_coefdiff) -> float:
+    """pykan's coefficient penalty: its value, its gradient (× ``lamb``) added to ``.grad``."""
+    packed = [layer.packed for layer in model.layers]
+    with torch.enable_grad():
+        pen = coef_penalty(model, lamb_coef, lamb_coefdiff)
+        grads = torch.autograd.grad(pen, packed)
+    for p, g in zip(packed, grads, strict=True):
+        p.grad = lamb * g if p.grad is None else p.grad + lamb * g
+    return float(pen.detach())
+
+
+def _loss_and_grads_fused(model, x, y, lamb, lamb_l1, lamb_entropy, y_scale):
     with torch.no_grad():
         pred, scales, tapes = network_forward(model.layers, x.T, lamb > 0, layouts=model.layouts)
         diff = pred - y.T
@@ -82,12 +127,17 @@ def _data_loss(pred, y, loss_fn=None):
     return loss.reshape(())
 
 
-def _loss_and_grads_autograd(model, x, y, lamb, lamb_l1, lamb_entropy, loss_fn=None, y_scale=1.0):
+def _loss_and_grads_autograd(
+    model, x, y, lamb, lamb_l1, lamb_entropy, loss_fn=None, y_scale=1.0, metric=DEFAULT_METRIC
+):
     for p in model.parameters():
         p.grad = None
     with torch.enable_grad():
         if lamb > 0:
-            pred, scales = model.forward_with_reg(x)
+            if metric == DEFAULT_METRIC:
+                pred, scales = model.forward_with_reg(x)
+            else:
+                pred, scales = metric_scales(model, x, metric)
             scales[-1] = scales[-1] / y_scale
             reg = regularization(scales, lamb_l1, lamb_entropy) * y_scale**2
         else:
@@ -114,6 +164,13 @@ class TrainOptions:
     lbfgs_iters: int = 20  # LBFGS iterations per step, as pykan
     loss_fn: object = None  # (pykan) a loss of (prediction, label) instead of the MSE; autograd
     max_bad_steps: int = 3  # consecutive rolled-back steps before stopping
+    # pykan's (kan_core.pykan_training): coefficient L1 and smoothness penalties, the scores
+    # the penalty is taken of, and singularity-avoiding symbolic functions (threshold y_th)
+    lamb_coef: float = 0.0
+    lamb_coefdiff: float = 0.0
+    reg_metric: str = DEFAULT_METRIC
+    singularity_avoiding: bool = False
+    y_th: float = 1000.0
     # λ in the target's units (False: pykan's loss) or independent of them (True: the penalty
     # is scaled by the training target's std; see loss_and_grads)
     scale_aware: bool = False
@@ -123,7 +180,14 @@ class TrainOptions:
             raise ValueError(f"opt must be 'LBFGS' or 'Adam', got {self.opt!r}")
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"lr must be a positive number, got {self.lr}")
-        for name in ("lamb", "lamb_l1", "lamb_entropy"):
+        check_metric(self.reg_metric)
+        if not isinstance(self.singularity_avoiding, bool):
+            raise ValueError(
+                f"singularity_avoiding must be True or False, got {self.singularity_avoiding!r}"
+            )
+        if not (isinstance(self.y_th, int | float) and math.isfinite(self.y_th) and self.y_th > 0):
+            raise ValueError(f"y_th must be a positive number, got {self.y_th!r}")
+        for name in ("lamb", "lamb_l1", "lamb_entropy", "lamb_coef", "lamb_coefdiff"):
             v = getattr(self, name)
             if not (math.isfinite(v) and v >= 0):
                 raise ValueError(f"{name} must be ≥ 0, got {v}")
@@ -252,14 +316,28 @@ class Trainer:
 
         def closure():
             loss, last["mse"], last["reg"] = loss_and_grads(
-                target, x, y, o.lamb, o.lamb_l1, o.lamb_entropy, o.loss_fn, self.y_scale
+                target,
+                x,
+                y,
+                o.lamb,
+                o.lamb_l1,
+                o.lamb_entropy,
+                o.loss_fn,
+                self.y_scale,
+                o.lamb_coef,
+                o.lamb_coefdiff,
+                o.reg_metric,
             )
             zero_frozen_grads(target)  # pykan's sp_trainable / sb_trainable = False
             return loss
 
         opt = self._optimizer(target)
         try:
-            opt.step(closure)
+            if o.singularity_avoiding:  # (the twin's layers, when it is the target)
+                with avoid_singularities(target, o.y_th):
+                    opt.step(closure)
+            else:
+                opt.step(closure)
             error = None
         except (RuntimeError, ValueError, IndexError) as exc:  # e.g. a singular line search
             error = f"{type(exc).__name__}: {exc}"
@@ -356,17 +434,21 @@ def _check_labels(model, dataset: dict, custom_loss: bool) -> None:
 
 
 def fit(model, dataset, opt="LBFGS", steps=100, callback=None, metrics=None, **options) -> dict:
-    """pykan's ``fit``: run ``steps`` steps; returns the history dict (RMSE losses; with pykan's
-    ``loss_fn``, the square root of that loss, as pykan records it).
+    """pykan's ``fit``: run ``steps`` steps; returns the history dict (RMSE losses as NumPy
+    float64 scalars; with pykan's ``loss_fn``, the square root of that loss, as pykan records it).
 
     ``callback(result, trainer)`` runs after every step; returning ``False`` stops early.
     ``metrics``: callables taking no arguments (as pykan's), each called after every step and
     recorded under its ``__name__``. Divergence never raises: bad steps are rolled back and listed
-    in ``history["diverged"]``. pykan's display-only keywords (``log``, ``display_metrics``, …)
-    are accepted and ignored; its unimplemented features (``lamb_coef``, ``reg_metric``, …) raise
-    unless left at pykan's defaults.
+    in ``history["diverged"]``. pykan's display-only keywords (``log``, ``display_metrics``,
+    ``save_fig``, …) are accepted and ignored; its training keywords (``lamb_coef``,
+    ``lamb_coefdiff``, ``reg_metric``, ``singularity_avoiding``, ``y_th``, ``batch``,
+    ``loss_fn``, grid-update steps) are ``TrainOptions`` fields.
     """
-    options = pykan_keywords("fit", options, *FIT_KEYWORDS, own=TrainOptions.__dataclass_fields__)
+    own = TrainOptions.__dataclass_fields__
+    display, at_default = FIT_KEYWORDS
+    at_default = {k: v for k, v in at_default.items() if k not in own}  # (implemented here)
+    options = pykan_keywords("fit", options, (*display, "save_fig_freq"), at_default, own=own)
     if not is_int(steps, 0):
         raise ValueError(f"steps must be a whole number ≥ 0, got {steps!r}")
     metrics = list(metrics or ())
@@ -384,7 +466,16 @@ def fit(model, dataset, opt="LBFGS", steps=100, callback=None, metrics=None, **o
             break
         if trainer.stopped:
             break
-    return trainer.history
+    return _pykan_history(trainer.history)
+
+
+def _pykan_history(history: dict) -> dict:
+    """The history with its losses as NumPy float64 scalars: plain floats to Python (and JSON),
+    and ``.item()`` works, as on pykan's 0-d arrays."""
+    out = dict(history)
+    for key in ("train_loss", "test_loss", "reg"):
+        out[key] = [np.float64(v) for v in history[key]]
+    return out
 
 
 def _name(metric) -> str:
