@@ -254,8 +254,10 @@ def _node(n: dict, geo: dict, last: int) -> list[Shape]:
             title=f"node ({n['l']},{n['i']}) {label}: {n['state']}, importance {n.get('score')}",
         )
     ]
-    if n.get("kind") == "mult":
-        out.append(Shape("text", box=(x, y + r * 0.55), text="×", size=round(r * 1.5), fill=INK))
+    if n.get("kind") == "mult":  # ×, drawn (every renderer and font has lines)
+        d = r * 0.45
+        cross = ((x - d, y - d), (x + d, y + d), None, (x - d, y + d), (x + d, y - d))
+        out.append(Shape("path", points=cross, stroke=INK, width=1.6))
     if n["l"] == 0 or n["l"] == last:
         ty = y + geo["node_r"] + 16 if n["l"] == 0 else y - geo["node_r"] - 7
         size = max(geo["font"] + 2, 13)

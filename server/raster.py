@@ -6,12 +6,35 @@ Dashes (Pillow has none) are cut by hand; text uses Pillow's bundled FreeType fo
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import io
 import math
+from pathlib import Path
 
 from PIL import Image, ImageColor, ImageDraw, ImageFont
 
 from .export import INK, Scene, Shape
+
+FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu")  # Debian, Fedora
+
+
+@functools.cache
+def _font_file(bold: bool) -> str | None:
+    """DejaVu Sans (wide Unicode coverage) from the system or matplotlib's package data, if
+    either is there; else None (Pillow's bundled font, Latin only)."""
+    name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
+    dirs = list(FONT_DIRS)
+    spec = importlib.util.find_spec("matplotlib")  # its files only; matplotlib is not imported
+    if spec and spec.origin:
+        dirs.append(str(Path(spec.origin).parent / "mpl-data" / "fonts" / "ttf"))
+    return next((str(Path(d) / name) for d in dirs if (Path(d) / name).is_file()), None)
+
+
+@functools.lru_cache(maxsize=64)
+def _font(size: int, bold: bool):
+    path = _font_file(bold)
+    return ImageFont.truetype(path, size) if path else ImageFont.load_default(size=size)
 
 
 def to_png(sc: Scene, scale: float = 2.0) -> bytes:
@@ -102,7 +125,7 @@ def _draw(draw, sh: Shape, k: float) -> None:
             ]
             _lines(draw, ring, stroke, width, dash)
     else:
-        font = ImageFont.load_default(size=max(1, round(sh.size * k)))
+        font = _font(max(1, round(sh.size * k)), sh.bold)
         anchor = {"middle": "ms", "start": "ls", "end": "rs"}[sh.anchor]
         xy = (sh.box[0] * k, sh.box[1] * k)
         if sh.halo:
@@ -115,7 +138,7 @@ def _draw(draw, sh: Shape, k: float) -> None:
                 stroke_width=round(1.5 * k),
                 stroke_fill=(255, 255, 255, 255),
             )
-        bold = max(1, round(0.35 * k)) if sh.bold else 0
+        bold = max(1, round(0.35 * k)) if sh.bold and _font_file(True) is None else 0
         draw.text(
             xy,
             sh.text,

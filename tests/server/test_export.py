@@ -255,3 +255,32 @@ def test_report_of_a_partial_formula_and_the_loss_now(client, snapped):
     loss = sess.submit(lambda s: s.current_loss(), sess).result(10)
     assert f"train loss {loss['train']:.4g}, test loss {loss['test']:.4g}" in text
     assert "<code>sin</code>" in text and "pruned edge (0, 1, 2)" in text
+
+
+def test_mult_nodes_drawn_with_their_factors(client):
+    """KAN 2.0 multiplication nodes: a larger circle with a ×, and every factor's wire ends at
+    the mult node's centre (the edges' ``to``)."""
+    s = create(client, formula="x_1*x_2", width=[2, [1, 1], 1])
+    snap = _snap(client, s)
+    mult = next(n for n in snap["nodes"] if n.get("kind") == "mult")
+    sc = export.scene(snap)
+    circles = {(sh.box[0], sh.box[1]): sh.box[2] for sh in sc.shapes if sh.kind == "circle"}
+    geo = export.layout(
+        export.node_counts(snap["width"]),
+        [2, 3, 1],  # subnodes: one sum node, a mult node of two factors
+        sc.width,
+        sc.height,
+    )
+    centre = geo["nodes"][(mult["l"], mult["i"])]
+    assert circles[centre] == pytest.approx(geo["node_r"] * 1.35)
+    crosses = [sh for sh in sc.shapes if sh.kind == "path" and sh.stroke == export.INK]
+    assert len(crosses) == 1 and None in crosses[0].points
+    factors = [e for e in snap["edges"] if e["l"] == 0 and e.get("to") == mult["i"]]
+    assert len(factors) == 2 * 2  # two inputs × two factors
+    wires = [sh for sh in sc.shapes if sh.kind == "path" and sh.width == 1.3]
+    ends = [w.points[-1] for w in wires[: len(snap["edges"])]]
+    assert sum(1 for p in ends if p == centre) == len(factors)
+    root = _svg(client, s)
+    assert len([r for r in root.iter(f"{SVG}rect") if r.find(f"{SVG}title") is not None]) == len(
+        snap["edges"]
+    )
