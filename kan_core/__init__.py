@@ -6,6 +6,7 @@ read off a closed-form formula. No I/O beyond ``save``/``load``; no printing.
 
 from importlib.util import find_spec as _find_spec
 
+from .compiler import kanpiler as kanpiler
 from .curves import edge_curve as edge_curve
 from .curves import edge_curves as edge_curves
 from .datasets import PRESETS as PRESETS
@@ -16,6 +17,7 @@ from .datasets import dataset_from_formula as dataset_from_formula
 from .datasets import validate_dataset as validate_dataset
 from .discover import DiscoverResult as DiscoverResult
 from .discover import discover as discover
+from .feynman import get_feynman_dataset as get_feynman_dataset
 from .formula import compile_formula as compile_formula
 from .formula import ex_round as ex_round
 from .formula import formula_complete as formula_complete
@@ -26,12 +28,14 @@ from .formula import to_mathml as to_mathml
 from .formula import to_python as to_python
 from .layer import KANLayer as KANLayer
 from .lbfgs import LBFGS as LBFGS
+from .mlp import MLP as MLP
 from .model import KAN as KAN
 from .model import KANConfig as KANConfig
 from .parser import FormulaError as FormulaError
 from .parser import ParsedFormula as ParsedFormula
 from .parser import parse_formula as parse_formula
 from .prune import PrunePlan as PrunePlan
+from .pykan_extras import add_symbolic as add_symbolic
 from .runtime import tune_allocator as tune_allocator
 from .simplify import complexity as complexity
 from .spline import B_batch as B_batch
@@ -94,6 +98,10 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "MLP",
+    "add_symbolic",
+    "get_feynman_dataset",
+    "kanpiler",
     "DiscoverResult",
     "complexity",
     "discover",

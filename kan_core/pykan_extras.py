@@ -6,7 +6,64 @@ function in this module or another ``kan_core`` module.
 
 from __future__ import annotations
 
-__all__ = ["PykanExtras"]
+__all__ = ["PykanExtras", "add_symbolic"]
+
+
+def add_symbolic(name, fun, c=1, fun_singularity=None):
+    """pykan's ``add_symbolic``: add ``fun`` (a torch function) to the symbolic library as
+    ``name`` with complexity ``c``, for ``suggest_symbolic``/``fix_symbolic``/``auto_symbolic``.
+    In formulas it reads ``name(…)`` (an undefined sympy function: such a formula can be printed
+    but not evaluated by sympy). ``fun_singularity`` is accepted and unused (kan_core's library
+    functions are finite everywhere by construction; ``fun`` is used as given). The library is
+    process-wide, as pykan's; a built-in name cannot be replaced."""
+    import re
+
+    import sympy
+
+    from .symbolic_lib import SYMBOLIC_LIB, SymbolicFunction
+
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,31}", name):
+        raise ValueError(f"name must be an identifier of ≤ 32 characters, got {name!r}")
+    if name in SYMBOLIC_LIB and name not in _ADDED:
+        raise ValueError(f"{name!r} is a built-in symbolic function; choose another name")
+    if not callable(fun):
+        raise TypeError(f"fun must be a torch function, got {type(fun).__name__}")
+    if isinstance(c, bool) or not isinstance(c, int | float) or not c >= 0:
+        raise ValueError(f"c (the complexity) must be a number ≥ 0, got {c!r}")
+    del fun_singularity
+    SYMBOLIC_LIB[name] = SymbolicFunction(name, _differentiable(fun), sympy.Function(name), c)
+    _ADDED.add(name)
+
+
+def _differentiable(fun):
+    """``fun`` itself if autograd goes through it, else ``fun`` with a central-difference
+    derivative (torch has none for some special functions, e.g. ``bessel_j0``): the symbolic
+    fits and training need ``f'``."""
+    import torch
+
+    probe = torch.linspace(-1.0, 1.0, 5, requires_grad=True)
+    try:
+        if fun(probe).requires_grad:
+            return fun
+    except RuntimeError:
+        pass
+
+    class _FiniteDiff(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, z):
+            ctx.save_for_backward(z)
+            return fun(z)
+
+        @staticmethod
+        def backward(ctx, grad):
+            (z,) = ctx.saved_tensors
+            h = 1e-3 * (1.0 + z.detach().abs())
+            return grad * (fun(z + h) - fun(z - h)) / (2 * h)
+
+    return _FiniteDiff.apply
+
+
+_ADDED: set[str] = set()  # names add_symbolic put in the library (they may be replaced)
 
 
 class PykanExtras:
@@ -141,3 +198,13 @@ class PykanExtras:
 
         auto_swap(self, x)
         self.log_history("auto_swap")
+
+    # --- drawing (kan_core.plot; matplotlib is optional) --------------------------------------
+    def plot(self, folder="./figures", beta=3, metric="backward", scale=0.5, tick=False,
+             sample=False, in_vars=None, out_vars=None, title=None, varscale=1.0, x=None):  # fmt: skip
+        """pykan's ``plot``: the network with every edge's curve, as a matplotlib figure
+        (returned; nothing is written to ``folder``)."""
+        from .plot import plot
+
+        return plot(self, folder, beta, metric, scale, tick, sample, in_vars, out_vars, title,
+                    varscale, x)  # fmt: skip
