@@ -205,3 +205,56 @@ def test_join_follow_hand_out_on_phone_and_projector(screens, base_url, live_ser
     expect(phone.locator(".classbar .follow-who")).to_have_text("Following the teacher")
     for problems in (teacher_problems, phone_problems, proj_problems):
         problems.assert_none()
+
+
+HIDDEN = "x_1*x_2 + sin(3*x_1)"
+
+
+def _leaks(page) -> bool:
+    html = page.evaluate("() => document.documentElement.outerHTML")
+    return any(s in html for s in ("sin(3", "x_1*x_2", "x_1·x_2", "3·x_1"))
+
+
+def test_challenge_dashboard_leaderboard_and_reveal(screens, base_url, live_server):
+    challenge = {"formula": HIDDEN, "ranges": [[-1, 1], [-1, 1]], "width": [2, 2, 1],
+                 "train_num": 200, "test_num": 100}
+    status, cl = live_server.api("POST", "/api/classes", {"challenge": challenge})
+    assert status == 201, cl
+    teacher, teacher_problems = screens(LAPTOP)
+    teacher.goto(base_url + "/favicon.svg")
+    teacher.evaluate(
+        "([id, e]) => localStorage.setItem('kanwb.classes', JSON.stringify({[id]: e}))",
+        [cl["id"], {**cl, "created": 0}],
+    )
+    teacher.goto(base_url + f"/classes/{cl['id']}")
+    expect(teacher.locator(".dash-code")).to_have_text(cl["code"])
+    expect(teacher.get_by_role("button", name="Reveal")).to_be_visible()
+
+    # The student waits (there is nothing to follow in a challenge), sees no formula, and gets
+    # their copy of the data when the teacher hands out.
+    phone, phone_problems = screens(PHONE)
+    _join(phone, base_url, cl["code"], "Cleo")
+    expect(phone.get_by_role("status")).to_contain_text("Waiting for the teacher")
+    assert not _leaks(phone)
+    expect(teacher.locator('[data-student="Cleo"]')).to_be_visible()
+    teacher.get_by_role("button", name="Hand out copies").click()
+    expect(phone.locator(".classbar .follow-who")).to_have_text("Your own copy", timeout=10_000)
+    expect(phone.locator("[data-edge]").first).to_be_visible()
+    expect(phone.get_by_role("button", name="Back to teacher")).to_be_hidden()
+    phone.get_by_role("button", name="Step", exact=True).click()
+    expect(phone.locator("[data-step]")).not_to_have_text("0", timeout=20_000)
+    expect(phone.locator(".formula math").first).to_be_visible()
+    assert not _leaks(phone), "the hidden formula reached the student's page"
+    _shot(phone, "phone-challenge-copy")
+
+    # The leaderboard lists the student; Reveal shows the answer to the teacher and the class.
+    board = teacher.locator(".leaderboard")
+    expect(board.locator("tbody tr")).to_have_count(1, timeout=10_000)
+    expect(board.locator("tbody tr")).to_contain_text("Cleo")
+    teacher.get_by_role("button", name="Reveal").click()
+    expect(board.locator(".revealed")).to_contain_text("sin(3")
+    expect(phone.locator(".classbar .follow-note")).to_contain_text("The answer:", timeout=5000)
+    _shot(teacher, "teacher-challenge-dashboard")
+    _shot(phone, "phone-challenge-revealed")
+    teacher_problems.assert_none()
+    phone_problems.assert_none()

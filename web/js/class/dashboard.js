@@ -4,6 +4,7 @@
 // a challenge adds the leaderboard and Reveal. Names are data: set as text or attribute only.
 
 import { h, s, fmt, replace, prettyFormula } from "../dom.js";
+import { rememberSession } from "../tokens.js";
 import { ClassApi, rememberClass } from "./api.js";
 import { linkBlock, reachableUrls } from "./share.js";
 
@@ -51,7 +52,9 @@ async function renderHead(head, view) {
   if (!/^(localhost|127\.|\[::1\])/.test(url.hostname) && !found.urls.includes(url.href)) found.urls.unshift(url.href);
   const link = linkBlock(found);
   link.el.querySelector("img.qr")?.remove(); // the start overlay has the big one
-  const teacher = view.teacher_session ? h("a", { href: `/sessions/${encodeURIComponent(view.teacher_session.id)}` }, "your session") : null;
+  if (view.source) rememberSession(view.source, "Challenge: the hidden formula");
+  const sessionLabel = view.challenge ? "the hidden formula's session (yours only)" : "your session";
+  const teacher = view.teacher_session ? h("a", { href: `/sessions/${encodeURIComponent(view.teacher_session.id)}` }, sessionLabel) : null;
   replace(head, h("h1", {}, "Class ", code), h("div.dash-join", {}, h("span.muted", {}, "Join at "), link.el), teacher);
 }
 

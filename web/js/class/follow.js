@@ -110,12 +110,14 @@ export class ClassBar {
     if (this.onCopy) this.who.textContent = "Your own copy";
     else if (this.own) this.who.textContent = "Looking around on your own";
     else this.who.textContent = shown ? `Following ${shown}'s session (shown by the teacher)` : "Following the teacher";
-    this.back.hidden = !(this.onCopy || this.own || (st?.follow && st.follow.session !== this.sessionId));
+    const elsewhere = st?.follow && st.follow.session !== this.sessionId;
+    this.back.hidden = !((this.onCopy && st?.follow) || this.own || elsewhere);
     this.copy.hidden = this.onCopy || !st?.me?.session;
     const notes = [];
     if (st?.ended) notes.push("The class has ended.");
     else if (st?.paused) notes.push("The teacher paused the class.");
     if (!this.onCopy && st?.handed_out && st?.me?.session) notes.push("Your copy is ready.");
+    if (st?.revealed) notes.push(`The answer: ${st.revealed.formula}`);
     this.note.textContent = notes.join(" ");
     if (this.onCopy) this.honourPause(!!st?.paused && !st?.ended);
     this.renderDoing();
