@@ -103,6 +103,20 @@ export class Controller {
     return res;
   }
 
+  /** A read for a lesson view (decision regions, trace, MLP comparison): null on failure,
+   *  which is shown once per message (these reads repeat while training). */
+  async read(path) {
+    try {
+      const res = await this.api.get(path);
+      this._readError = null;
+      return res;
+    } catch (err) {
+      if (this._readError !== err.message) this.toasts.error(err.message);
+      this._readError = err.message;
+      return null;
+    }
+  }
+
   // --- the selected edge or node -----------------------------------------------------------
   select(sel) {
     this.store.pinned = null;

@@ -17,6 +17,8 @@ import { HistoryView } from "./views/history.js";
 import { StatusView, Toolbar } from "./views/controls.js";
 import { DiscoverView } from "./views/discover.js";
 import { GuideView } from "./views/guide.js";
+import { RegionsView } from "./views/regions.js";
+import { TraceView } from "./views/trace.js";
 import { DiagramTools } from "./views/export.js";
 import { renderClassPage, renderJoin, classSessionHooks } from "./class/page.js";
 
@@ -53,6 +55,8 @@ async function openSession(id) {
   new HistoryView(regions.history, store);
   new DiscoverView(regions.discover, store, controller);
   new StatusView(regions.status, store);
+  new RegionsView(regions.history, store, controller);
+  new TraceView(regions.history, store, controller);
   if (store.isOwner) {
     new Toolbar(regions.toolbar, store, controller);
     new GuideView(regions.guide, store);

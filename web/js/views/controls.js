@@ -60,8 +60,9 @@ export class Toolbar {
     this.redo = h("button", { type: "button", onclick: () => a.redo(), title: "redo (Ctrl+Shift+Z)" }, "Redo");
     root.append(
       group("Train", this.play, this.stepBtn, this.stepsInput, this.reset),
-      group("Optimiser", this.opt, label("lr", this.lr), label("λ", this.lamb)),
-      group("Simplify", this.autoPrune, label("below", this.edgeTh), this.grid, this.refine, this.autoSym, label("R² ≥", this.r2)),
+      group("Optimiser", this.opt, label("lr", this.lr), label("λ", this.lamb), explain("lambda", EXPLAIN.lambda)),
+      group("Simplify", this.autoPrune, label("below", this.edgeTh), explain("prune", EXPLAIN.prune), this.grid, this.refine, explain("grid", EXPLAIN.grid),
+        this.autoSym, label("R² ≥", this.r2), explain("snap", EXPLAIN.snap)),
       group("Edits", this.undo, this.redo),
     );
     store.on("status", () => this.renderStatus());
@@ -132,6 +133,18 @@ function numberInput(name, min, max, onchange) {
     if (Number.isFinite(v) && v >= min && v <= max) onchange(v);
   });
   return el;
+}
+
+// Short explanations where each setting is made (a "?" that opens on click).
+const EXPLAIN = {
+  lambda: "λ is the sparsity penalty. Above 0 it pushes edges the data does not need towards zero, so they fade and can be pruned; at 0 training only fits the data. Auto-prune sets it to 0 for fine-tuning.",
+  prune: "Pruning removes every edge whose importance is below this threshold (the faded boxes) and nodes left without edges. A smaller network reads as a shorter formula; train a few steps afterwards.",
+  grid: "The grid is how many intervals each edge's spline has. Refine keeps the learned function and adds intervals, so curves can bend more finely; too fine a grid starts fitting noise (watch the test loss).",
+  snap: "Snapping replaces an edge's learned curve by the closest formula (x², sin, exp, …) fitted as c·f(a·x+b)+d. Auto-symbolic snaps every edge whose best fit reaches this R²; Undo takes it back.",
+};
+
+function explain(key, text) {
+  return h("details.explain-tip", { "data-explain": key }, h("summary", { title: `what is ${key === "lambda" ? "λ" : key}?`, "aria-label": `explain ${key === "lambda" ? "λ" : key}` }, "?"), h("p.explain", {}, text));
 }
 
 function label(text, input) {

@@ -10,17 +10,22 @@ import { rememberSession, knownSessions } from "../tokens.js";
 export async function renderGallery(root, toasts) {
   const opts = modelOptions();
   const cards = h("div.cards", { "aria-label": "presets" }, h("p.muted", {}, "Loading presets…"));
+  const classCards = h("div.cards", { "aria-label": "classification presets" });
   replace(
     root,
     h("header.gallery-head", {}, h("h1", {}, "KAN Workbench"),
       h("p.lead", {}, "Watch a Kolmogorov–Arnold Network learn a function, prune it, snap its edges to formulas, and read the formula back.")),
     h("section", {}, h("h2", {}, "Start from a preset"), h("p.muted", {}, "One click starts a session. The picture shows the target function over its first two inputs."), cards, opts.el),
+    h("section", {}, h("h2", {}, "Classify points (lessons)"),
+      h("p.muted", {}, "Two classes of points on two inputs, as in TensorFlow Playground: the network learns where each class lives (cross-entropy loss, accuracy), and the session draws its decision regions under the data."), classCards),
     h("div.gallery-forms", {}, formulaForm(opts), csvForm(opts)),
     recentList(),
   );
   try {
     const presets = await listPresets();
-    replace(cards, ...presets.map((p) => presetCard(p, opts, toasts)));
+    const isClass = (p) => p.task === "classification";
+    replace(cards, ...presets.filter((p) => !isClass(p)).map((p) => presetCard(p, opts, toasts)));
+    replace(classCards, ...presets.filter(isClass).map((p) => presetCard(p, opts, toasts)));
   } catch (err) {
     replace(cards, h("p.error", { role: "alert" }, `Cannot load presets: ${err.message}`));
   }
@@ -31,10 +36,11 @@ function presetCard(p, opts, toasts) {
   const card = h(
     "button.card",
     { type: "button", "aria-label": p.title, "aria-describedby": descId, "data-preset": p.name },
-    thumbnail(p.formula, p.ranges),
+    p.task === "classification" ? classThumbnail(p.name) : thumbnail(p.formula, p.ranges),
     h("span.card-title", {}, p.title),
-    h("code.card-formula", {}, prettyFormula(p.formula)),
+    p.task === "classification" ? h("span.card-formula", {}, "2 inputs → 2 classes") : h("code.card-formula", {}, prettyFormula(p.formula)),
     h("span.card-desc", { id: descId }, p.description || ""),
+    p.look_for ? h("span.card-look", { "data-look-for": p.name }, `Look for: ${p.look_for}`) : null,
     h("span.card-width", {}, `width ${widthText(p.width)}`),
   );
   card.addEventListener("click", async () => {
@@ -194,6 +200,21 @@ function thumbnail(formula, ranges) {
   } catch {
     canvas.classList.add("blank");
   }
+  return canvas;
+}
+
+/** Where each class lives (the server's preview: each cell the class of the nearest point). */
+function classThumbnail(name) {
+  const canvas = h("canvas.thumb", { width: 32, height: 32, "aria-hidden": "true", "data-thumb": name });
+  fetch(`/api/presets/${encodeURIComponent(name)}/preview?n=32`)
+    .then((r) => (r.ok ? r.json() : Promise.reject(new Error(String(r.status)))))
+    .then(({ z }) => {
+      const ctx = canvas.getContext("2d");
+      const img = ctx.createImageData(32, 32);
+      z.forEach((row, r) => row.forEach((v, c) => img.data.set([...colormap(v ? 0.9 : 0.1), 255], ((31 - r) * 32 + c) * 4)));
+      ctx.putImageData(img, 0, 0);
+    })
+    .catch(() => canvas.classList.add("blank"));
   return canvas;
 }
 

@@ -29,6 +29,7 @@ export class NetworkView {
     store.on("snapshot", () => this.build());
     store.on("edges", (keys) => this.update(keys));
     store.on("selection", () => this._markSelection());
+    store.on("trace", () => this._drawTrace());
     // KAN 2.0 attribution instead of activation scores, when chosen (export.js emits it)
     this.attribution = null; // {edges: Map key -> {score, rel}, nodes: Map key -> score} | null
     store.on("importance", (scores) => {
@@ -107,6 +108,7 @@ export class NetworkView {
       this.nodeItems.set(key, { g, circle, text, tip });
     }
     this.svg.replaceChildren(wires, nodes, boxes);
+    this.traceLayer = null;
     this.update([...this.items.keys()]);
     this._markSelection();
   }
@@ -147,6 +149,15 @@ export class NetworkView {
       const by = this.attribution?.nodes.has(`${n.l},${n.i}`) ? `, attribution ${this.attribution.nodes.get(`${n.l},${n.i}`)}` : "";
       item.tip.textContent = `node (${n.l},${n.i}) ${n.label}: ${n.state}, importance ${n.score}${by}`;
     }
+    if (this.store.trace || this.traceLayer) this._drawTrace(); // curves rescaled: move the dots
+  }
+
+  _drawTrace() {
+    if (!this.geo) return;
+    const marks = traceMarks(this.store.trace, this.items, this.nodeItems, this.store.edges, this.geo);
+    if (this.traceLayer?.isConnected) this.traceLayer.replaceWith(marks);
+    else this.svg.append(marks);
+    this.traceLayer = marks;
   }
 
   _markSelection() {
@@ -199,9 +210,9 @@ function nodeLabels(nodes) {
   return new Map(nodes.map((n) => [`${n.l},${n.i}`, n.label]));
 }
 
-/** The curve's samples scaled into its box (each box has its own y scale). */
-function curvePoints(curve, b) {
-  if (!curve || !curve.x.length) return "";
+/** The map from a curve's (x, y) to its box (each box has its own y scale); null if empty. */
+function curveScale(curve, b) {
+  if (!curve || !curve.x.length) return null;
   const { x, y } = curve;
   let ymin = Infinity;
   let ymax = -Infinity;
@@ -210,7 +221,7 @@ function curvePoints(curve, b) {
     if (v < ymin) ymin = v;
     if (v > ymax) ymax = v;
   }
-  if (!Number.isFinite(ymin)) return "";
+  if (!Number.isFinite(ymin)) return null;
   const span = Math.max(ymax - ymin, 0.02); // a flat curve stays flat, not amplified noise
   const mid = (ymax + ymin) / 2;
   const pad = Math.max(3, b.h * 0.14);
@@ -218,14 +229,50 @@ function curvePoints(curve, b) {
   const xs = (b.w - 2 * pad) / (x[x.length - 1] - x0 || 1);
   const ys = (b.h - 2 * pad) / span;
   const left = b.x - b.w / 2 + pad;
+  return (xv, yv) => [left + (xv - x0) * xs, b.y - (yv - mid) * ys];
+}
+
+/** The curve's samples scaled into its box. */
+function curvePoints(curve, b) {
+  const at = curveScale(curve, b);
+  if (!at) return "";
   let out = "";
-  for (let k = 0; k < x.length; k++) {
-    if (y[k] === null) continue;
-    const px = left + (x[k] - x0) * xs;
-    const py = b.y - (y[k] - mid) * ys;
+  for (let k = 0; k < curve.x.length; k++) {
+    if (curve.y[k] === null) continue;
+    const [px, py] = at(curve.x[k], curve.y[k]);
     out += `${px.toFixed(1)},${py.toFixed(1)} `;
   }
   return out;
+}
+
+/** Trace one input (views/trace.js): a dot on every drawn edge's curve where the input lands
+ *  (clamped to its box: an input outside the curve's sampled range sits on the box's edge),
+ *  and each drawn node's value beside it. */
+function traceMarks(trace, items, nodeItems, edges, geo) {
+  const g = s("g.trace", { "pointer-events": "none" });
+  if (!trace) return g;
+  for (const e of trace.edges) {
+    const key = `${e.l},${e.i},${e.j}`;
+    const item = items.get(key);
+    const at = item && curveScale(edges.get(key)?.curve, item.geo);
+    if (!at || e.x === null || e.y === null) continue;
+    const b = item.geo;
+    const [px, py] = at(e.x, e.y);
+    const cx = Math.min(Math.max(px, b.x - b.w / 2), b.x + b.w / 2);
+    const cy = Math.min(Math.max(py, b.y - b.h / 2), b.y + b.h / 2);
+    g.append(s("circle.trace-dot", { cx, cy, r: 3.5, "data-trace-edge": key }, s("title", {}, `x = ${e.x}, y = ${e.y}`)));
+  }
+  trace.nodes.forEach((values, l) => {
+    values.forEach((v, i) => {
+      const item = nodeItems.get(`${l},${i}`);
+      if (!item || v === null) return;
+      const c = item.circle;
+      const x = Number(c.getAttribute("cx")) + geo.nodeR + 4;
+      const y = Number(c.getAttribute("cy")) + 4;
+      g.append(s("text.trace-value", { x, y, "font-size": 12, "data-trace-node": `${l},${i}` }, Number(v).toPrecision(3)));
+    });
+  });
+  return g;
 }
 
 /**
