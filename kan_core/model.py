@@ -430,15 +430,19 @@ class KAN(PykanExtras, PykanState, nn.Module):
         return done
 
     def symbolic_formula(
-        self, var=None, normalizer=None, output_normalizer=None, *, placeholders=False, digits=5
+        self, var=None, normalizer=None, output_normalizer=None, *, placeholders=None, digits=5
     ):
         """pykan's ``(exprs, variables)``: one sympy expression per output and the input
         symbols (plain ``sympy.Symbol``s, ``x_1 …`` or ``var``: names or sympy expressions), so
         ``formula.subs('x_1', v)`` works. ``normalizer=[means, stds]`` writes the formula in
-        un-normalised inputs, ``output_normalizer`` un-normalises outputs. (``kan_core.
+        un-normalised inputs, ``output_normalizer`` un-normalises outputs. While some unpruned
+        edge is still a spline it appears as ``phi_l_i_j(input)`` (``placeholders=False``
+        raises instead; pykan silently counts such an edge as 0). (``kan_core.
         symbolic_formula(model, names)`` is the plain list, in real-valued symbols.)"""
-        from .formula import pykan_formula
+        from .formula import formula_complete, pykan_formula
 
+        if placeholders is None:
+            placeholders = not formula_complete(self)
         return pykan_formula(self, var, normalizer, output_normalizer, placeholders, digits)
 
     def edge_curves(self, n=64):
