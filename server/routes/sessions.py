@@ -97,7 +97,12 @@ async def _read_parts(request: Request, limit: int) -> dict[str, bytes]:
         parts: dict[str, bytes] = {}
         for name, value in form.multi_items():
             if name not in bridge.PARTS:
-                raise HTTPException(422, f"unknown part {name[:50]!r}; expected {bridge.PARTS}")
+                raise HTTPException(
+                    422,
+                    f"unknown part {name[:50]!r}: a multipart create opens a model, with parts "
+                    f"{', '.join(bridge.PARTS)}; send application/json to create from a preset, "
+                    "formula or CSV text, or a CSV file to /api/sessions/upload",
+                )
             if name in parts:
                 raise HTTPException(422, f"part {name!r} given twice")
             raw = value.encode() if isinstance(value, str) else await value.read(limit + 1)
@@ -119,7 +124,7 @@ router.add_api_route(
     dependencies=[Depends(create_rate_limit)],
     route_class_override=_MultipartOnly,
 )
-_BINARY = {"type": "string", "format": "binary"}
+_BINARY = {"type": "string", "contentMediaType": "application/octet-stream"}
 MODEL_UPLOAD = {
     "requestBody": {
         "content": {
@@ -129,6 +134,7 @@ MODEL_UPLOAD = {
                     "description": "open a model: 'model' (a kan_core file) or 'pykan_config' + "
                     "'pykan_state' (+ 'pykan_cache_data'), and an optional CSV 'data'",
                     "properties": {name: _BINARY for name in bridge.PARTS},
+                    "additionalProperties": False,
                 }
             }
         }
