@@ -216,17 +216,21 @@ def _leaks(page) -> bool:
 
 
 def test_challenge_dashboard_leaderboard_and_reveal(screens, base_url, live_server):
-    challenge = {"formula": HIDDEN, "ranges": [[-1, 1], [-1, 1]], "width": [2, 2, 1],
-                 "train_num": 200, "test_num": 100}
-    status, cl = live_server.api("POST", "/api/classes", {"challenge": challenge})
-    assert status == 201, cl
     teacher, teacher_problems = screens(LAPTOP)
-    teacher.goto(base_url + "/favicon.svg")
-    teacher.evaluate(
-        "([id, e]) => localStorage.setItem('kanwb.classes', JSON.stringify({[id]: e}))",
-        [cl["id"], {**cl, "created": 0}],
-    )
-    teacher.goto(base_url + f"/classes/{cl['id']}")
+    teacher.goto(base_url + "/join")
+    teacher.get_by_role("link", name="start a formula challenge").click()
+    form = teacher.get_by_role("form", name="start a formula challenge")
+    form.locator("input[name=formula]").fill("__import__('os')")
+    form.get_by_role("button", name="Start the challenge").click()
+    expect(form.get_by_role("alert")).to_contain_text("formula")
+    teacher_problems.items.clear()  # that 422 was the point
+    form.locator("input[name=formula]").fill(HIDDEN)
+    form.locator("input[name=hidden]").fill("2")
+    form.get_by_role("button", name="Start the challenge").click()
+    expect(teacher.locator("[data-class-code]")).to_be_visible()
+    cl = teacher.evaluate("() => Object.values(JSON.parse(localStorage.getItem('kanwb.classes')))[0]")
+    assert cl["teacher_token"] and cl["code"] == teacher.locator("[data-class-code]").inner_text()
+    teacher.get_by_role("button", name="Close").click()
     expect(teacher.locator(".dash-code")).to_have_text(cl["code"])
     expect(teacher.get_by_role("button", name="Reveal")).to_be_visible()
 

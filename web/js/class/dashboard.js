@@ -154,6 +154,10 @@ function studentCard(st, api, toasts) {
   });
   const el = h("article.student-card", {}, name, facts, mini, formula, h("div.card-actions", {}, open, show));
   el.setAttribute("data-student", st.name);
+  // A click anywhere on the card (but its buttons) opens the session read-only, like "Open".
+  el.addEventListener("click", (ev) => {
+    if (!ev.target.closest("a, button") && !open.hidden) window.open(open.href, "_blank", "noopener");
+  });
   const update = (next) => {
     current = next;
     name.textContent = next.name;

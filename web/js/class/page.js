@@ -7,10 +7,12 @@ import { classTokens } from "./api.js";
 import { renderDashboard } from "./dashboard.js";
 import { enterClass, ClassBar } from "./follow.js";
 import { classButton, mirrorFocus } from "./start.js";
+import { renderChallengeForm } from "./challenge.js";
 
 export { renderJoin } from "./join.js";
 
 export function renderClassPage(root, classId, toasts) {
+  if (classId === "new") return renderChallengeForm(root, toasts);
   const t = classTokens(classId);
   if (t?.teacher_token) return renderDashboard(root, classId, t.teacher_token, toasts);
   if (t?.student_token) return enterClass(root, classId, t.student_token);

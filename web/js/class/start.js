@@ -53,7 +53,7 @@ export function mirrorFocus(store, sessionId, ownerToken) {
 }
 
 /** The full-screen class overlay: code, join links + QR, joined students, class actions. */
-export async function openClassOverlay(cls, toasts, onChange = () => {}) {
+export async function openClassOverlay(cls, toasts, onChange = () => {}, onClose = () => {}) {
   const api = new ClassApi(cls.id, cls.teacher_token);
   const joined = h("p.class-joined", { role: "status" }, "Waiting for students to join…");
   const names = h("ul.class-names", { "aria-label": "students" });
@@ -61,6 +61,7 @@ export async function openClassOverlay(cls, toasts, onChange = () => {}) {
   const close = () => {
     stop = true;
     overlay.remove();
+    onClose();
   };
   const pause = h("button", { type: "button" }, "Pause all");
   let paused = false;
