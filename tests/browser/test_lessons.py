@@ -146,3 +146,81 @@ def test_viewers_see_no_owner_hints(page: Page, base_url, live_server, problems)
     for owner_only in ("press Play", "Accept snaps", "can be undone", "Restore brings", "Redo"):
         assert owner_only not in text, owner_only
     problems.assert_none()
+
+
+def test_classification_preset_draws_decision_regions(page: Page, base_url, problems, artifacts):
+    page.goto("/")
+    card = page.locator('[data-preset="circle"]')
+    expect(card).to_contain_text("2 inputs → 2 classes")
+    expect(page.locator('[data-look-for="circle"]')).to_contain_text("Look for:")
+    expect(page.locator('[data-look-for="spiral"]')).to_contain_text("Look for:")
+    card.click()
+    page.wait_for_url(re.compile(r"/sessions/[^/?#]+$"))
+    expect(page.locator("canvas[data-regions]")).to_be_visible()
+    expect(page.locator(".loss-summary .hint")).to_contain_text("cross-entropy")
+    expect(page.locator("[data-look-for]")).to_contain_text("What to look for")
+    page.get_by_label("steps per Step click").fill("15")
+    page.get_by_role("button", name="Step", exact=True).click()
+    expect(page.locator("[data-step]")).to_have_text("15", timeout=30_000)
+    acc = page.locator("[data-accuracy]")
+    expect(acc).to_have_attribute("data-accuracy", re.compile(r"^0\.9[0-9]*$|^1$"), timeout=10_000)
+    # the canvas is painted: the centre is the class-1 colour (orange), a corner class 0 (blue)
+    colours = page.evaluate(
+        """() => { const c = document.querySelector('canvas[data-regions]');
+                   const g = c.getContext('2d');
+                   const at = (x, y) => [...g.getImageData(x, y, 1, 1).data];
+                   return {centre: at(c.width / 2 + 9, c.height / 2 + 9), corner: at(3, 3)}; }"""
+    )
+    r, _, b, _ = colours["centre"]
+    assert r > b, colours  # orange-ish
+    r, _, b, _ = colours["corner"]
+    assert b > r, colours  # blue-ish
+    page.screenshot(path=str(artifacts / "lessons-circle-regions.png"))
+    problems.assert_none()
+
+
+def test_trace_one_input_marks_every_edge_and_node(page: Page, base_url, live_server, problems):
+    created = _trained(live_server, "toy", steps=5)
+    open_as_owner(page, base_url, created, "toy")
+    page.locator("[data-trace-toggle]").check()
+    expect(page.locator("[data-trace-edge]")).to_have_count(15)
+    expect(page.locator("[data-trace-node]")).to_have_count(2 + 5 + 1)
+    slider = page.locator('[data-trace-input="x_1"]')
+    expect(slider).to_be_visible()
+    before = page.locator('[data-trace-node="0,0"]').text_content()
+    slider.fill("0.8")
+    value = float(slider.input_value())  # the slider's step snaps 0.8 to its nearest stop
+    assert abs(value - 0.8) < 0.01
+    expect(page.locator('[data-trace-node="0,0"]')).to_have_text(f"{value:.3g}")
+    assert before != f"{value:.3g}"
+    # every dot lies inside its edge's box
+    outside = page.evaluate(
+        """() => [...document.querySelectorAll('[data-trace-edge]')].filter(d => {
+              const box = document.querySelector(`[data-edge="${d.dataset.traceEdge}"] rect`).getBBox();
+              const x = +d.getAttribute('cx'), y = +d.getAttribute('cy');
+              return x < box.x - 0.5 || x > box.x + box.width + 0.5 || y < box.y - 0.5 || y > box.y + box.height + 0.5;
+           }).length"""
+    )
+    assert outside == 0
+    page.locator("[data-trace-toggle]").uncheck()
+    expect(page.locator("[data-trace-edge]")).to_have_count(0)
+    problems.assert_none()
+
+
+def test_settings_explain_themselves_where_they_are_set(
+    page: Page, base_url, live_server, problems
+):
+    created = _trained(live_server, "toy", steps=0)
+    open_as_owner(page, base_url, created, "toy")
+    for key, words in (
+        ("lambda", "sparsity"),
+        ("prune", "importance"),
+        ("grid", "intervals"),
+        ("snap", "formula"),
+    ):
+        tip = page.locator(f'[data-explain="{key}"]')
+        expect(tip.locator(".explain")).to_be_hidden()
+        tip.locator("summary").click()
+        expect(tip.locator(".explain")).to_contain_text(words)
+        tip.locator("summary").click()
+    problems.assert_none()
