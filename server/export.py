@@ -137,6 +137,11 @@ def curve_points(curve: dict | None, box: tuple) -> tuple:
     if not good:
         return ()
     bx, by, bw, bh = box
+    keep = max(8, int(bw / 2))  # a point per 2 units of box width is all a picture can show
+    if len(xs) > keep:
+        stride = math.ceil(len(xs) / keep)
+        idx = [*range(0, len(xs) - 1, stride), len(xs) - 1]
+        xs, ys = [xs[k] for k in idx], [ys[k] for k in idx]
     lo, hi = min(good), max(good)
     span, mid = max(hi - lo, 0.02), (hi + lo) / 2
     pad = max(3.0, bh * 0.14)

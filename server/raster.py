@@ -1,7 +1,8 @@
 """The diagram scene (server/export.py) rasterised with Pillow, for the PNG download.
 
-Pillow's lines are not antialiased: the scene is drawn at twice the asked scale and downsampled.
-Dashes (Pillow has none) are cut by hand; text uses Pillow's bundled FreeType font.
+Pillow's lines are not antialiased: the scene is drawn at SUPERSAMPLE × the asked scale and
+downsampled. Dashes (Pillow has none) are cut by hand; text uses DejaVu Sans where it is found
+(the system's or matplotlib's files), else Pillow's bundled font.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from PIL import Image, ImageColor, ImageDraw, ImageFont
 
 from .export import INK, Scene, Shape
 
+SUPERSAMPLE = 1.5  # 2 looks the same at 2 px per unit and draws 1.8× the pixels
 FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu")  # Debian, Fedora
 
 
@@ -38,19 +40,19 @@ def _font(size: int, bold: bool):
 
 
 def to_png(sc: Scene, scale: float = 2.0) -> bytes:
-    """The scene rasterised (Pillow), ``scale`` pixels per unit; drawn at twice that and
-    downsampled, which smooths Pillow's aliased lines."""
-    k = 2.0 * scale
+    """The scene rasterised (Pillow), ``scale`` pixels per unit; drawn at ``SUPERSAMPLE`` times
+    that and downsampled (box filter), which smooths Pillow's aliased lines."""
+    k = SUPERSAMPLE * scale
     size = (max(1, round(sc.width * k)), max(1, round(sc.height * k)))
     img = Image.new("RGBA", size, (255, 255, 255, 255))
     draw = ImageDraw.Draw(img, "RGBA")
     for sh in sc.shapes:
         _draw(draw, sh, k)
     out = img.convert("RGB").resize(
-        (max(1, round(sc.width * scale)), max(1, round(sc.height * scale))), Image.LANCZOS
+        (max(1, round(sc.width * scale)), max(1, round(sc.height * scale))), Image.BOX
     )
     buf = io.BytesIO()
-    out.save(buf, format="PNG", optimize=True)
+    out.save(buf, format="PNG", compress_level=6)  # optimize=True: +0.8 s for 5 % smaller
     return buf.getvalue()
 
 
