@@ -15,6 +15,7 @@ curves, scores, formulas, pruning and snapping work; training answers 409 "uploa
 
 from __future__ import annotations
 
+import logging
 import secrets
 from typing import Any
 
@@ -31,6 +32,7 @@ from .store import SessionRecord, StorageError
 
 __all__ = ["PARTS", "create_session", "read_model", "session_csv", "upload_spec"]
 
+log = logging.getLogger("kan_workbench.bridge")
 PARTS = ("model", "pykan_config", "pykan_state", "pykan_cache_data", "data")
 GRID_SAMPLES = 1000  # inputs drawn on the grid span when no data came with the model
 NO_DATA = (
@@ -148,7 +150,9 @@ def upload_spec(
         "mult_arity": flat,  # the largest arity: an upper bound for the cost budget
         "train": TrainSettings().model_dump(),
         "variables": variables,
-        "width": [list(w) if isinstance(w, list | tuple) else w for w in model.width],
+        # plain layers as plain numbers ([[2, 0], [3, 2], [1, 0]] → [2, [3, 2], 1]), as a
+        # JSON create writes them
+        "width": [w if isinstance(w, int) else w[0] if not w[1] else list(w) for w in model.width],
         "train_num": samples - n_test,
         "test_num": n_test,
         "upload": source,  # "kan_core" or "pykan"
@@ -164,16 +168,13 @@ def create_session(manager, parts: dict[str, bytes]) -> Session:
     settings: Settings = manager.settings
     if _stored(manager.store.count_sessions) >= settings.max_sessions:
         raise CommandError(429, f"at most {settings.max_sessions} sessions; delete one first")
-    model, ref, source = read_model(parts)
-    data = parts.get("data")
     try:
-        text = None if data is None else data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise SpecError("data: the CSV is not UTF-8 text") from None
-    csv_text, variables, target, origin, rows = session_csv(model, ref, text, settings)
-    spec = upload_spec(model, variables, target, origin, source, rows, settings)
-    dataset = build_dataset(spec, csv_text, settings)
-    model.set_reference_input(dataset["train_input"])
+        model, spec, csv_text, dataset = _build(parts, settings)
+    except SpecError:
+        raise
+    except Exception as exc:  # a model that loads but cannot run here is still the upload's fault
+        log.warning("upload failed: %r", exc)
+        raise SpecError(f"cannot open this model: {type(exc).__name__}: {exc}") from None
     rec = SessionRecord(
         id=secrets.token_urlsafe(9),
         owner_token=secrets.token_urlsafe(24),
@@ -186,6 +187,21 @@ def create_session(manager, parts: dict[str, bytes]) -> Session:
     # SessionManager.create builds its model from a spec; an upload brings its own, so the
     # record is stored here and started as create starts one
     return manager._start(Session(rec, dataset, model, settings, manager.store))
+
+
+def _build(parts: dict[str, bytes], settings: Settings):
+    """``(model, spec, csv text, dataset)`` of an upload, checked."""
+    model, ref, source = read_model(parts)
+    data = parts.get("data")
+    try:
+        text = None if data is None else data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise SpecError("data: the CSV is not UTF-8 text") from None
+    csv_text, variables, target, origin, rows = session_csv(model, ref, text, settings)
+    spec = upload_spec(model, variables, target, origin, source, rows, settings)
+    dataset = build_dataset(spec, csv_text, settings)
+    model.set_reference_input(dataset["train_input"])
+    return model, spec, csv_text, dataset
 
 
 def _stored(method, *args):

@@ -31,16 +31,22 @@ class ClientError(RuntimeError):
 
 
 class SessionLink(str):
-    """The owner link of a session; ``id``, ``token`` and ``base`` (the server's URL) too."""
+    """The owner link of a session; ``id``, ``token``, ``base`` (the server's URL) and
+    ``viewer_link`` (read-only, to share) too."""
 
     id: str
     token: str
     base: str
+    viewer_token: str
 
-    def __new__(cls, base: str, session_id: str, token: str) -> SessionLink:
+    def __new__(cls, base: str, session_id: str, token: str, viewer_token: str) -> SessionLink:
         link = super().__new__(cls, f"{base}/sessions/{session_id}#owner={token}")
-        link.base, link.id, link.token = base, session_id, token
+        link.base, link.id, link.token, link.viewer_token = base, session_id, token, viewer_token
         return link
+
+    @property
+    def viewer_link(self) -> str:
+        return f"{self.base}/sessions/{self.id}?view={self.viewer_token}"
 
     def __repr__(self) -> str:
         return str.__str__(self)
@@ -96,7 +102,7 @@ def upload(parts: dict[str, bytes], url: str | None = None) -> SessionLink:
     req = urllib.request.Request(f"{base}/api/sessions", data=body, method="POST")
     req.add_header("Content-Type", ctype)
     created = json.loads(_call(req))
-    return SessionLink(base, created["id"], created["owner_token"])
+    return SessionLink(base, created["id"], created["owner_token"], created["viewer_token"])
 
 
 def dataset_csv(dataset: Any) -> bytes:

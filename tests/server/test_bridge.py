@@ -104,9 +104,12 @@ def test_pykan_checkpoint_outputs_equal_pykans(client, expected, name):
 
 
 def test_without_cache_samples_the_grid_and_training_asks_for_a_dataset(client, expected):
+    fresh = upload(client, ckpt("fresh"))  # pykan's cache_data file holds None
+    assert spec_of(client, fresh)["data_origin"] == "grid"
     s = upload(client, ckpt("mult", cache=False))
     live = client.app.state.manager.get_live(s.id)
     assert live.spec["data_origin"] == "grid" and live.spec["labels"] == "model"
+    assert live.spec["width"] == [2, [3, 2], 1]
     x = live.dataset["train_input"]
     grid = live.model.layers[0].grid
     assert bool((x >= grid[:, 3]).all() and (x <= grid[:, -4]).all())  # inside the grid span
@@ -142,6 +145,17 @@ def test_with_a_csv_the_session_trains(client, expected):
     after = model_of(client, s)
     assert after.layers[0].sym_funs.get((0, 1)) == "x^2"
     assert not torch.equal(after.layers[1].coef, before.layers[1].coef)  # it trained
+
+
+def test_a_float64_checkpoint_opens_in_float32(client, expected):
+    parts = ckpt("deep")
+    state = torch.load(io.BytesIO(parts["pykan_state"]), weights_only=True)
+    parts["pykan_state"] = _torch_save({k: v.double() for k, v in state.items()})
+    s = upload(client, parts)
+    m = model_of(client, s)
+    assert m.layers[0].coef.dtype == torch.float32
+    with torch.no_grad():
+        torch.testing.assert_close(m(expected["deep"]["x"]), expected["deep"]["y"])
 
 
 def test_a_csv_must_fit_the_model(client):
@@ -322,6 +336,8 @@ def test_show_then_pull_roundtrip(live_url):
     with urllib.request.urlopen(req, timeout=60) as r:
         assert r.status == 200
     assert pull(link).layers[0].sym_funs == {(1, 2): "x"}
+    assert link.viewer_link == f"{live_url}/sessions/{link.id}?view={link.viewer_token}"
+    assert pull(link.viewer_link).layers[0].sym_funs == {(1, 2): "x"}  # a viewer link reads too
     with pytest.raises(ClientError, match="403"):
         pull(f"{live_url}/sessions/{link.id}#owner=wrong")
     with pytest.raises(ClientError, match="not a workbench session link"):
