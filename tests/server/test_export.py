@@ -76,18 +76,21 @@ def test_svg_is_standalone_and_draws_every_edge(client, snapped):
 
 
 def test_svg_curve_follows_the_edge_samples(client, snapped):
-    """The mini curve of an edge is its samples, scaled into its box: the order of y values is
-    kept (SVG y grows downward, so it is reversed)."""
+    """The mini curve of an edge is its samples (thinned to what the box can show, ends kept)
+    mapped into its box by one affine map per axis, y flipped (SVG y grows downward)."""
     snap = _snap(client, snapped)
     edge = next(e for e in snap["edges"] if (e["l"], e["i"], e["j"]) == (0, 0, 0))
     sc = export.scene(snap)
     curves = [sh for sh in sc.shapes if sh.kind == "path" and sh.stroke == export.SYMBOLIC]
-    pts = next(c.points for c in curves if None not in c.points)
-    ys = edge["curve"]["y"]
-    assert len(pts) == len(ys)
-    k_max, k_min = ys.index(max(ys)), ys.index(min(ys))
-    assert pts[k_max][1] == min(p[1] for p in pts) and pts[k_min][1] == max(p[1] for p in pts)
-    assert all(b[0] > a[0] for a, b in zip(pts, pts[1:], strict=False))  # x increasing
+    pts = np.array(next(c.points for c in curves if None not in c.points))
+    xs, ys = np.array(edge["curve"]["x"]), np.array(edge["curve"]["y"])
+    assert 8 <= len(pts) <= len(xs)
+    # which samples were kept: the x map is affine and the ends are kept
+    sx = (pts[-1, 0] - pts[0, 0]) / (xs[-1] - xs[0])
+    idx = [int(np.argmin(abs(xs - (xs[0] + (px - pts[0, 0]) / sx)))) for px in pts[:, 0]]
+    assert idx[0] == 0 and idx[-1] == len(xs) - 1 and np.all(np.diff(idx) > 0)
+    slope, icpt = np.polyfit(ys[idx], pts[:, 1], 1)
+    assert slope < 0 and np.allclose(slope * ys[idx] + icpt, pts[:, 1], atol=1e-6)
 
 
 @pytest.mark.parametrize("name", [*HOSTILE, "a\x01b\x0bc\ufffe" * 20])
