@@ -3,8 +3,9 @@ session on a running server and returns its owner link; ``pull(link)`` returns t
 model as a kan_core ``KAN`` (snap in the browser, continue in the notebook).
 
 Standard library only (``urllib``), so a notebook needs nothing beyond kan_core. The owner link
-is ``{url}/sessions/{id}#owner={token}``: the token rides in the fragment, which browsers never
-send to a server (so it is in no access log); ``pull`` also takes a viewer link (``?view=``).
+is ``{url}/sessions/{id}#owner={token}&viewer={viewer token}``: the tokens ride in the fragment,
+which browsers never send to a server (so they are in no access log), and the page can keep
+both as for a session it created; ``pull`` also takes a viewer link (``?view=``).
 In Jupyter, ``show`` displays the session in an IFrame; elsewhere it prints nothing and
 returns the link (its ``repr`` is the link).
 """
@@ -40,7 +41,9 @@ class SessionLink(str):
     viewer_token: str
 
     def __new__(cls, base: str, session_id: str, token: str, viewer_token: str) -> SessionLink:
-        link = super().__new__(cls, f"{base}/sessions/{session_id}#owner={token}")
+        link = super().__new__(
+            cls, f"{base}/sessions/{session_id}#owner={token}&viewer={viewer_token}"
+        )
         link.base, link.id, link.token, link.viewer_token = base, session_id, token, viewer_token
         return link
 

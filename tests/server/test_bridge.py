@@ -295,7 +295,9 @@ def test_cli_open_prints_the_owner_link(live_url, expected, tmp_path):
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert len(lines) == 1
-    assert re.fullmatch(re.escape(live_url) + r"/sessions/[\w-]+#owner=[\w-]+", lines[0])
+    assert re.fullmatch(
+        re.escape(live_url) + r"/sessions/[\w-]+#owner=[\w-]+&viewer=[\w-]+", lines[0]
+    )
     with torch.no_grad():
         got = pull(lines[0])(expected["mult"]["x"])
     torch.testing.assert_close(got, expected["mult"]["y"], rtol=1e-5, atol=1e-5)
