@@ -1,4 +1,5 @@
-"""Lesson reads: decision regions of a classifier, one input traced through the network."""
+"""Lessons: decision regions of a classifier, one input traced through the network, and an
+equal-parameter MLP trained beside the KAN."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
+from pydantic import Field
 
-from .. import lessons
-from ..deps import ReaderSession
+from .. import compare, lessons
+from ..deps import OwnerSession, ReaderSession, run_command
+from ..schemas import Strict
 from ..sessions import CommandError
 from .sessions import ERRORS
 
@@ -37,3 +40,26 @@ async def trace(
     """One input (``?x=0.3&x=-0.2``, one per input; default: the data's middle) through the
     network: node values per layer, each edge's (x, y), the inputs' data ranges."""
     return await _read(s, lessons.trace, x)
+
+
+class CompareRequest(Strict):
+    steps: int | None = Field(
+        None, ge=1, le=compare.MAX_STEPS, description="default: the KAN's steps so far"
+    )
+
+
+@router.post("/compare", status_code=202)
+async def start_compare(s: OwnerSession, body: CompareRequest | None = None) -> dict:
+    """Train an MLP with about the KAN's parameter count on the same data, with the same
+    optimiser settings, as its own small job; read its losses with GET /compare."""
+    job = await run_command(s, compare.plan, body.steps if body else None)
+    try:
+        return {"job": compare.start(s, job)}
+    except CommandError as exc:
+        raise HTTPException(exc.status, exc.message) from None
+
+
+@router.get("/compare")
+async def compare_state(s: ReaderSession) -> dict:
+    """The comparison's parameter counts and MLP loss points (``job`` null before the first)."""
+    return {"job": compare.state(s)}

@@ -163,3 +163,84 @@ def test_trace_follows_one_input_through_every_edge(client):
     r = client.get(s.url("/trace?x=1&x=1e9"), headers=s.headers)
     assert r.status_code == 422 and "finite" in r.text
     assert client.get(s.url("/trace?x=a&x=1"), headers=s.headers).status_code == 422
+
+
+# --- compare with an MLP --------------------------------------------------------------------
+def _compare_done(client, s, limit_s: float = 60.0) -> dict:
+    import time
+
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        job = client.get(s.url("/compare"), headers=s.viewer_headers).json()["job"]
+        if job["done"]:
+            return job
+        time.sleep(0.1)
+    raise AssertionError("the comparison did not finish")
+
+
+def test_parameter_counts_match_and_the_mlp_is_built_as_said():
+    from server import compare
+
+    model = kan_core.KAN(width=[2, 5, 1], grid=5, k=3, seed=0)
+    assert compare.kan_parameters(model) == 15 * (5 + 3 + 2)
+    width = compare.mlp_width(2, 1, 1, 150)
+    assert width == [2, 37, 1] and compare.mlp_parameters(width) == 149  # 2·37+37 + 37+1
+    mlp = compare.build_mlp([2, 4, 3, 1], seed=1)
+    assert sum(p.numel() for p in mlp.parameters()) == compare.mlp_parameters([2, 4, 3, 1])
+    same = compare.build_mlp([2, 4, 3, 1], seed=1)
+    assert all(torch.equal(a, b) for a, b in zip(mlp.parameters(), same.parameters(), strict=True))
+
+
+def test_an_equal_parameter_mlp_trains_beside_the_kan(client):
+    s = create(client, preset="sum_of_squares")
+    assert client.get(s.url("/compare"), headers=s.headers).json() == {"job": None}
+    train(client, s, 4)
+    assert client.post(s.url("/compare"), headers=s.viewer_headers).status_code == 403
+    r = client.post(s.url("/compare"), json={"steps": 6}, headers=s.headers)
+    assert r.status_code == 202, r.text
+    job = _compare_done(client, s)
+    assert job["error"] is None and job["steps"] == 6 and job["opt"] == "LBFGS"
+    assert job["kan_params"] == 2 * (5 + 3 + 2)  # [2, 1]: two edges
+    assert job["mlp_width"] == [2, 5, 1] and job["mlp_params"] == 21  # 4H + 1, nearest to 20
+    steps = [p["step"] for p in job["points"]]
+    assert steps == [1, 2, 3, 4, 5, 6]
+    assert job["points"][-1]["train_loss"] < job["points"][0]["train_loss"]
+    # the loss is the RMSE on the session's data: recompute the first point independently
+    from server import compare
+
+    ds = kan_core.dataset_from_formula(
+        "x_1**2 + x_2**2", ranges=[(-1, 1), (-1, 1)], train_num=200, test_num=100, seed=0
+    )
+    mlp = compare.build_mlp([2, 5, 1], seed=0)
+    opt = torch.optim.LBFGS(
+        mlp.parameters(),
+        lr=1.0,
+        max_iter=5,
+        history_size=10,
+        line_search_fn="strong_wolfe",
+        tolerance_grad=1e-32,
+        tolerance_change=1e-32,
+    )
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.mean((mlp(ds["train_input"]) - ds["train_label"]) ** 2)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    with torch.no_grad():
+        rmse = float(torch.mean((mlp(ds["test_input"]) - ds["test_label"]) ** 2)) ** 0.5
+    assert job["points"][0]["test_loss"] == pytest.approx(rmse, rel=1e-3)
+    bad = client.post(s.url("/compare"), json={"steps": 10_000}, headers=s.headers)
+    assert bad.status_code == 422
+
+
+def test_a_classifier_is_compared_with_cross_entropy(client):
+    s = create(client, preset="circle")
+    r = client.post(s.url("/compare"), json={"steps": 3}, headers=s.headers)
+    assert r.status_code == 202, r.text
+    job = _compare_done(client, s)
+    assert job["error"] is None and job["mlp_width"][-1] == 2 and len(job["points"]) == 3
+    # √cross-entropy of a 2-class guess starts near √ln 2
+    assert 0.3 < job["points"][0]["train_loss"] < 1.0
