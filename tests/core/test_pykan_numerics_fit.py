@@ -283,3 +283,25 @@ def test_batch_trains_on_seeded_minibatches():
     full = KAN(width=[2, 2, 1], seed=0).fit(ds, opt="Adam", lr=0.01, steps=4)
     assert runs[0]["train_loss"] == runs[1]["train_loss"]
     assert runs[0]["train_loss"] != full["train_loss"]
+
+
+def test_symbolic_fine_tuning_reaches_pykans_accuracy():
+    """The tutorial's toy after snapping (hellokan, float64 there): pykan's L-BFGS tolerances
+    (1e-32) take the snapped constants to RMSE ~1e-10; at 1e-9/1e-12 it stalled at 5e-6."""
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(1000, 2, generator=g, dtype=torch.float64) * 2 - 1
+    y = torch.exp(torch.sin(torch.pi * x[:, [0]]) + x[:, [1]] ** 2)  # labels in float64
+    ds = {
+        "train_input": x[:500],
+        "train_label": y[:500],
+        "test_input": x[500:],
+        "test_label": y[500:],
+    }
+    m = KAN(width=[2, 1, 1], seed=0).double()
+    m.fix_symbolic(0, 0, 0, "sin", fit=SymbolicFit("sin", 3.1, 0.02, 1.01, 0.01, 1.0, 2))
+    m.fix_symbolic(0, 1, 0, "x^2", fit=SymbolicFit("x^2", 0.98, 0.01, 1.02, -0.01, 1.0, 2))
+    m.fix_symbolic(1, 0, 0, "exp", fit=SymbolicFit("exp", 1.01, 0.0, 0.99, 0.01, 1.0, 2))
+    res = m.fit(ds, steps=15, update_grid=False)
+    assert res["train_loss"][-1] < 1e-8, res["train_loss"][-1]
+    a, b, c, d = m.layers[0].affine[0, 0].tolist()
+    assert a == pytest.approx(math.pi, abs=1e-6)
