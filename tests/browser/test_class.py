@@ -118,6 +118,8 @@ def test_join_follow_hand_out_on_phone_and_projector(screens, base_url, live_ser
     expect(phone.locator('[data-edge="0,1,0"]')).to_have_class(re.compile(r"\bselected\b"))
     expect(phone.locator(".inspector h2")).to_contain_text("Edge")
     expect(phone.locator(".inspector h2")).to_contain_text("x_2")
+    # Followers do not each fit candidates on the teacher's worker (30 students: 30 fits).
+    expect(phone.locator(".candidates")).to_contain_text("the teacher's screen shows the candidates")
     # The teacher trains: the student reads what the teacher does, never "press Play".
     # (an edit waits for the selected edge's suggestions; let them arrive first)
     expect(teacher.locator("tr.cand").first).to_be_visible(timeout=30_000)
@@ -132,6 +134,7 @@ def test_join_follow_hand_out_on_phone_and_projector(screens, base_url, live_ser
     # Looking around: the student's own clicks stay theirs until "Back to teacher".
     phone.get_by_role("button", name="Look around on my own").click()
     phone.locator('[data-edge="0,0,2"]').click()
+    expect(phone.locator("tr.cand").first).to_be_visible(timeout=30_000)  # fitted for them now
     teacher.locator('[data-edge="0,0,1"]').click()
     expect(teacher.locator('[data-edge="0,0,1"]')).to_have_class(re.compile(r"\bselected\b"))
     phone.wait_for_timeout(600)  # a focus frame would arrive well within this

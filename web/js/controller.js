@@ -180,6 +180,15 @@ export class Controller {
   }
 
   loadSuggestions(key) {
+    // A class follower mirrors the teacher's selection: fitting candidates in every student's
+    // page would queue one fit (~2 s) per student on the teacher's worker. While
+    // `suggestionsHeld()` returns a message (class/follow.js sets it), that message is shown
+    // instead and nothing is fetched.
+    const held = this.suggestionsHeld?.();
+    if (held) {
+      this.store.setSuggestions({ key, error: held });
+      return Promise.resolve();
+    }
     this._pendingSuggestions = this._fetchSuggestions(key);
     return this._pendingSuggestions;
   }

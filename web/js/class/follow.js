@@ -8,6 +8,7 @@ import { rememberSession } from "../tokens.js";
 import { ClassApi, classTokens, copyUrl, followUrl } from "./api.js";
 
 const POLL_MS = 1500;
+const HELD = "While you follow, the teacher's screen shows the candidates. Press \u201cLook around on my own\u201d to fit them here.";
 
 /** /classes/{id} for a student: go where the class is (the followed session), or wait. */
 export async function enterClass(root, classId, token) {
@@ -43,6 +44,7 @@ export class ClassBar {
     if (!this.ok) return;
     Object.assign(this, { classId, sessionId, store, controller, own: false, applying: false, focus: null, state: null });
     this.onCopy = store.isOwner;
+    controller.suggestionsHeld = () => (this.own || this.onCopy ? null : HELD);
     this.api = new ClassApi(classId, tokens.student_token);
     this.who = h("span.follow-who");
     this.doing = h("span.follow-doing", { role: "status", "aria-live": "polite" });
@@ -71,6 +73,8 @@ export class ClassBar {
     this.own = own;
     this.toggle.setAttribute("aria-pressed", String(own));
     if (!own && this.focus) this.applyFocus(this.focus);
+    const sel = this.store.selection;
+    if (own && sel?.kind === "edge" && this.store.edge(sel.key)?.state === "active") this.controller.loadSuggestions(sel.key);
     this.render();
   }
 
