@@ -224,3 +224,23 @@ def test_settings_explain_themselves_where_they_are_set(
         expect(tip.locator(".explain")).to_contain_text(words)
         tip.locator("summary").click()
     problems.assert_none()
+
+
+def test_an_equal_parameter_mlp_joins_the_loss_chart(page: Page, base_url, live_server, problems):
+    created = _trained(live_server, "toy", steps=8)
+    open_as_owner(page, base_url, created, "toy")
+    page.get_by_role("button", name="Train an MLP beside it", exact=True).click()
+    info = page.locator("[data-compare]")
+    expect(info).to_have_attribute("data-compare", "done", timeout=60_000)
+    # [2, 5, 1] at grid 5, k 3: 15 edges × 10 = 150; the MLP [2, 37, 1] has 149
+    expect(info).to_contain_text("KAN 150 parameters · MLP 149 (width [2, 37, 1], LBFGS)")
+    expect(info).to_contain_text("after 8 steps")
+    legend = page.locator(".loss-plot .legendtext")
+    expect(legend).to_contain_text(["train", "test", "MLP train", "MLP test"])
+    # a viewer sees the comparison too (read-only: no button)
+    viewer = page.context.new_page()
+    viewer.goto(f"{base_url}/sessions/{created['id']}?view={created['viewer_token']}")
+    expect(viewer.locator("[data-compare]")).to_contain_text("MLP 149")
+    expect(viewer.get_by_role("button", name="Train an MLP beside it")).to_have_count(0)
+    viewer.close()
+    problems.assert_none()

@@ -19,6 +19,7 @@ import { DiscoverView } from "./views/discover.js";
 import { GuideView } from "./views/guide.js";
 import { RegionsView } from "./views/regions.js";
 import { TraceView } from "./views/trace.js";
+import { CompareView } from "./views/compare.js";
 import { DiagramTools } from "./views/export.js";
 import { renderClassPage, renderJoin, classSessionHooks } from "./class/page.js";
 
@@ -57,6 +58,7 @@ async function openSession(id) {
   new StatusView(regions.status, store);
   new RegionsView(regions.history, store, controller);
   new TraceView(regions.history, store, controller);
+  new CompareView(regions.history, store, controller);
   if (store.isOwner) {
     new Toolbar(regions.toolbar, store, controller);
     new GuideView(regions.guide, store);

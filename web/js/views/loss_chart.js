@@ -35,6 +35,7 @@ export class LossChart {
       this.now = null;
       this.redraw();
     });
+    store.on("compare", () => this.invalidate()); // an MLP's losses beside the KAN's
     store.on("metrics", () => {
       this.now = null; // training reports again
       this.invalidate();
@@ -80,10 +81,18 @@ export class LossChart {
       connectgaps: false,
     });
     const layout = { ...LAYOUT, yaxis: { ...LAYOUT.yaxis, title: { ...LAYOUT.yaxis.title, text: this.lossName() } } };
+    const traces = [trace("train", "train_loss", "#2563eb"), trace("test", "test_loss", "#ea580c", "dot")];
+    const mlp = this.store.compare?.points;
+    if (mlp?.length) {
+      // the MLP trains from step 1 on its own: drawn against its own step count
+      const line = (name, key, color) => ({ name, x: mlp.map((p) => p.step), y: mlp.map((p) => p[key]), mode: "lines", line: { color, width: 1.5, dash: "dash" } });
+      traces.push(line("MLP train", "train_loss", "#7c3aed"), line("MLP test", "test_loss", "#059669"));
+    }
+    const empty = !m.length && !mlp?.length;
     Plotly.react(
       this.plot,
-      [trace("train", "train_loss", "#2563eb"), trace("test", "test_loss", "#ea580c", "dot")],
-      m.length ? layout : { ...layout, annotations: [emptyNote(this.store.isOwner)], xaxis: { visible: false }, yaxis: { visible: false }, showlegend: false },
+      traces,
+      !empty ? layout : { ...layout, annotations: [emptyNote(this.store.isOwner)], xaxis: { visible: false }, yaxis: { visible: false }, showlegend: false },
       CONFIG,
     );
   }
