@@ -162,33 +162,60 @@ def fit_text(fit: dict) -> str:
 
 def scene(snap: dict, pruned: str = "show", scores: dict | None = None) -> Scene:
     """The diagram of a snapshot. ``pruned``: 'show' (dashed, faded, as the page) or 'hide'
-    (pruned edges and pruned hidden nodes left out). ``scores``: importance to draw instead of
-    the snapshot's activation scores, ``{"edges": {(l, i, j): s}, "nodes": {(l, i): s}}``."""
+    (the page's compact view: pruned edges and pruned hidden nodes left out and the live
+    network laid out at its live width; with mult nodes, the full layout minus what is pruned).
+    ``scores``: importance to draw instead of the snapshot's activation scores,
+    ``{"edges": {(l, i, j): s}, "nodes": {(l, i): s}}``."""
     width = node_counts(snap["width"])
     subs = list(width)
     for e in snap["edges"]:
         subs[e["l"] + 1] = max(subs[e["l"] + 1], e["j"] + 1)
-    W, H = canvas_size(width, subs)
-    geo = layout(width, subs, W, H)
+    last = len(width) - 1
+    hide = pruned == "hide"
+    if hide and not any(n.get("kind") == "mult" for n in snap["nodes"]):
+        W, H, geo = _compact(snap, width, last)
+    else:
+        W, H = canvas_size(width, subs)
+        geo = layout(width, subs, W, H)
     out = Scene(W, H, [Shape("rect", box=(0, 0, W, H), fill="#ffffff")])
     edge_scores = (scores or {}).get("edges", {})
     wires, boxes = [], []
     for e in snap["edges"]:
-        if pruned == "hide" and e["state"] == "pruned":
-            continue
         key = (e["l"], e["i"], e["j"])
-        score = edge_scores.get(key, e.get("score"))
-        w, b = _edge(e, geo, score)
+        if key not in geo["boxes"] or (hide and e["state"] == "pruned"):
+            continue
+        w, b = _edge(e, geo, edge_scores.get(key, e.get("score")))
         wires.append(w)
         boxes += b
-    last = len(width) - 1
     nodes = []
     for n in snap["nodes"]:
-        if pruned == "hide" and n["state"] == "pruned" and 0 < n["l"] < last:
+        if (n["l"], n["i"]) not in geo["nodes"]:
+            continue
+        if hide and n["state"] == "pruned" and 0 < n["l"] < last:
             continue
         nodes += _node(n, geo, last)
     out.shapes += wires + nodes + boxes
     return out
+
+
+def _compact(snap: dict, width: list[int], last: int) -> tuple[float, float, dict]:
+    """The live network's layout (web/js/views/compact.js): live nodes renumbered per layer,
+    inputs and outputs always kept; positions keyed by the original indices."""
+    dead = {(n["l"], n["i"]) for n in snap["nodes"] if n["state"] == "pruned" and 0 < n["l"] < last}
+    rank, counts = {}, []
+    for l, n in enumerate(width):
+        live = [i for i in range(n) if (l, i) not in dead]
+        rank.update({(l, i): r for r, i in enumerate(live)})
+        counts.append(len(live))
+    W, H = canvas_size(counts, counts)
+    geo = layout(counts, counts, W, H)
+    nodes = {key: geo["nodes"][(key[0], r)] for key, r in rank.items()}
+    boxes = {}
+    for e in snap["edges"]:
+        a, b = rank.get((e["l"], e["i"])), rank.get((e["l"] + 1, e["j"]))
+        if e["state"] != "pruned" and a is not None and b is not None:
+            boxes[(e["l"], e["i"], e["j"])] = geo["boxes"][(e["l"], a, b)]
+    return W, H, {**geo, "nodes": nodes, "boxes": boxes}
 
 
 def _edge(e: dict, geo: dict, score: float | None) -> tuple[Shape, list[Shape]]:

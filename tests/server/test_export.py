@@ -287,3 +287,34 @@ def test_mult_nodes_drawn_with_their_factors(client):
     assert len([r for r in root.iter(f"{SVG}rect") if r.find(f"{SVG}title") is not None]) == len(
         snap["edges"]
     )
+
+
+def test_hidden_pruned_parts_give_the_compact_network(client):
+    """pruned=hide draws the live network at its live width, as the page's compact view: a
+    pruned hidden node and its edges are gone and the others close ranks."""
+    s = create(client, preset="toy")
+    r = client.post(s.url("/nodes/1/2/prune"), headers=s.headers)
+    assert r.status_code == 200, r.text
+    full, compact = _svg(client, s), _svg(client, s, pruned="hide")
+
+    def boxes(root):
+        return [r for r in root.iter(f"{SVG}rect") if r.find(f"{SVG}title") is not None]
+
+    assert (len(boxes(full)), len(list(full.iter(f"{SVG}circle")))) == (15, 8)
+    assert (len(boxes(compact)), len(list(compact.iter(f"{SVG}circle")))) == (8 + 4, 7)
+    width = float(compact.get("viewBox").split()[2])
+    hidden = sorted(
+        float(c.get("cx"))
+        for c in compact.iter(f"{SVG}circle")
+        if c.get("cy") == _middle_row(compact)
+    )
+    assert len(hidden) == 4
+    gaps = np.diff(hidden)
+    assert np.allclose(gaps, gaps[0], atol=0.2)  # evenly spaced: no hole where node 2 was
+    assert abs((hidden[0] + hidden[-1]) / 2 - width / 2) < 0.2
+    assert "(1,2," not in ET.tostring(compact, encoding="unicode")  # none of its edges
+
+
+def _middle_row(root) -> str:
+    rows = sorted({c.get("cy") for c in root.iter(f"{SVG}circle")}, key=float)
+    return rows[1]
