@@ -24,13 +24,14 @@ import torch
 import kan_core
 from kan_core.pykan_ckpt import from_pykan_checkpoint
 
+from .budget import model_cost
 from .config import Settings
 from .data import SpecError, build_dataset, check_limits, parse_csv
 from .schemas import TrainSettings
 from .sessions import CommandError, Session
 from .store import SessionRecord, StorageError
 
-__all__ = ["PARTS", "create_session", "read_model", "session_csv", "upload_spec"]
+__all__ = ["PARTS", "create_session", "read_model", "reference_inputs", "table_csv", "upload_spec"]
 
 log = logging.getLogger("kan_workbench.bridge")
 PARTS = ("model", "pykan_config", "pykan_state", "pykan_cache_data", "data")
@@ -92,39 +93,51 @@ def _fmt(v: float) -> str:
     return repr(float(v))  # float32 → shortest float64 repr: parses back to the same float32
 
 
-def session_csv(
-    model: kan_core.KAN, ref: torch.Tensor | None, data: str | None, settings: Settings
-) -> tuple[str, list[str], str, str, int]:
-    """``(csv text, input names, target name, where the data came from, rows)``. With ``data``, its
-    columns are checked against the model's width; without, the table of reference inputs and
-    the model's outputs (see the module docstring)."""
+def reference_inputs(
+    model: kan_core.KAN, ref: torch.Tensor | None, settings: Settings, per_sample: int
+) -> tuple[torch.Tensor, str]:
+    """``(inputs, origin)`` when no data came: the file's reference inputs (a seeded subset
+    within the row limit, the CSV size limit at ≤ 25 characters a number, and the cost budget
+    at ``per_sample`` units a sample), else seeded samples on the grid span."""
     n_in = model.width_in[0]
-    if data is not None:
-        header, table = parse_csv(data, settings)
-        if len(header) != n_in + 1:
-            raise SpecError(
-                f"data: the model takes {n_in} input(s) and gives 1 output, so the CSV needs "
-                f"{n_in + 1} columns (inputs, then the output); it has {len(header)}"
-            )
-        return data, header[:-1], header[-1], "csv", table.shape[0]
-    if ref is not None:
-        x, origin = ref.float(), "checkpoint"
-        # a seeded subset within the row limit and, at ≤ 25 characters a number, the CSV's
-        max_rows = min(settings.max_csv_rows, settings.max_upload_bytes // (25 * (n_in + 1)))
-        if x.shape[0] > max_rows:
-            keep = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(0))
-            x = x[keep[:max_rows]]
-    else:
-        x, origin = _grid_samples(model, GRID_SAMPLES, seed=0), "grid"
+    max_rows = min(
+        settings.max_csv_rows,
+        settings.max_upload_bytes // (25 * (n_in + 1)),
+        settings.max_model_cost // max(per_sample, 1),
+    )
+    max_rows = max(max_rows, 2)  # fewer cannot be a dataset: the budget check then says why
+    if ref is None:
+        return _grid_samples(model, min(GRID_SAMPLES, max_rows), seed=0), "grid"
+    x = ref.float()
+    if x.shape[0] > max_rows:
+        keep = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(0))
+        x = x[keep[:max_rows]]
+    return x, "checkpoint"
+
+
+def table_csv(model: kan_core.KAN, x: torch.Tensor) -> str:
+    """CSV text ``x_1 … x_n, y``: the inputs and the model's output on them."""
     with torch.no_grad():
         y = model(x).float()
     if not bool(torch.isfinite(y).all()):
         raise SpecError("the model's outputs on its reference inputs hold NaN or infinity")
-    names = [f"x_{i + 1}" for i in range(n_in)]
+    names = [f"x_{i + 1}" for i in range(x.shape[1])]
     rows = [",".join([*names, "y"])]
     pairs = zip(x.tolist(), y[:, 0].tolist(), strict=True)
     rows += [",".join(_fmt(v) for v in (*xr, yr)) for xr, yr in pairs]
-    return "\n".join(rows) + "\n", names, "y", origin, x.shape[0]
+    return "\n".join(rows) + "\n"
+
+
+def check_csv(model: kan_core.KAN, data: str, settings: Settings) -> tuple[list[str], str, int]:
+    """``(input names, target name, rows)`` of an uploaded CSV that fits the model's width."""
+    n_in = model.width_in[0]
+    header, table = parse_csv(data, settings)
+    if len(header) != n_in + 1:
+        raise SpecError(
+            f"data: the model takes {n_in} input(s) and gives 1 output, so the CSV needs "
+            f"{n_in + 1} columns (inputs, then the output); it has {len(header)}"
+        )
+    return header[:-1], header[-1], table.shape[0]
 
 
 def upload_spec(
@@ -137,8 +150,7 @@ def upload_spec(
     settings: Settings,
 ) -> dict[str, Any]:
     """The session's spec (a CSV session's keys, so a restart rebuilds it), within limits."""
-    arity = model.config.mult_arity
-    flat = arity if isinstance(arity, int) else max([2, *(a for row in arity for a in row)])
+    flat = _largest_arity(model)
     n_test = max(1, round(samples * 0.2))
     spec: dict[str, Any] = {
         "kind": "csv",
@@ -161,6 +173,11 @@ def upload_spec(
     }
     check_limits(spec, settings, samples)
     return spec
+
+
+def _largest_arity(model: kan_core.KAN) -> int:
+    arity = model.config.mult_arity
+    return arity if isinstance(arity, int) else max([2, *(a for row in arity for a in row)])
 
 
 def create_session(manager, parts: dict[str, bytes]) -> Session:
@@ -197,8 +214,20 @@ def _build(parts: dict[str, bytes], settings: Settings):
         text = None if data is None else data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise SpecError("data: the CSV is not UTF-8 text") from None
-    csv_text, variables, target, origin, rows = session_csv(model, ref, text, settings)
-    spec = upload_spec(model, variables, target, origin, source, rows, settings)
+    if text is not None:
+        variables, target, rows = check_csv(model, text, settings)
+        spec = upload_spec(model, variables, target, "csv", source, rows, settings)
+        csv_text = text
+    else:
+        width, arity = model.width, _largest_arity(model)
+        per_sample = model_cost(
+            width, max(layer.num for layer in model.layers), model.config.k, 1, arity
+        )
+        x, origin = reference_inputs(model, ref, settings, per_sample)
+        names = [f"x_{i + 1}" for i in range(x.shape[1])]
+        # the limits first: the model runs on the inputs only once they are known to fit
+        spec = upload_spec(model, names, "y", origin, source, x.shape[0], settings)
+        csv_text = table_csv(model, x)
     dataset = build_dataset(spec, csv_text, settings)
     model.set_reference_input(dataset["train_input"])
     return model, spec, csv_text, dataset

@@ -227,6 +227,23 @@ def test_upload_limits(tmp_path):
         assert "grid: at most 5" in upload(c, {"model": m.to_bytes()}, 422)
 
 
+def test_cached_inputs_are_subsampled_to_the_cost_budget(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from server.config import Settings
+    from server.main import create_app
+
+    # [2, [3, 2], 1]: 19 edges × (grid 5 + k 3) = 152 units a sample; the cache has 100 rows
+    cfg = Settings(data_dir=tmp_path / "d", max_model_cost=152 * 50)
+    with TestClient(create_app(cfg)) as c:
+        s = upload(c, ckpt("mult"))
+        live = c.app.state.manager.get_live(s.id)
+        rows = live.dataset["train_input"].shape[0] + live.dataset["test_input"].shape[0]
+        assert rows == 50
+        cache = torch.load(FIX / "mult_cache_data", weights_only=True)
+        assert all(bool((cache == r).all(1).any()) for r in live.dataset["train_input"])
+
+
 def test_an_uploaded_session_survives_a_restart(settings, expected):
     from fastapi.testclient import TestClient
 
