@@ -2,7 +2,9 @@
 a masked edge), an input, and what pykan's attribution gives on it — ``attribute()``'s
 ``node_scores`` / ``edge_scores``, ``attribute(l)`` per layer, ``feature_interaction``,
 ``prune_input``'s kept inputs — for kan_core's attribution test (which then needs no pykan).
-Run once after ``bash bench/setup.sh``:
+Also tests/core/fixtures/pykan_mlp_extras.pt: pykan's ``MLP`` (attribution, regularisers,
+connection cost) and which edges ``perturb`` switches on in a compiled model. Run once after
+``bash bench/setup.sh``:
 
     .venv/bin/python bench/make_pykan_attribution_fixtures.py
 """
@@ -77,12 +79,56 @@ def case(width, arity, seed, masked, sb) -> dict:
     return {"width": width, "mult_arity": arity, "layers": layers, "x": x, **out}
 
 
+MLP_OUT = OUT.parent / "pykan_mlp_extras.pt"
+
+
+def mlp_case(sb) -> dict:
+    """pykan's MLP on given weights: attribution, regularisers, connection cost; and which edges
+    pykan's perturb switches on in a compiled model."""
+    from kan import KAN as PyKAN
+    from kan.compiler import kanpiler
+    from kan.MLP import MLP as PyMLP
+    from sympy import exp, pi, sin, symbols
+
+    gen = torch.Generator().manual_seed(7)
+    out: dict = {}
+    with sb.run():
+        m = PyMLP(width=[3, 4, 2], seed=0)
+        x = torch.rand(100, 3, generator=gen) * 2 - 1
+        m(x)
+        m.attribute()
+        out["mlp"] = {
+            "weights": [
+                (lin.weight.detach().clone(), lin.bias.detach().clone()) for lin in m.linears
+            ],
+            "x": x,
+            "y": m(x).detach().clone(),
+            "node_scores": [s.detach().clone() for s in m.node_scores],
+            "edge_scores": [s.detach().clone() for s in m.edge_scores],
+            "reg": {k: float(m.reg(k, 1.0, 2.0)) for k in ("w", "act", "fa", "a")},
+            "cost": float(m.connection_cost),
+        }
+        a, b = symbols("a b")
+        perturbed = {}
+        for mode in ("all", "non-intrusive", "minimal"):
+            k = kanpiler([a, b], exp(sin(pi * a) + b**2))
+            k.expand_width(1, 1)
+            k.get_act(torch.rand(50, 2, generator=gen) * 2 - 1)
+            k.perturb(mag=0.1, mode=mode)
+            perturbed[mode] = [f.mask.detach().clone() for f in k.act_fun]
+        out["perturb"] = perturbed
+        out["perturb_width"] = k.width
+        del PyKAN
+    return out
+
+
 def main() -> None:
     setup_torch()
     torch.set_default_dtype(torch.float32)
     sb = PykanSandbox()
     torch.save([case(*c, sb) for c in CASES], OUT)
-    print(f"wrote {OUT}")
+    torch.save(mlp_case(sb), MLP_OUT)
+    print(f"wrote {OUT} and {MLP_OUT}")
 
 
 if __name__ == "__main__":

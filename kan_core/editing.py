@@ -28,12 +28,12 @@ __all__ = [
 ]
 
 
-def _set_sym(layer: KANLayer, i: int, j: int, name: str, abcd=(1.0, 0.0, 1.0, 0.0)) -> None:
+def _set_sym(layer: KANLayer, i: int, j: int, name: str, abcd=(1.0, 0.0, 1.0, 0.0), r2=1.0):
     """Make edge ``(i, j)`` of ``layer`` the symbolic ``c·name(a·x + b) + d`` (call
     ``layer.invalidate()`` after the last one)."""
     layer.sym_mask[i, j] = 1.0
     layer.sym_funs[(i, j)] = name
-    layer.sym_r2[(i, j)] = 1.0
+    layer.sym_r2[(i, j)] = float(r2)
     with torch.no_grad():
         layer.affine[i, j] = torch.tensor(abcd, dtype=layer.affine.dtype)
 
@@ -78,7 +78,10 @@ def _set_layouts(model, layouts) -> None:
     old = model.config.mult_arity
     if not (isinstance(old, int) and arities <= {old}):
         model.config.mult_arity = [list(lay.arity) for lay in layouts]
-    model.config.width = model.width
+    if any(lay.has_mult for lay in layouts):
+        model.config.width = [[lay.n_sum, len(lay.arity)] for lay in layouts]
+    else:
+        model.config.width = [lay.n_nodes for lay in layouts]
 
 
 def expand_depth(model) -> None:
@@ -190,7 +193,7 @@ def set_mode(model, l, i, j, mode, mask_n=None) -> None:
         if fit is None:
             _set_sym(layer, i, j, "0")
         else:
-            _set_sym(layer, i, j, fit.name, (fit.a, fit.b, fit.c, fit.d))
+            _set_sym(layer, i, j, fit.name, (fit.a, fit.b, fit.c, fit.d), fit.r2)
         layer.mask[i, j] = 1.0
     elif mode == "n":
         fit = symbolic_fit(model, l, i, j)
