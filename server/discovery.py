@@ -97,8 +97,9 @@ def _run(s: Session, job: Job) -> None:
 
 
 def start(s: Session, budget_s: float, seed: int) -> dict[str, Any]:
-    if s.dataset["train_label"].shape[1] != 1:
-        raise CommandError(409, "Discover needs a session with one output")
+    label = s.dataset["train_label"]
+    if label.dim() != 2 or label.shape[1] != 1:  # class-index labels are 1-D
+        raise CommandError(409, "Discover needs a session with one numeric output (not classes)")
     old: Job | None = getattr(s, "discovery", None)
     if old is not None:
         old.cancel.set()

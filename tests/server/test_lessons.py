@@ -129,6 +129,9 @@ def test_classification_requests_are_checked(client):
     assert r.status_code == 422 and "classification preset" in r.text
     r = client.post("/api/sessions", json={"preset": "xor", "width": [2, 3, 1]})
     assert r.status_code == 422 and "one logit per class" in r.text
+    c = create(client, preset="circle")  # Discover searches numeric formulas, not classes
+    r = client.post(c.url("/discover"), json={"budget_s": 5}, headers=c.headers)
+    assert r.status_code == 409 and "not classes" in r.text
     s = create(client, preset="toy")
     r = client.get(s.url("/regions"), headers=s.headers)
     assert r.status_code == 409 and "classification" in r.text
