@@ -39,7 +39,7 @@ def test_upload_snap_download_svg(page: Page, base_url, live_server, problems, a
     # snap edge (0,0,0) to the first candidate the page offers
     page.locator('[data-edge="0,0,0"]').click()
     first = page.locator("tr.cand").first
-    expect(first).to_be_visible()
+    expect(first).to_be_visible(timeout=60_000)  # fitting candidates: seconds on a busy box
     name = first.get_attribute("data-candidate")
     first.get_by_role("button", name="Accept", exact=True).click()
     expect(page.locator('[data-edge="0,0,0"]')).to_have_attribute("data-state", "symbolic")
@@ -115,4 +115,28 @@ def test_importance_by_attribution_and_prune_inputs(
     expect(page.locator(f'[data-node="0,{low}"]')).to_have_attribute("data-state", "active")
     page.locator("[data-importance-select]").select_option("activation")
     expect(page.locator("svg.network")).to_have_attribute("data-importance", "activation")
+    problems.assert_none()
+
+
+def test_viewer_downloads_but_cannot_prune(page: Page, base_url, live_server, problems, tmp_path):
+    created = _upload_model(live_server)
+    page.goto(base_url + created["viewer_url"])
+    expect(page.locator("[data-edge]").first).to_be_visible()
+    page.locator("[data-importance-select]").select_option("attribution")
+    expect(page.locator("svg.network")).to_have_attribute("data-importance", "attribution")
+    expect(page.locator("[data-prune-inputs]")).to_have_count(0)
+    page.locator("[data-export-menu]").click()
+    with page.expect_download() as info:
+        page.locator('[data-export="Diagram (SVG)"]').click()
+    path = tmp_path / "viewer.svg"
+    info.value.save_as(path)
+    root = ET.fromstring(path.read_text())
+    # downloaded as drawn: importance by attribution (the query follows the toggle)
+    wires = [p for p in root.iter(f"{SVG}path") if p.get("stroke-width") == "1.3"]
+    _, scores = live_server.api(
+        "GET", f"/api/sessions/{created['id']}/attribution", token=created["viewer_token"]
+    )
+    top = scores["max_edge"]
+    want = sorted(round(max(0.18, math.tanh(3 * e["score"] / top)), 2) for e in scores["edges"])
+    assert sorted(round(float(w.get("opacity", "1")), 2) for w in wires) == want
     problems.assert_none()
