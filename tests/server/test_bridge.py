@@ -361,3 +361,23 @@ def test_show_then_pull_roundtrip(live_url):
         pull(f"{live_url}/sessions/{link.id}#owner=wrong")
     with pytest.raises(ClientError, match="not a workbench session link"):
         pull("ftp://example/sessions/x#owner=y")
+
+
+def test_client_datasets_and_links_without_a_server(tmp_path):
+    import numpy as np
+
+    from server.client import _parse_link, dataset_csv
+
+    x, y = np.array([[0.5, -1.0], [2.0, 3.25]]), np.array([[1.0], [0.1]])
+    assert dataset_csv((x, y)).decode() == "x_1,x_2,y\n0.5,-1.0,1.0\n2.0,3.25,0.1\n"
+    pykan_dict = {"train_input": torch.tensor(x[:1]), "train_label": torch.tensor(y[:1])}
+    assert dataset_csv(pykan_dict).decode() == "x_1,x_2,y\n0.5,-1.0,1.0\n"
+    (tmp_path / "d.csv").write_text("a,b\n1,2\n")
+    assert dataset_csv(tmp_path / "d.csv") == b"a,b\n1,2\n"
+    with pytest.raises(ClientError, match="one output column"):
+        dataset_csv((x, np.ones((2, 2))))
+    assert _parse_link("http://h:1/p/sessions/abc#owner=T&viewer=V") == ("http://h:1/p", "abc", "T")
+    assert _parse_link("https://h/sessions/abc/?view=V") == ("https://h", "abc", "V")
+    for bad in ("http://h/sessions/abc", "http://h/other/abc#owner=T", "/sessions/abc#owner=T"):
+        with pytest.raises(ClientError):
+            _parse_link(bad)
