@@ -175,3 +175,29 @@ def test_laptop_keeps_the_side_panel(screen, base_url, live_server):
     _no_sideways_scroll(page)
     _shot(page, "laptop-workbench")
     problems.assert_none()
+
+
+def test_class_screen_fits_a_projector_and_a_phone(screen, base_url, live_server):
+    """The start-a-class overlay: code, link and QR on one projector screen; stacked on a phone."""
+    created = _toy(live_server)
+    for name, kind in [("projector", PROJECTOR), ("phone", PHONE)]:
+        page, problems = screen(kind)
+        _open_owner(page, base_url, created)
+        page.locator(".start-class").click()
+        expect(page.locator("[data-class-code]")).to_be_visible()
+        page.wait_for_function("() => document.querySelector('.class-overlay img.qr')?.naturalWidth > 0")
+        overlay = page.locator(".class-overlay")
+        scroll, height = overlay.evaluate("el => [el.scrollHeight, el.clientHeight]")
+        width = page.evaluate("() => innerWidth")
+        code = page.locator("[data-class-code]").bounding_box()
+        qr = page.locator(".class-overlay img.qr").bounding_box()
+        assert code["x"] + code["width"] <= width, f"{name}: code cut off {code}"
+        assert qr["x"] + qr["width"] <= width and qr["width"] >= 250, f"{name}: QR {qr}"
+        big = 60 if name == "projector" else 40  # CSS px: read from the back row / at arm's length
+        assert code["height"] >= big, f"{name}: the code is too small: {code}"
+        if name == "projector":
+            assert scroll <= height, f"the projector must show it all at once: {scroll} > {height}"
+            assert qr["x"] > code["x"] + code["width"] - 1, "QR beside the code"
+        _no_sideways_scroll(page)
+        _shot(page, f"{name}-class-overlay")
+        problems.assert_none()

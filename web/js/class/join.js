@@ -9,7 +9,7 @@ const CODE_CHARS = /[^A-Z0-9]/g;
 export function renderJoin(root) {
   const params = new URLSearchParams(location.search);
   const code = h("input.join-code", {
-    name: "code", "aria-label": "class code", placeholder: "ABC234", autocomplete: "off",
+    name: "code", "aria-label": "class code", placeholder: "KM3P7X", autocomplete: "off",
     autocapitalize: "characters", spellcheck: "false", maxlength: 12, required: true,
     value: (params.get("code") || "").toUpperCase().replace(CODE_CHARS, ""),
   });
