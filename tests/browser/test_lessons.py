@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import time
 
+import pytest
 from helpers import open_as_owner
 from playwright.sync_api import Page, expect
 
@@ -109,10 +110,23 @@ def test_a_rejected_candidate_can_be_unrejected(page: Page, base_url, live_serve
     problems.assert_none()
 
 
-def test_loss_chart_labels_are_whole_and_titles_clear(page: Page, base_url, live_server, problems):
+@pytest.mark.parametrize("narrow", [False, True])
+def test_loss_chart_labels_are_whole_and_titles_clear(
+    page: Page, base_url, live_server, problems, artifacts, narrow
+):
     created = _trained(live_server, "sum_of_squares", steps=40)
     open_as_owner(page, base_url, created, "Sum of squares")
     expect(page.locator(".loss-plot .ytick text").first).to_be_visible()
+    if narrow:  # losses within one decade near 1.35×10⁻⁶: labels such as 1.35×10⁻⁶ (seen cut)
+        page.evaluate(
+            """() => { const st = window.__kanwb.store;
+                 st.lossHistory.clear();
+                 for (let k = 1; k <= 60; k++) st.lossHistory.push(
+                   {step: k, train_loss: 1.3e-6 + k * 1e-9, test_loss: 1.32e-6 + k * 1.1e-9});
+                 st.emit('snapshot'); }"""
+        )
+        expect(page.locator(".loss-plot .ytick text").first).to_contain_text("10")
+        page.screenshot(path=str(artifacts / "lessons-loss-chart-narrow.png"))
     boxes = page.evaluate(
         """() => {
           const plot = document.querySelector('.loss-plot').getBoundingClientRect();
