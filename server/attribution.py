@@ -21,6 +21,8 @@ from .sessions import CommandError, Session
 from .views import rnd
 
 COPY_WAIT_S = 1.0  # how long a read waits for the worker's copy before using committed bytes
+MAX_VALUES = 4_000_000  # per-edge activation values one layer may hold (16 MB in float32)
+MIN_ROWS = 64
 
 
 def scores(model: kan_core.KAN, x: torch.Tensor) -> dict[str, Any]:
@@ -63,16 +65,28 @@ async def model_copy(s: Session) -> kan_core.KAN:
     return await asyncio.to_thread(kan_core.KAN.from_bytes, s.committed_bytes)
 
 
+def samples(model: kan_core.KAN, x: torch.Tensor) -> torch.Tensor:
+    """Evenly spaced rows of ``x``, few enough that each layer's per-edge activations
+    ``(rows, in, out)`` stay within ``MAX_VALUES`` (the scores are standard deviations over
+    the rows: a few hundred estimate them well; all 100k rows of a wide layer would take GBs)."""
+    widest = max(layer.in_dim * layer.out_dim for layer in model.layers)
+    rows = max(MIN_ROWS, MAX_VALUES // max(widest, 1))
+    if x.shape[0] <= rows:
+        return x
+    return x[torch.linspace(0, x.shape[0] - 1, rows).round().long()]
+
+
 async def read(s: Session) -> dict[str, Any]:
     model = await model_copy(s)
-    return await asyncio.to_thread(scores, model, s.dataset["train_input"])
+    x = samples(model, s.dataset["train_input"])
+    return await asyncio.to_thread(scores, model, x)
 
 
 def prune_inputs(s: Session, threshold: float) -> dict[str, Any]:
     """Worker command: prune every live input node whose attribution is below ``threshold``
     (pykan's ``prune_input`` rule, but the network keeps its shape, so the edit is undone as any
     other). Refused if none is below it, or if every input would go."""
-    node_scores, _ = attribute(s.model, s.dataset["train_input"])
+    node_scores, _ = attribute(s.model, samples(s.model, s.dataset["train_input"]))
     inputs = node_scores[0].tolist()
     live = [i for i in range(len(inputs)) if _input_live(s.model, i)]
     low = [i for i in live if inputs[i] < threshold]

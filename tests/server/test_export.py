@@ -15,6 +15,7 @@ from PIL import Image
 from srv_helpers import create
 from test_security import HOSTILE, _hostile_csv
 
+import kan_core
 from server import export
 from server.security import redact
 
@@ -318,3 +319,19 @@ def test_hidden_pruned_parts_give_the_compact_network(client):
 def _middle_row(root) -> str:
     rows = sorted({c.get("cy") for c in root.iter(f"{SVG}circle")}, key=float)
     return rows[1]
+
+
+def test_attribution_samples_are_bounded(monkeypatch):
+    """A wide layer on many rows is scored on evenly spaced rows (memory stays bounded)."""
+    from server import attribution
+
+    model = kan_core.KAN(width=[3, 4, 1], grid=3, k=3, seed=0)
+    x = torch.arange(3000.0).reshape(1000, 3) / 3000
+    assert attribution.samples(model, x) is x  # small enough: every row
+    monkeypatch.setattr(attribution, "MAX_VALUES", 12 * 100)  # widest layer: 3 × 4 edges
+    rows = attribution.samples(model, x)
+    assert rows.shape == (100, 3)
+    assert torch.equal(rows[0], x[0]) and torch.equal(rows[-1], x[-1])
+    assert (rows[1:, 0] > rows[:-1, 0]).all()  # distinct rows in order
+    monkeypatch.setattr(attribution, "MAX_VALUES", 12)
+    assert attribution.samples(model, x).shape[0] == attribution.MIN_ROWS
