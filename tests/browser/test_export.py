@@ -75,6 +75,14 @@ def test_upload_snap_download_svg(page: Page, base_url, live_server, problems, a
     info.value.save_as(report)
     text = report.read_text()
     assert "<svg" in text and "<script" not in text and f"<code>{name}</code>" in text
+    # the model file opens in a notebook with the snap in it
+    page.locator("[data-export-menu]").click()
+    with page.expect_download() as info:
+        page.locator('[data-export="Model file"]').click()
+    model_path = tmp_path / "model.pt"
+    info.value.save_as(model_path)
+    model = kan_core.KAN.load(model_path)
+    assert model.edge_state(0, 0, 0) == "symbolic" and model.symbolic_fit(0, 0, 0).name == name
     page.locator("[data-export-menu]").click()
     page.screenshot(path=str(artifacts / "20-export-menu.png"))
     problems.assert_none()
