@@ -155,9 +155,19 @@ def test_viewers_see_no_owner_hints(page: Page, base_url, live_server, problems)
     expect(page.locator("[data-edge]").first).to_be_visible()
     expect(page.locator(".status")).to_have_text("Not trained yet")
     page.locator('[data-edge="0,0,0"]').click()
-    expect(page.locator("tr.cand").first).to_be_visible()
+    expect(page.locator("tr.cand").first).to_be_visible(timeout=30_000)
     text = page.locator("body").inner_text()
-    for owner_only in ("press Play", "Accept snaps", "can be undone", "Restore brings", "Redo"):
+    owner_only_hints = (
+        "press Play",
+        "Accept snaps",
+        "can be undone",
+        "Restore brings",
+        "Redo",
+        "use Auto-symbolic",
+        "snap the edges",
+        "Search network",
+    )
+    for owner_only in owner_only_hints:
         assert owner_only not in text, owner_only
     problems.assert_none()
 

@@ -28,7 +28,8 @@ export class DiscoverView {
     const parts = [head];
     if (this.store.isOwner) parts.push(this.controls(st));
     if (!st.front.length && st.done && !st.error) {
-      parts.push(h("p.muted", {}, "Search network shapes, pruning and snapping automatically, and read the formulas found: the simplest ones that fit on the left."));
+      const what = "network shapes, pruning and snapping, searched automatically: the simplest formulas that fit on the left.";
+      parts.push(h("p.muted", {}, this.store.isOwner ? `Search ${what}` : `No search yet. Discover shows ${what}`));
     } else {
       parts.push(h("p.discover-status", { role: "status" }, statusText(st)));
     }

@@ -26,7 +26,7 @@ export class FormulaView {
     }
     const status = f.complete
       ? h("p.fit-quality", {}, `Error on test data (RMSE): formula ${fmt(f.formula_rmse)} · network ${fmt(f.network_rmse)}. `, verdict(f))
-      : h("p.muted", {}, `${symbolic} of ${live} live edges are symbolic. φ with subscript l,i,j is edge (l, i, j), still a learned spline: snap the edges (or use Auto-symbolic) to finish the formula.`);
+      : h("p.muted", {}, `${symbolic} of ${live} live edges are symbolic. φ with subscript l,i,j is edge (l, i, j), still a learned spline${this.store.isOwner ? ": snap the edges (or use Auto-symbolic) to finish the formula." : "."}`);
     const copy = h(
       "div.panel-actions",
       {},
