@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     # Worker behaviour.
     # torch.set_num_threads is process-global; workers run with this budget (see sessions.py).
     torch_threads: int = 1
+    # Training steps that run at once, across all sessions (scheduler.py: fair turns, edits and
+    # reads beside them); 0: one less than the cores, at least one.
+    train_slots: int = 0
     step_timeout_s: float = 60.0  # a step running longer marks the session errored
     play_max_steps: int = 100_000  # "play" trains until paused, or this many steps
 

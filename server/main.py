@@ -24,6 +24,7 @@ from .manager import SessionManager
 from .ratelimit import RateLimiter
 from .reads import Reads
 from .routes import classes, discover, edges, export, health, lessons, presets, sessions
+from .scheduler import SCHEDULER
 from .security import SecurityHeaders, install_log_redaction
 from .store import Store
 from .stream import router as stream_router
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.data_dir.resolve() / "access.sqlite3", settings.session_ttl_hours
         )
         app.state.create_limiter = RateLimiter(settings.create_rate_per_min, settings.create_burst)
+        SCHEDULER.configure(settings.train_slots)
         class_store = ClassStore(settings.data_dir.resolve() / "classes.sqlite3")
         app.state.classes = Classes(settings, class_store, manager)
         task = asyncio.create_task(_housekeeping(manager, app.state.access))

@@ -31,6 +31,7 @@ from . import views
 from .config import Settings
 from .data import build_model
 from .hub import Hub
+from .scheduler import SCHEDULER, Ticket
 from .store import SessionRecord, Store
 
 log = logging.getLogger("kan_workbench.sessions")
@@ -90,6 +91,7 @@ class Session:
         self._stop = threading.Event()
         self._step_started: float | None = None
         self._hung = False
+        self._ticket: Ticket | None = None  # this session's place in line for a step (scheduler)
         self._edges_due = 0.0  # monotonic time after which edges may be recomputed
         self._edges_dirty = True
         self._edges_from: bytes | None = None  # the committed bytes the hub's edges include
@@ -128,6 +130,9 @@ class Session:
         fut: Future = Future()
         self.last_active = time.monotonic()
         self._queue.put((fut, fn, args))
+        ticket = self._ticket
+        if ticket is not None:  # waiting for a turn to step: run this first
+            ticket.nudge()
         return fut
 
     # --- worker loop ----------------------------------------------------------------------
@@ -140,6 +145,7 @@ class Session:
                 if self._remaining > 0:
                     item = self._queue.get_nowait()
                 else:  # idle: sleep until a command comes (or edges are due for viewers)
+                    self._leave_line()
                     due = self._edges_dirty and self.hub.n_subscribers > 0
                     item = self._queue.get(timeout=0.2 if due else None)
             except queue.Empty:
@@ -148,13 +154,39 @@ class Session:
                 if item is not None:
                     self._execute(*item)
                 elif self._remaining > 0:
-                    self._train_one()
+                    self._train_turn()
                 self._maybe_publish_edges()
             except Exception as exc:  # the worker must outlive any failure of its session
                 log.exception("session %s: worker error", self.id)
                 if self.status != "error":
                     self._fail(f"internal error: {type(exc).__name__}: {exc}", rollback=True)
                 self._edges_dirty = False  # do not retry a failing computation in a loop
+        self._leave_line()
+
+    def _train_turn(self) -> None:
+        """One step when this session's turn comes (scheduler.py: fair across sessions). A
+        command that arrives meanwhile ends the wait; the session keeps its place in line."""
+        t = self._ticket
+        if t is None:
+            t = self._ticket = Ticket()
+            SCHEDULER.enter(t)
+        if not t.granted:
+            if not self._queue.empty():
+                return
+            t.event.wait()
+            t.event.clear()
+            if not t.granted:
+                return
+        try:
+            self._train_one()
+        finally:
+            self._ticket = None
+            SCHEDULER.leave(t)
+
+    def _leave_line(self) -> None:
+        t, self._ticket = self._ticket, None
+        if t is not None:
+            SCHEDULER.leave(t)
 
     def _execute(self, fut: Future, fn: Callable[..., Any], args: tuple) -> None:
         if not fut.set_running_or_notify_cancel():
@@ -335,6 +367,9 @@ class Session:
         if time.monotonic() - started < self.settings.step_timeout_s:
             return False
         self._hung = True
+        ticket = self._ticket
+        if ticket is not None and ticket.granted:  # the others go on stepping meanwhile
+            SCHEDULER.leave(ticket)
         self._remaining = 0
         self.error = f"a training step ran longer than {self.settings.step_timeout_s:g} s"
         self._set_status("error")

@@ -1,0 +1,90 @@
+"""Fair turns for training steps across sessions (a class of 30 training on 2 cores).
+
+Every session has its own worker thread. Left alone, 30 of them each run steps as fast as they
+can: the threads fight for the cores and for Python's GIL, and everything else — the event loop
+that answers requests and streams frames, the edits that run on the workers between steps —
+waits behind them (measured: a trivial GET took 22 s median with 31 sessions training).
+
+So a step needs a *turn*: at most ``slots`` steps run at once (default: one less than the
+cores, at least one; each worker uses one torch thread), and sessions waiting for a turn are
+served first come, first served — a session that has just stepped goes to the back of the line,
+so every session advances at the same pace. Commands (edits, reads) need no turn: they run on
+their worker as soon as its current step ends, beside the one step in flight, and a waiting
+worker leaves its wait to run them without losing its place in line.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import deque
+
+
+def default_slots() -> int:
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+class Ticket:
+    """A session's place in line. ``event`` is set when the turn is granted, or by
+    :meth:`nudge` (a command arrived): the worker checks ``granted`` to tell which."""
+
+    __slots__ = ("event", "granted")
+
+    def __init__(self):
+        self.event = threading.Event()
+        self.granted = False
+
+    def nudge(self) -> None:
+        self.event.set()
+
+
+class StepScheduler:
+    def __init__(self, slots: int | None = None):
+        self.slots = slots or default_slots()
+        self._lock = threading.Lock()
+        self._line: deque[Ticket] = deque()
+        self._running = 0
+
+    def configure(self, slots: int) -> None:
+        """Change the number of slots (0: the default); takes effect as turns end."""
+        with self._lock:
+            self.slots = slots or default_slots()
+            self._grant_waiting()
+
+    def enter(self, t: Ticket) -> None:
+        """Queue ``t`` (granted at once when a slot is free and nobody waits)."""
+        with self._lock:
+            self._line.append(t)
+            self._grant_waiting()
+
+    def leave(self, t: Ticket) -> None:
+        """Give the turn back (after a step), or give up a place in line (paused, stopped)."""
+        with self._lock:
+            if t.granted:
+                t.granted = False
+                self._running -= 1
+            else:
+                try:
+                    self._line.remove(t)
+                except ValueError:
+                    pass
+            self._grant_waiting()
+
+    def _grant_waiting(self) -> None:
+        while self._line and self._running < self.slots:
+            t = self._line.popleft()
+            t.granted = True
+            self._running += 1
+            t.event.set()
+
+    @property
+    def waiting(self) -> int:
+        return len(self._line)
+
+    @property
+    def running(self) -> int:
+        return self._running
+
+
+# One per process, like torch's thread pool: the cores are shared by every app in it.
+SCHEDULER = StepScheduler()

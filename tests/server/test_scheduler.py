@@ -1,0 +1,68 @@
+"""Fair turns for training steps (server/scheduler.py): FIFO turns within the slots, a place in
+line kept while a command runs, every session advancing at the same pace."""
+
+from __future__ import annotations
+
+import time
+
+from srv_helpers import create
+
+from server.scheduler import SCHEDULER, StepScheduler, Ticket
+
+
+def test_turns_are_first_come_first_served_within_the_slots():
+    sched = StepScheduler(slots=1)
+    a, b, c = Ticket(), Ticket(), Ticket()
+    for t in (a, b, c):
+        sched.enter(t)
+    assert (a.granted, b.granted, c.granted) == (True, False, False)
+    assert a.event.is_set() and not b.event.is_set()
+    sched.leave(a)  # a's step is done: b is next, and a goes to the back
+    sched.enter(a)
+    assert (a.granted, b.granted, c.granted) == (False, True, False)
+    sched.leave(c)  # c gives up its place (paused): a comes after b
+    sched.leave(b)
+    assert a.granted and not c.granted and sched.running == 1 and sched.waiting == 0
+    sched.leave(a)
+    assert sched.running == 0
+
+
+def test_more_slots_and_a_nudge():
+    sched = StepScheduler(slots=2)
+    ts = [Ticket() for _ in range(3)]
+    for t in ts:
+        sched.enter(t)
+    assert [t.granted for t in ts] == [True, True, False]
+    ts[2].nudge()  # a command woke the worker: it is not its turn yet
+    assert ts[2].event.is_set() and not ts[2].granted
+    sched.configure(3)
+    assert ts[2].granted and sched.running == 3
+
+
+def test_sessions_training_at_once_advance_at_the_same_pace(client):
+    SCHEDULER.configure(1)
+    try:
+        sessions = [create(client, preset="toy", seed=k) for k in range(4)]
+        for s in sessions:
+            r = client.post(s.url("/train"), json={"steps": 10_000}, headers=s.headers)
+            assert r.status_code == 200
+        manager = client.app.state.manager
+        live = [manager.get_live(s.id) for s in sessions]
+        deadline = time.monotonic() + 60
+        while min(x.step for x in live) < 15 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        steps = [x.step for x in live]  # read within microseconds of each other
+        assert min(steps) >= 15, steps
+        assert max(steps) - min(steps) <= 3, steps  # turns alternate: nobody runs ahead
+        # an edit is answered between steps, not after the others' turns
+        t0 = time.perf_counter()
+        r = client.post(sessions[0].url("/edges/0/0/0/prune"), headers=sessions[0].headers)
+        assert r.status_code == 200 and time.perf_counter() - t0 < 5.0
+        for s in sessions:
+            client.post(s.url("/pause"), headers=s.headers)
+        deadline = time.monotonic() + 10  # each worker leaves the line once paused
+        while (SCHEDULER.running or SCHEDULER.waiting) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert SCHEDULER.running == 0 and SCHEDULER.waiting == 0
+    finally:
+        SCHEDULER.configure(0)
