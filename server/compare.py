@@ -5,8 +5,8 @@ session's data with the session's optimiser settings, as its own small job besid
   the KAN's is: RMSE or √cross-entropy), same optimiser (L-BFGS with the session's iterations per
   step, or Adam with its learning rate), as many steps as the KAN has had (at most MAX_STEPS).
 - Cheap for the server: one thread per job with one torch thread, at most two jobs server-wide
-  (like Discover), a time budget, and a stop when the session goes away. Sessions' workers share
-  the cores with it, so a job is short by design.
+  (like Discover), a 30 s budget, and at most half a core's duty (it sleeps as long as each step
+  took, up to 50 ms): the sessions' workers share the cores with it, so edits stay interactive.
 """
 
 from __future__ import annotations
@@ -134,7 +134,8 @@ def stop(s: Session) -> None:
 
 def _run(job: Job, data: dict, train: dict, seed: int, threads: int) -> None:
     try:
-        torch.set_num_threads(threads)
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
         _train(job, data, train, seed)
     except Exception as exc:  # reported in the state, never raised into a thread's void
         job.error = f"{type(exc).__name__}: {exc}"
@@ -170,7 +171,10 @@ def _train(job: Job, data: dict, train: dict, seed: int) -> None:
         if job.stop.is_set() or time.monotonic() - job.started > BUDGET_S:
             job.error = "stopped at the time budget" if not job.stop.is_set() else "stopped"
             return
+        t0 = time.monotonic()
         opt.step(closure)
+        # Half duty: the sessions' workers (edits, training) get the core back between steps.
+        time.sleep(min(0.05, time.monotonic() - t0))
         with torch.no_grad():
             tr = float(loss_fn(model(x), y))
             te = float(loss_fn(model(data["test_input"]), data["test_label"]))
