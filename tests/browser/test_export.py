@@ -148,3 +148,19 @@ def test_viewer_downloads_but_cannot_prune(page: Page, base_url, live_server, pr
     want = sorted(round(max(0.18, math.tanh(3 * e["score"] / top)), 2) for e in scores["edges"])
     assert sorted(round(float(w.get("opacity", "1")), 2) for w in wires) == want
     problems.assert_none()
+
+
+def test_image_link_carries_the_viewer_token(page: Page, base_url, live_server, problems):
+    created = _upload_model(live_server)
+    open_as_owner(page, base_url, created, "uploaded model")
+    page.locator("[data-export-menu]").click()
+    page.locator('[data-export="Copy image link"]').click()
+    toast = page.locator(".toast", has_text="Image link")
+    expect(toast).to_be_visible()
+    url = toast.inner_text().split(": ", 1)[1].split()[0]
+    assert url.startswith(f"{base_url}/api/sessions/{created['id']}/diagram.svg?")
+    assert f"token={created['viewer_token']}" in url and created["owner_token"] not in url
+    r = httpx.get(url, timeout=30)  # opens without any header: a link for a notebook
+    assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
+    assert ET.fromstring(r.text).tag == f"{SVG}svg"
+    problems.assert_none()

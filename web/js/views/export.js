@@ -1,12 +1,14 @@
 // The diagram's corner tools (top right of the diagram): a Download menu — the model file, the
-// diagram as SVG or PNG, the one-page report — and the importance toggle (activation |
-// attribution, KAN 2.0) with the owner's "prune inputs below …".
+// diagram as SVG or PNG, the one-page report, a read-only image link — and the importance
+// toggle (activation | attribution, KAN 2.0) with the owner's "prune inputs below …".
 //
 // Downloads are fetched with the Bearer header and saved from a blob URL, so no token travels in
-// a URL. Attribution scores come from GET /attribution; the network view draws them when this
-// view emits the store's "importance" topic ({edges, nodes} maps, or null for activation).
+// a URL; only "Copy image link" puts one in a URL, and it is the viewer token (read-only).
+// Attribution scores come from GET /attribution; the network view draws them when this view
+// emits the store's "importance" topic ({edges, nodes} maps, or null for activation).
 
 import { h } from "../dom.js";
+import { sessionTokens } from "../tokens.js";
 
 const REFRESH_MS = 2000; // attribution is re-read at most this often while the model changes
 
@@ -63,10 +65,34 @@ export class DiagramTools {
       });
       list.append(btn);
     }
+    const viewer = this._viewerToken();
+    if (viewer) {
+      const btn = h("button", { type: "button", role: "menuitem", "data-export": "Copy image link", title: "a read-only link to the live diagram (SVG), for a notebook or a page: it carries the viewer token" }, "Copy image link");
+      btn.addEventListener("click", () => {
+        menu.open = false;
+        this.copyLink(`${location.origin}${this.api.base}/diagram.svg${query()}&token=${encodeURIComponent(viewer)}`);
+      });
+      list.append(btn);
+    }
     list.append(h("label.inline", { title: "leave pruned edges out of the SVG and PNG" }, this.hidePruned, " hide pruned edges"));
     menu.append(list);
     menu.style.position = "relative";
     return menu;
+  }
+
+  /** The viewer token: a link carries read rights only (the owner's page knows it from
+   *  localStorage; a viewer's page holds nothing else). */
+  _viewerToken() {
+    return this.store.isOwner ? sessionTokens(this.store.sessionId)?.viewer_token : this.api.token;
+  }
+
+  async copyLink(url) {
+    try {
+      await navigator.clipboard.writeText(url);
+      this.toasts.show(`Image link copied: ${url}`, "info", 8000);
+    } catch {
+      this.toasts.show(`Image link: ${url}`, "info", 0);
+    }
   }
 
   /** Fetch `path` (relative to the session) with the token and save it as `name`. */
