@@ -208,3 +208,14 @@ class PykanExtras:
 
         return plot(self, folder, beta, metric, scale, tick, sample, in_vars, out_vars, title,
                     varscale, x)  # fmt: skip
+
+    def tree(self, x=None, in_var=None, style="tree", sym_th=1e-3, sep_th=1e-1,
+             skip_sep_test=False, verbose=False):  # fmt: skip
+        """pykan's ``tree``: the modular structure of the model's function on ``x`` (default:
+        the reference input, else the last forward's) — returned as ``kan_core.hypothesis.Tree``
+        (groups per level, arities, Add/Mul/Id labels) with its drawing in ``.figure`` when
+        matplotlib is installed (pykan only draws it)."""
+        from .hypothesis import tree
+
+        del verbose
+        return tree(self, self._x(x), in_var, style, sym_th, sep_th, skip_sep_test)
