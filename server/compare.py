@@ -78,6 +78,7 @@ class Job:
     points: list[dict[str, Any]] = field(default_factory=list)
     done: bool = False
     error: str | None = None
+    accuracy: dict[str, float] | None = None  # a classifier's, after the last step
     started: float = field(default_factory=time.monotonic)
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -91,6 +92,7 @@ class Job:
             "points": list(self.points),
             "done": self.done,
             "error": self.error,
+            "accuracy": self.accuracy,
         }
 
 
@@ -181,3 +183,16 @@ def _train(job: Job, data: dict, train: dict, seed: int) -> None:
         job.points.append(
             {"step": step, "train_loss": views.rnd(tr**0.5, 6), "test_loss": views.rnd(te**0.5, 6)}
         )
+        if train.get("loss") == "cross_entropy":
+            with torch.no_grad():
+                job.accuracy = {
+                    part: round(
+                        float(
+                            (model(data[f"{part}_input"]).argmax(1) == data[f"{part}_label"])
+                            .float()
+                            .mean()
+                        ),
+                        4,
+                    )
+                    for part in ("train", "test")
+                }

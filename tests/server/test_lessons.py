@@ -203,6 +203,7 @@ def test_an_equal_parameter_mlp_trains_beside_the_kan(client):
     assert r.status_code == 202, r.text
     job = _compare_done(client, s)
     assert job["error"] is None and job["steps"] == 6 and job["opt"] == "LBFGS"
+    assert job["accuracy"] is None  # a regression has no accuracy
     assert job["kan_params"] == 2 * (5 + 3 + 2)  # [2, 1]: two edges
     assert job["mlp_width"] == [2, 5, 1] and job["mlp_params"] == 21  # 4H + 1, nearest to 20
     steps = [p["step"] for p in job["points"]]
@@ -245,5 +246,6 @@ def test_a_classifier_is_compared_with_cross_entropy(client):
     assert r.status_code == 202, r.text
     job = _compare_done(client, s)
     assert job["error"] is None and job["mlp_width"][-1] == 2 and len(job["points"]) == 3
+    assert 0 <= job["accuracy"]["test"] <= 1 and set(job["accuracy"]) == {"train", "test"}
     # √cross-entropy of a 2-class guess starts near √ln 2
     assert 0.3 < job["points"][0]["train_loss"] < 1.0

@@ -50,7 +50,8 @@ export class CompareView {
     this.store.emit("compare");
     const state = job.error ? ` (${job.error})` : job.done ? "" : " — training…";
     const last = job.points[job.points.length - 1];
-    const loss = last ? ` · MLP test loss ${last.test_loss} after ${last.step} steps` : "";
+    const acc = job.accuracy ? `, accuracy test ${(100 * job.accuracy.test).toFixed(1)} %` : "";
+    const loss = last ? ` · MLP test loss ${last.test_loss}${acc} after ${last.step} steps` : "";
     this.info.dataset.compare = job.done ? "done" : "running";
     this.info.textContent = `KAN ${job.kan_params} parameters · MLP ${job.mlp_params} (width [${job.mlp_width.join(", ")}], ${job.opt})${loss}${state}`;
     if (this.button) this.button.textContent = job.done ? "Train the MLP again" : "Training the MLP…";
