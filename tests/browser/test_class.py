@@ -206,6 +206,14 @@ def test_join_follow_hand_out_on_phone_and_projector(screens, base_url, live_ser
     teacher.get_by_role("button", name="Back to my session").click()
     expect(phone).to_have_url(re.compile(rf"/sessions/{created['id']}\?view="), timeout=10_000)
     expect(phone.locator(".classbar .follow-who")).to_have_text("Following the teacher")
+
+    # End the class (two clicks): the students' bars say so.
+    end = teacher.get_by_role("button", name="End class")
+    end.click()
+    teacher.get_by_role("button", name="Really end the class?").click()
+    expect(teacher.locator(".dash-summary")).to_contain_text("the class has ended")
+    expect(phone.locator(".classbar .follow-note")).to_contain_text("The class has ended.")
+    expect(proj.locator(".classbar .follow-note")).to_contain_text("The class has ended.")
     for problems in (teacher_problems, phone_problems, proj_problems):
         problems.assert_none()
 
