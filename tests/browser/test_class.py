@@ -19,7 +19,12 @@ from playwright.sync_api import expect
 
 SHOTS = Path("/tmp/kanwb-class")
 LAPTOP = {"viewport": {"width": 1280, "height": 800}}
-PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+}
 PROJECTOR = {"viewport": {"width": 683, "height": 512}, "device_scale_factor": 1.5}
 HOSTILE = "<img src=x onerror=__pwned()>Ana"
 SMALL_TOY = {"preset": "toy", "width": [2, 3, 1], "train_num": 200, "test_num": 200, "seed": 0}
@@ -87,7 +92,9 @@ def test_join_follow_hand_out_on_phone_and_projector(screens, base_url, live_ser
     expect(teacher.locator(".class-overlay .lan-hint")).to_contain_text("--host 0.0.0.0")
     qr = teacher.locator(".class-overlay img.qr")
     expect(qr).to_be_visible()
-    teacher.wait_for_function("() => document.querySelector('.class-overlay img.qr').naturalWidth > 0")
+    teacher.wait_for_function(
+        "() => document.querySelector('.class-overlay img.qr').naturalWidth > 0"
+    )
     assert qr.bounding_box()["width"] >= 300
     _shot(teacher, "teacher-overlay")
     class_id = teacher.evaluate(
@@ -119,7 +126,9 @@ def test_join_follow_hand_out_on_phone_and_projector(screens, base_url, live_ser
     expect(phone.locator(".inspector h2")).to_contain_text("Edge")
     expect(phone.locator(".inspector h2")).to_contain_text("x_2")
     # Followers do not each fit candidates on the teacher's worker (30 students: 30 fits).
-    expect(phone.locator(".candidates")).to_contain_text("the teacher's screen shows the candidates")
+    expect(phone.locator(".candidates")).to_contain_text(
+        "the teacher's screen shows the candidates"
+    )
     # The teacher trains: the student reads what the teacher does, never "press Play".
     # (an edit waits for the selected edge's suggestions; let them arrive first)
     expect(teacher.locator("tr.cand").first).to_be_visible(timeout=30_000)
@@ -160,7 +169,9 @@ def test_join_follow_hand_out_on_phone_and_projector(screens, base_url, live_ser
     step.click()
     expect(phone.locator("[data-step]")).not_to_have_text(str(before), timeout=20_000)
     _shot(phone, "phone-own-copy")
-    status, snap = live_server.api("GET", f"/api/sessions/{copy_id}", token=tokens[copy_id]["owner_token"])
+    status, snap = live_server.api(
+        "GET", f"/api/sessions/{copy_id}", token=tokens[copy_id]["owner_token"]
+    )
     assert status == 200 and snap["step"] > before
 
     # A late joiner on a projector: follows, and gets a copy of their own too.
@@ -196,7 +207,9 @@ def test_join_follow_hand_out_on_phone_and_projector(screens, base_url, live_ser
 
     # Show a student's session to everyone: a student going back to the class follows it, and
     # "Back to my session" brings everyone back to the teacher's.
-    teacher.locator('[data-student="Late Lu"]').get_by_role("button", name="Show to everyone").click()
+    teacher.locator('[data-student="Late Lu"]').get_by_role(
+        "button", name="Show to everyone"
+    ).click()
     expect(teacher.locator(".dash-showing")).to_contain_text("Late Lu")
     phone.get_by_role("button", name="Back to teacher").click()
     expect(phone.locator(".classbar .follow-who")).to_have_text(
@@ -239,7 +252,9 @@ def test_challenge_dashboard_leaderboard_and_reveal(screens, base_url, live_serv
     form.locator("input[name=hidden]").fill("2")
     form.get_by_role("button", name="Start the challenge").click()
     expect(teacher.locator("[data-class-code]")).to_be_visible()
-    cl = teacher.evaluate("() => Object.values(JSON.parse(localStorage.getItem('kanwb.classes')))[0]")
+    cl = teacher.evaluate(
+        "() => Object.values(JSON.parse(localStorage.getItem('kanwb.classes')))[0]"
+    )
     assert cl["teacher_token"] and cl["code"] == teacher.locator("[data-class-code]").inner_text()
     teacher.get_by_role("button", name="Close").click()
     expect(teacher.locator(".dash-code")).to_have_text(cl["code"])

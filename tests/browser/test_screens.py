@@ -13,7 +13,12 @@ from conftest import PageProblems
 from playwright.sync_api import expect
 
 SHOTS = Path("/tmp/kanwb-screens")
-PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+}
 PROJECTOR = {"viewport": {"width": 683, "height": 512}, "device_scale_factor": 1.5}
 LAPTOP = {"viewport": {"width": 1280, "height": 800}}
 
@@ -80,7 +85,9 @@ def test_phone_draws_the_diagram_and_never_scrolls_sideways(screen, base_url, li
     assert len(boxes) == 15 and min(boxes) >= 36, f"edge boxes too small to see: {boxes}"
     assert page.evaluate("() => document.querySelectorAll('[data-edge]').length") == 15
     # Every control lies within the screen's width (reachable by scrolling down, not sideways).
-    controls = page.locator(".toolbar button, .toolbar input, .toolbar select, .topbar button:visible")
+    controls = page.locator(
+        ".toolbar button, .toolbar input, .toolbar select, .topbar button:visible"
+    )
     assert controls.count() >= 15
     for el in controls.all():
         box = el.bounding_box()
@@ -113,7 +120,9 @@ def test_projector_gets_the_presenter_view(screen, base_url, live_server):
 
     wb = page.locator(".wb")
     expect(wb).to_have_class("wb owner presenter")  # automatic at this width
-    expect(page.get_by_role("button", name="Presenter view")).to_have_attribute("aria-pressed", "true")
+    expect(page.get_by_role("button", name="Presenter view")).to_have_attribute(
+        "aria-pressed", "true"
+    )
     _no_sideways_scroll(page)
     width = page.evaluate("() => document.documentElement.clientWidth")
     assert width == 683
@@ -185,7 +194,9 @@ def test_class_screen_fits_a_projector_and_a_phone(screen, base_url, live_server
         _open_owner(page, base_url, created)
         page.locator(".start-class").click()
         expect(page.locator("[data-class-code]")).to_be_visible()
-        page.wait_for_function("() => document.querySelector('.class-overlay img.qr')?.naturalWidth > 0")
+        page.wait_for_function(
+            "() => document.querySelector('.class-overlay img.qr')?.naturalWidth > 0"
+        )
         overlay = page.locator(".class-overlay")
         scroll, height = overlay.evaluate("el => [el.scrollHeight, el.clientHeight]")
         width = page.evaluate("() => innerWidth")
