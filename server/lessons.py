@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
+import weakref
 from typing import Any
 
 import torch
@@ -26,6 +28,43 @@ from .sessions import CommandError, Session
 
 COPY_WAIT_S = 1.0
 MAX_POINTS = 400  # data points sent with the decision regions (an even subsample)
+REGIONS_FRESH_S = 1.0  # while a session trains, every viewer shares one regions read a second
+
+
+class RegionsCache:
+    """One decision-regions computation per session state, shared by all its viewers (a class
+    of 30 each asking once a second must not cost 30 computations): a result is reused for the
+    same grid size while the session has neither trained nor changed since (step and event
+    count), or, when only training steps passed (no edit or other event), while it is under
+    ``REGIONS_FRESH_S`` old. Readers of a session queue on one
+    lock, so simultaneous requests compute once."""
+
+    def __init__(self):
+        self._entries: weakref.WeakKeyDictionary[Session, tuple] = weakref.WeakKeyDictionary()
+        self._locks: weakref.WeakKeyDictionary[Session, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+    def lock(self, s: Session) -> asyncio.Lock:
+        return self._locks.setdefault(s, asyncio.Lock())
+
+    def get(self, s: Session, n: int) -> dict[str, Any] | None:
+        hit = self._entries.get(s)
+        if hit is None or hit[0][0] != n:
+            return None
+        key, at, result = hit
+        now = state_key(s, n)
+        # training moved on but nothing else happened (no edit, undo, event): recent is enough
+        fresh = key[2] == now[2] and time.monotonic() - at < REGIONS_FRESH_S
+        return result if key == now or fresh else None
+
+    def put(self, s: Session, key: tuple, result: dict[str, Any]) -> None:
+        self._entries[s] = (key, time.monotonic(), result)
+
+
+def state_key(s: Session, n: int) -> tuple:
+    return (n, s.step, s.hub.event_seq)
+
+
+REGIONS = RegionsCache()
 
 
 async def model_copy(s: Session) -> kan_core.KAN:

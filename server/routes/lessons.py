@@ -30,7 +30,15 @@ async def _read(s, fn, *args):
 async def regions(s: ReaderSession, n: Annotated[int, Query(ge=8, le=80)] = 40) -> dict:
     """A classifier's P(class 1) on an n×n grid over its two inputs, its training points
     (≤ 400) and accuracy; 409 for a regression session."""
-    return await _read(s, lessons.regions, n)
+    cache = lessons.REGIONS
+    async with cache.lock(s):
+        hit = cache.get(s, n)
+        if hit is not None:
+            return hit
+        key = lessons.state_key(s, n)  # before the copy: a change meanwhile is a miss next time
+        result = await _read(s, lessons.regions, n)
+        cache.put(s, key, result)
+        return result
 
 
 @router.get("/trace")

@@ -249,3 +249,19 @@ def test_a_classifier_is_compared_with_cross_entropy(client):
     assert 0 <= job["accuracy"]["test"] <= 1 and set(job["accuracy"]) == {"train", "test"}
     # √cross-entropy of a 2-class guess starts near √ln 2
     assert 0.3 < job["points"][0]["train_loss"] < 1.0
+
+
+def test_viewers_share_one_regions_computation(client, monkeypatch):
+    from server import lessons
+
+    calls = []
+    real = lessons.regions
+    monkeypatch.setattr(lessons, "regions", lambda *a: calls.append(1) or real(*a))
+    s = create(client, preset="gaussians")
+    first = [client.get(s.url("/regions?n=10"), headers=s.viewer_headers).json() for _ in range(5)]
+    assert len(calls) == 1 and all(r == first[0] for r in first)
+    before = client.get(s.url("/regions?n=12"), headers=s.viewer_headers).json()
+    assert len(calls) == 2  # another size: computed
+    client.post(s.url("/edges/0/0/0/prune"), headers=s.headers)  # an edit: computed again
+    after = client.get(s.url("/regions?n=12"), headers=s.viewer_headers).json()
+    assert len(calls) == 3 and after["p"] != before["p"]  # the pruned edge changed the map
