@@ -265,3 +265,20 @@ def test_viewers_share_one_regions_computation(client, monkeypatch):
     client.post(s.url("/edges/0/0/0/prune"), headers=s.headers)  # an edit: computed again
     after = client.get(s.url("/regions?n=12"), headers=s.viewer_headers).json()
     assert len(calls) == 3 and after["p"] != before["p"]  # the pruned edge changed the map
+
+
+def test_a_classification_session_survives_a_restart(settings):
+    from fastapi.testclient import TestClient
+
+    from server.main import create_app
+
+    with TestClient(create_app(settings)) as c:
+        s = create(c, preset="xor")
+        train(c, s, 8)
+        before = c.get(s.url("/regions?n=10"), headers=s.headers).json()
+    with TestClient(create_app(settings)) as c:  # a new process on the same data dir
+        snap = c.get(s.url(), headers=s.headers).json()
+        assert snap["step"] == 8 and snap["train"]["loss"] == "cross_entropy"
+        after = c.get(s.url("/regions?n=10"), headers=s.headers).json()
+        assert after == before  # same dataset (seeded), same model
+        assert train(c, s, 2)["kind"] == "trained"
