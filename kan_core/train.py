@@ -407,6 +407,8 @@ def _in_dtype_of(model, dataset: dict) -> dict:
 
     def cast(key, t):
         keep = "label" in key and not t.is_floating_point() and t.dim() == 1
+        if "input" in key:  # after prune_input: the kept columns of the original inputs
+            t = model._select_inputs(t)
         return t if keep else t.to(dtype)
 
     return {key: cast(key, dataset[key]) for key in KEYS}

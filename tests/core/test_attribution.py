@@ -126,3 +126,16 @@ def test_feature_interaction_thresholds():
     assert feature_interaction(m, 1, neuron_th=1e9) == {}
     every = feature_interaction(m, 1, neuron_th=0.0, feature_th=0.0)
     assert every == {(0, 1, 2): 4, (0, 1): 1}  # node 1 lost input 2: edge (0, 2, 1) is masked
+
+
+def test_a_model_after_prune_input_trains_on_the_original_dataset():
+    m = _from_pykan(CASES[0])
+    small = m.prune_input(active_inputs=[0, 2])
+    x = CASES[0]["x"]
+    y = (x[:, :1] ** 2 + 0.5 * x[:, 2:]).clone()
+    full = {"train_input": x, "train_label": y, "test_input": x[:50], "test_label": y[:50]}
+    kept = {**full, "train_input": x[:, [0, 2]], "test_input": x[:50, [0, 2]]}
+    a, b = small.copy(), small.copy()
+    ha, hb = a.fit(full, steps=2), b.fit(kept, steps=2)
+    assert ha["diverged"] == [] and len(ha["train_loss"]) == 2
+    assert [float(v) for v in ha["train_loss"]] == [float(v) for v in hb["train_loss"]]
