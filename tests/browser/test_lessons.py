@@ -65,6 +65,13 @@ def test_undo_says_what_it_discards_and_every_readout_follows(
     expect(page.locator('[data-loss-now="undo"]')).to_have_text("now, after Undo")
     assert abs(_readout(page, "train") - trained) <= 0.02 * trained  # the step-10 model again
     expect(page.locator("ol.history li.undone")).to_have_count(1)
+    # Ctrl+Shift+Z redoes with a select focused (the optimiser's), and says so
+    page.get_by_label("optimizer").focus()
+    page.keyboard.press("Control+Shift+z")
+    expect(page.locator('[data-edge="0,0,0"]')).to_have_attribute("data-state", "pruned")
+    expect(page.locator(".toast").last).to_contain_text("redo")
+    page.get_by_role("button", name="Undo", exact=True).click()
+    expect(page.locator('[data-edge="0,0,0"]')).to_have_attribute("data-state", "active")
 
     page.get_by_role("button", name="Reset", exact=True).click()
     expect(page.locator('[data-loss-now="reset"]')).to_have_text("now, after Reset")

@@ -13,6 +13,9 @@ export class Controller {
     this._selSeq = 0;
     store.on("edited", (ev) => this.afterEdit(ev));
     store.on("event", (ev) => this.onEvent(ev));
+    // An edit's edges frame may come just after its event: the selected edge's state (active or
+    // pruned) is read once it has come, so no suggestions are asked of a just-pruned edge.
+    store.on("edges", () => this._selectionStale && this.refreshSelection());
     store.on("snapshot", () => {
       this.refreshFormula();
       if (this.store.selection && !this.store.detail) this.loadSelection();
@@ -226,11 +229,13 @@ export class Controller {
       });
     }
     this.refreshFormula();
-    this.refreshSelection();
+    this._selectionStale = true;
+    this.refreshSelection(400); // unless the edit's edges frame comes first (constructor)
   }
 
-  refreshSelection() {
-    this.debounce("selection", 150, () => {
+  refreshSelection(ms = 150) {
+    this.debounce("selection", ms, () => {
+      this._selectionStale = false;
       const sel = this.store.selection;
       if (sel?.kind !== "edge") return;
       const edge = this.store.edge(sel.key);

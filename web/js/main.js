@@ -101,14 +101,17 @@ async function presetTitle(source) {
   }
 }
 
+const NOT_TEXT = new Set(["checkbox", "radio", "range", "button", "submit", "color", "file"]);
+
 function bindKeys(store, controller) {
   document.addEventListener("keydown", (ev) => {
     const t = ev.target;
     const mod = ev.ctrlKey || ev.metaKey;
-    if (t.closest?.("input, select, textarea, [contenteditable]")) return; // typing: theirs
-    // A clicked toolbar button keeps the focus: plain keys (space, Enter) stay its own, but
-    // shortcuts with Ctrl/⌘ (undo, redo) and Escape still reach the page.
-    if (t.closest?.("button, a") && !mod && ev.key !== "Escape") return;
+    const typing = t.closest?.("textarea, [contenteditable]") || (t.tagName === "INPUT" && !NOT_TEXT.has(t.type));
+    if (typing) return; // text fields keep their own keys, Ctrl+Z included
+    // A clicked button, select, checkbox or slider keeps the focus: plain keys (space, arrows)
+    // stay its own, but shortcuts with Ctrl/⌘ (undo, redo) and Escape still reach the page.
+    if (t.closest?.("button, a, select, input") && !mod && ev.key !== "Escape") return;
     if (ev.key === " " && !mod) controller.togglePlay();
     else if (ev.key === "ArrowRight" && !mod) controller.step(1);
     else if (ev.key === "Escape") controller.select(null);
