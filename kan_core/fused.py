@@ -395,9 +395,29 @@ class _Regularization(torch.autograd.Function):
         ctx.save_for_backward(
             *(torch.from_numpy(g).to(s.dtype) for g, s in zip(grads, scales, strict=True))
         )
+        ctx.inputs = (lamb_l1, lamb_entropy, scales)  # (for a differentiable backward)
         dtype = scales[0].dtype if scales else torch.get_default_dtype()
         return torch.tensor(total, dtype=dtype)
 
     @staticmethod
     def backward(ctx, grad):
+        if torch.is_grad_enabled():  # create_graph=True: the same sum by autograd operations
+            lamb_l1, lamb_entropy, scales = ctx.inputs
+            wanted = [s for s, need in zip(scales, ctx.needs_input_grad[2:], strict=True) if need]
+            with torch.enable_grad():
+                total = _plain_regularization(scales, lamb_l1, lamb_entropy)
+            grads = iter(torch.autograd.grad(total, wanted, grad, create_graph=True))
+            return None, None, *(next(grads) if n else None for n in ctx.needs_input_grad[2:])
         return None, None, *(grad * g for g in ctx.saved_tensors)
+
+
+def _plain_regularization(scales, lamb_l1: float, lamb_entropy: float) -> torch.Tensor:
+    """``regularization_grads``' value by torch operations (differentiable to any order)."""
+    total = 0.0
+    for s in scales:
+        p_row = s / (s.sum(1, keepdim=True) + 1)
+        p_col = s / (s.sum(0, keepdim=True) + 1)
+        ent_row = (p_row * torch.log2(p_row + _EPS_LOG)).sum(1).mean()
+        ent_col = (p_col * torch.log2(p_col + _EPS_LOG)).sum(0).mean()
+        total = total + lamb_l1 * s.sum() - lamb_entropy * (ent_row + ent_col)
+    return total
