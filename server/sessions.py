@@ -155,7 +155,8 @@ class Session:
                     self._execute(*item)
                 elif self._remaining > 0:
                     self._train_turn()
-                self._maybe_publish_edges()
+                if item is not None or self._remaining == 0:  # training: inside the turn
+                    self._maybe_publish_edges()
             except Exception as exc:  # the worker must outlive any failure of its session
                 log.exception("session %s: worker error", self.id)
                 if self.status != "error":
@@ -179,6 +180,9 @@ class Session:
                 return
         try:
             self._train_one()
+            # The viewers' edges (as costly as a small step) within the same turn: background
+            # work shares one budget, and the other cores stay free for requests and edits.
+            self._maybe_publish_edges()
         finally:
             self._ticket = None
             SCHEDULER.leave(t)
