@@ -160,21 +160,15 @@ class History:
 
     versions: dict = field(default_factory=dict)
     lines: list = field(default_factory=list)
+    sizes: dict = field(default_factory=dict)  # tensor elements per version
 
     def save(self, model, version: str) -> None:
+        self.versions.pop(version, None)  # (a number reused after a rewind: the newer wins)
         self.versions[version] = model.copy()
-        self._bound()
-
-    def _bound(self) -> None:
-        """Forget the oldest versions (never the newest) beyond ``MAX_HISTORY_NUMBERS``."""
-
-        def size(m):
-            return sum(t.numel() for t in m.state_dict().values())
-
-        while len(self.versions) > 1 and sum(map(size, self.versions.values())) > (
-            MAX_HISTORY_NUMBERS
-        ):
-            del self.versions[next(iter(self.versions))]
+        self.sizes[version] = sum(t.numel() for t in model.state_dict().values())
+        while len(self.versions) > 1 and sum(self.sizes.values()) > MAX_HISTORY_NUMBERS:
+            oldest = next(iter(self.versions))  # forget the oldest, never the newest
+            del self.versions[oldest], self.sizes[oldest]
 
     def __deepcopy__(self, memo):  # copies of a model share its history, as pykan's share a folder
         return self

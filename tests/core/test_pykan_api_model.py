@@ -170,3 +170,18 @@ def test_copies_share_the_history_and_the_last_input():
 def test_constructor_signature_keeps_kan_core_positional_order():
     params = list(inspect.signature(KAN).parameters)
     assert params[:4] == ["width", "grid", "k", "seed"]
+
+
+def test_history_forgets_the_oldest_versions_beyond_its_bound(monkeypatch):
+    import kan_core.pykan_state as ps
+
+    m = KAN([2, 2, 1], seed=0)
+    per_version = sum(t.numel() for t in m.state_dict().values())
+    monkeypatch.setattr(ps, "MAX_HISTORY_NUMBERS", 3 * per_version)
+    x = torch.rand(20, 2) * 2 - 1
+    for _ in range(4):
+        m.fix_symbolic(0, 0, 0, "x", x=x)  # versions 0.1 … 0.4
+    assert list(m.history_store.versions) == ["0.2", "0.3", "0.4"]
+    with pytest.raises(KeyError, match=r"kept: 0\.2, 0\.3, 0\.4"):
+        m.checkout("0.0")
+    assert m.checkout("0.2").edge_state(0, 0, 0) == "symbolic"
