@@ -32,7 +32,9 @@ export class LossChart {
     this.lastDraw = -Infinity;
     this.now = null; // {train, test, kind}: the current model's loss after an edit/undo/reset
     store.on("snapshot", () => {
-      this.now = null;
+      // a resnapshot (e.g. after an undo changed the network's shape) keeps an edit's readout
+      // until training moves on
+      if (this.now && this.now.step !== this.store.step) this.now = null;
       this.redraw();
     });
     store.on("compare", () => this.invalidate()); // an MLP's losses beside the KAN's
@@ -42,7 +44,7 @@ export class LossChart {
     });
     store.on("edited", (ev) => {
       if (!ev?.data?.loss) return;
-      this.now = { ...ev.data.loss, kind: ev.kind };
+      this.now = { ...ev.data.loss, kind: ev.kind, step: ev.step };
       this.renderSummary();
     });
     document.addEventListener("visibilitychange", () => this.stale && this.schedule());
