@@ -200,10 +200,14 @@ async function renderBoard(board, api, view) {
     return;
   }
   board.hidden = false;
-  const body = rows.map((r, k) => h("tr", { "data-rank": k + 1 },
+  const revealed = view.revealed ? h("p.revealed", {}, "The answer: ", h("code", {}, prettyFormula(view.revealed.formula))) : null;
+  replace(board, h("h2", {}, "Leaderboard"), h("p.muted", {}, "Ranked by test NRMSE, then complexity."), revealed, boardTable(rows));
+}
+
+/** The leaderboard rows (best first) as a table; `me` marks the reader's own row. */
+export function boardTable(rows, me = null) {
+  const body = rows.map((r, k) => h("tr", { "data-rank": k + 1, class: r.name === me ? "me" : null },
     h("td", {}, String(k + 1)), h("td", {}, r.name), h("td.num", {}, r.test_nrmse == null ? "–" : fmt(r.test_nrmse)),
     h("td.num", {}, r.complexity ?? "–"), h("td", {}, h("code", {}, r.formula ? readable(r.formula) : "–"))));
-  const revealed = view.revealed ? h("p.revealed", {}, "The answer: ", h("code", {}, prettyFormula(view.revealed.formula))) : null;
-  replace(board, h("h2", {}, "Leaderboard"), h("p.muted", {}, "Ranked by test NRMSE, then complexity."), revealed,
-    h("table.board", {}, h("thead", {}, h("tr", {}, h("th", {}, "#"), h("th", {}, "name"), h("th", {}, "test NRMSE"), h("th", {}, "complexity"), h("th", {}, "formula"))), h("tbody", {}, body)));
+  return h("table.board", {}, h("thead", {}, h("tr", {}, h("th", {}, "#"), h("th", {}, "name"), h("th", {}, "test NRMSE"), h("th", {}, "complexity"), h("th", {}, "formula"))), h("tbody", {}, body));
 }

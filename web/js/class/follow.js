@@ -6,6 +6,8 @@
 import { h, replace } from "../dom.js";
 import { rememberSession } from "../tokens.js";
 import { ClassApi, classTokens, copyUrl, followUrl } from "./api.js";
+import { boardTable } from "./dashboard.js";
+import { modal } from "./share.js";
 
 const POLL_MS = 1500;
 const HELD = "While you follow, the teacher's screen shows the candidates. Press \u201cLook around on my own\u201d to fit them here.";
@@ -51,6 +53,8 @@ export class ClassBar {
     this.note = h("span.follow-note");
     this.toggle = h("button.look-around", { type: "button", "aria-pressed": "false", title: "click around the diagram yourself; the teacher's selection no longer moves yours" }, "Look around on my own");
     this.back = h("button.back-to-teacher", { type: "button", hidden: true }, "Back to teacher");
+    this.board = h("button.leaderboard-btn", { type: "button", hidden: true, title: "the class's formulas, ranked" }, "Leaderboard");
+    this.board.addEventListener("click", () => this.showBoard());
     this.copy = h("button.primary.open-copy", { type: "button", hidden: true, title: "your own session, a copy of the teacher's: you can train and edit it" }, "Open my copy");
     this.toggle.addEventListener("click", () => this.setOwn(!this.own));
     this.back.addEventListener("click", () => this.backToTeacher());
@@ -60,7 +64,7 @@ export class ClassBar {
     regions.classbar.setAttribute("aria-label", "class");
     if (regions.banner) regions.banner.hidden = true; // the bar says it (and more)
     replace(regions.classbar, h("span.class-tag", {}, `Class ${tokens.code || ""}`.trim()), this.who, this.doing, this.note,
-      h("span.follow-actions", {}, this.onCopy ? null : this.toggle, this.back, this.copy));
+      h("span.follow-actions", {}, this.onCopy ? null : this.toggle, this.back, this.board, this.copy));
     store.on("status", () => this.renderDoing());
     store.on("focus", (f) => this.applyFocus(f));
     store.on("snapshot", () => store.session?.focus && this.applyFocus(store.session.focus));
@@ -117,6 +121,7 @@ export class ClassBar {
     const elsewhere = st?.follow && st.follow.session !== this.sessionId;
     this.back.hidden = !((this.onCopy && st?.follow) || this.own || elsewhere);
     this.copy.hidden = this.onCopy || !st?.me?.session;
+    this.board.hidden = !st?.challenge;
     const notes = [];
     if (st?.ended) notes.push("The class has ended.");
     else if (st?.paused) notes.push("The teacher paused the class.");
@@ -150,6 +155,16 @@ export class ClassBar {
     }[s.status] || "";
     if (this.doing.textContent !== text) this.doing.textContent = text;
     this.doing.dataset.status = s.status;
+  }
+
+  async showBoard() {
+    try {
+      const rows = await this.api.get("/leaderboard");
+      const me = this.state?.me?.name;
+      modal("Leaderboard", h("p.muted", {}, "Ranked by test NRMSE (the error on test data over the spread of the target), then complexity."), boardTable(rows, me));
+    } catch (err) {
+      this.note.textContent = `Cannot read the leaderboard: ${err.message}`;
+    }
   }
 
   async poll() {
