@@ -26,6 +26,8 @@ class SpecError(ValueError):
 
 
 def presets() -> list[dict[str, Any]]:
+    from .lessons import LOOK_FOR  # (lessons imports sessions, which imports this module)
+
     return [
         {
             "name": p.name,
@@ -34,6 +36,7 @@ def presets() -> list[dict[str, Any]]:
             "width": list(p.width),
             "ranges": _ranges_list(p.ranges, p.width[0]),
             "description": getattr(p, "description", ""),
+            "look_for": LOOK_FOR.get(p.name, ""),
         }
         for p in kan_core.PRESETS
     ] + [

@@ -26,6 +26,25 @@ from kan_core import classification
 from . import views
 from .sessions import CommandError, Session
 
+# What a lesson should watch for in each regression preset (the classification presets carry
+# theirs in kan_core.classification); GET /api/presets sends it as ``look_for``.
+LOOK_FOR = {
+    "toy": "Train with λ above 0 and watch most hidden edges fade: only a few carry x₁ and x₂. "
+    "Prune, and the curves left look like sin(πx₁), x₂² and an exp on top; snap them and the "
+    "formula comes out exact.",
+    "product": "A sum of one-input curves cannot multiply, so the network learns "
+    "(x₁+x₂)² − (x₁−x₂)²: the first-layer edges stay straight lines and the two output edges "
+    "become parabolas, one opening up and one down.",
+    "sum_of_squares": "Each edge should become a parabola; Auto-symbolic snaps both to x² and "
+    "the formula's test error drops to almost zero.",
+    "distance": "The first layer learns x₁² and x₂², the second a square-root-like curve; it is "
+    "steep near 0, so that edge may need Refine before it snaps to sqrt.",
+    "damped_wave": "A product again (exp × sin): a sum network mixes both shapes in its hidden "
+    "curves. Watch the test loss when you prune: too far and it jumps.",
+    "four_vars": "Two pairs of inputs meet in two hidden nodes and an exp on top: prune towards "
+    "the [4, 2, 1] skeleton and read the structure off the diagram before snapping.",
+}
+
 COPY_WAIT_S = 1.0
 MAX_POINTS = 400  # data points sent with the decision regions (an even subsample)
 REGIONS_FRESH_S = 1.0  # while a session trains, every viewer shares one regions read a second

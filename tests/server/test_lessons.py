@@ -95,6 +95,7 @@ def test_presets_list_the_classification_problems_with_what_to_look_for(client):
         assert p["task"] == "classification" and p["width"][-1] == 2
         assert len(p["look_for"]) > 40
     assert presets["toy"]["task"] == "regression"
+    assert all(len(p["look_for"]) > 40 for p in presets.values())  # every preset says it
     prev = client.get("/api/presets/circle/preview?n=21").json()
     z = prev["z"]
     assert z[10][10] == 1 and z[0][0] == 0 and z[20][20] == 0  # inside / corners outside

@@ -17,7 +17,7 @@ import { HistoryView } from "./views/history.js";
 import { StatusView, Toolbar } from "./views/controls.js";
 import { DiscoverView } from "./views/discover.js";
 import { GuideView } from "./views/guide.js";
-import { RegionsView } from "./views/regions.js";
+import { LookForView, RegionsView } from "./views/regions.js";
 import { TraceView } from "./views/trace.js";
 import { CompareView } from "./views/compare.js";
 import { DiagramTools } from "./views/export.js";
@@ -56,6 +56,7 @@ async function openSession(id) {
   new HistoryView(regions.history, store);
   new DiscoverView(regions.discover, store, controller);
   new StatusView(regions.status, store);
+  new LookForView(regions.discover, store);
   new RegionsView(regions.history, store, controller);
   new TraceView(regions.history, store, controller);
   new CompareView(regions.history, store, controller);

@@ -18,7 +18,6 @@ export class RegionsView {
     this.root = h("section.regions", { "aria-label": "decision regions" });
     this.canvas = h("canvas.regions-canvas", { width: 240, height: 240, "data-regions": "", role: "img", "aria-label": "decision regions with the training points" });
     this.acc = h("p.regions-acc", { "data-accuracy": "" });
-    this.look = h("p.explain", { "data-look-for": "" });
     this.last = 0;
     this.timer = null;
     anchor.before(this.root);
@@ -36,19 +35,7 @@ export class RegionsView {
   render() {
     this.root.hidden = !this.active;
     if (!this.active) return;
-    replace(this.root, h("h2", {}, "Decision regions"), this.canvas, this.acc, this.look);
-    this.loadLookFor();
-  }
-
-  async loadLookFor() {
-    const name = this.store.session?.source?.preset;
-    if (!name || this.look.textContent) return;
-    try {
-      const p = (await listPresets()).find((x) => x.name === name);
-      if (p?.look_for) this.look.textContent = `What to look for: ${p.look_for}`;
-    } catch {
-      // no hint: the regions still show
-    }
+    replace(this.root, h("h2", {}, "Decision regions"), this.canvas, this.acc);
   }
 
   /** Ask for the regions now (`now`), or at most once per REFRESH_MS while training. */
@@ -111,4 +98,29 @@ export function probColor(p) {
   const [a, b, t] = p < 0.5 ? [blue, white, p * 2] : [white, orange, (p - 0.5) * 2];
   const c = a.map((v, k) => Math.round(v + (b[k] - v) * t));
   return `rgb(${c[0]},${c[1]},${c[2]})`;
+}
+
+/** "What to look for" in a preset session: one or two sentences from the preset (GET
+ *  /api/presets), at the top of the side panel; nothing for a formula or CSV session. */
+export class LookForView {
+  constructor(anchor, store) {
+    this.store = store;
+    this.root = h("p.look-for", { "data-look-for": "", hidden: true });
+    anchor.before(this.root);
+    store.on("snapshot", () => this.load());
+  }
+
+  async load() {
+    const name = this.store.session?.source?.preset;
+    if (!name || this.name === name) return;
+    this.name = name;
+    try {
+      const p = (await listPresets()).find((x) => x.name === name);
+      if (!p?.look_for) return;
+      replace(this.root, h("b", {}, "What to look for: "), p.look_for);
+      this.root.hidden = false;
+    } catch {
+      this.name = null; // try again with the next snapshot
+    }
+  }
 }
