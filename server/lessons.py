@@ -45,6 +45,7 @@ LOOK_FOR = {
     "the [4, 2, 1] skeleton and read the structure off the diagram before snapping.",
 }
 
+MAX_TRACE_EDGES = 4096  # a trace lists every edge: bounded like a frame the page can draw
 COPY_WAIT_S = 1.0
 MAX_POINTS = 400  # data points sent with the decision regions (an even subsample)
 REGIONS_FRESH_S = 1.0  # while a session trains, every viewer shares one regions read a second
@@ -144,6 +145,9 @@ def trace(model: kan_core.KAN, s: Session, x: list[float] | None) -> dict[str, A
     """Follow one input through the network: node values per layer and each edge's ``(x, y)``
     — its input value and what it adds to its output node (0 for a pruned edge). ``ranges``:
     each input's span in the data (for sliders); no ``x`` traces the middle of that span."""
+    n_edges = sum(layer.in_dim * layer.out_dim for layer in model.layers)
+    if n_edges > MAX_TRACE_EDGES:
+        raise CommandError(409, f"trace is drawn for networks up to {MAX_TRACE_EDGES} edges")
     data = s.dataset["train_input"]
     lo, hi = data.min(0).values.tolist(), data.max(0).values.tolist()
     n_in = model.width_in[0]

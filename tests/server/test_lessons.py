@@ -167,6 +167,9 @@ def test_trace_follows_one_input_through_every_edge(client):
     r = client.get(s.url("/trace?x=1&x=1e9"), headers=s.headers)
     assert r.status_code == 422 and "finite" in r.text
     assert client.get(s.url("/trace?x=a&x=1"), headers=s.headers).status_code == 422
+    big = create(client, formula="x_1 + x_2", width=[2, 64, 64, 1])  # 4,288 edges
+    r = client.get(big.url("/trace"), headers=big.headers)
+    assert r.status_code == 409 and "4096 edges" in r.text
 
 
 # --- compare with an MLP --------------------------------------------------------------------
