@@ -86,5 +86,34 @@ class StepScheduler:
         return self._running
 
 
+class EdgeBudget:
+    """How often a training session recomputes its viewers' edges inside its turn. Alone, at
+    every step (the stream's edges_hz caps it). When other sessions wait for a turn, the edges
+    may take at most ``share`` of the session's step time (measured: on a [4, 10, 10, 1] model
+    the edges and scores cost about a step, and with 30 sessions training they took a third of
+    the server's GIL time, halving everyone's steps); the loss curve still moves every step."""
+
+    def __init__(self, share: float = 0.5, decay: float = 0.8):
+        self.share, self.decay = share, decay
+        self.step_s = self.edges_s = 0.0  # moving averages, seconds
+        self.steps_since = 0
+
+    def stepped(self, seconds: float) -> None:
+        self.step_s = seconds if not self.step_s else self._mix(self.step_s, seconds)
+        self.steps_since += 1
+
+    def published(self, seconds: float) -> None:
+        self.edges_s = seconds if not self.edges_s else self._mix(self.edges_s, seconds)
+        self.steps_since = 0
+
+    def allow(self, contended: bool) -> bool:
+        if not contended or not self.edges_s:
+            return True
+        return self.steps_since * self.step_s * self.share >= self.edges_s
+
+    def _mix(self, old: float, new: float) -> float:
+        return self.decay * old + (1 - self.decay) * new
+
+
 # One per process, like torch's thread pool: the cores are shared by every app in it.
 SCHEDULER = StepScheduler()

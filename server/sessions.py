@@ -31,7 +31,7 @@ from . import views
 from .config import Settings
 from .data import build_model
 from .hub import Hub
-from .scheduler import SCHEDULER, Ticket
+from .scheduler import SCHEDULER, EdgeBudget, Ticket
 from .store import SessionRecord, Store
 
 log = logging.getLogger("kan_workbench.sessions")
@@ -92,6 +92,7 @@ class Session:
         self._step_started: float | None = None
         self._hung = False
         self._ticket: Ticket | None = None  # this session's place in line for a step (scheduler)
+        self._edge_budget = EdgeBudget()
         self._edges_due = 0.0  # monotonic time after which edges may be recomputed
         self._edges_dirty = True
         self._edges_from: bytes | None = None  # the committed bytes the hub's edges include
@@ -179,10 +180,15 @@ class Session:
             if not t.granted:
                 return
         try:
+            t0 = time.perf_counter()
             self._train_one()
+            t1 = time.perf_counter()
+            self._edge_budget.stepped(t1 - t0)
             # The viewers' edges (as costly as a small step) within the same turn: background
             # work shares one budget, and the other cores stay free for requests and edits.
-            self._maybe_publish_edges()
+            if self._edge_budget.allow(contended=SCHEDULER.waiting > 0):
+                if self._maybe_publish_edges():
+                    self._edge_budget.published(time.perf_counter() - t1)
         finally:
             self._ticket = None
             SCHEDULER.leave(t)
@@ -265,16 +271,17 @@ class Session:
                 out[part] = views.rnd(math.sqrt(v), 6) if math.isfinite(v) and v >= 0 else None
         return out
 
-    def _maybe_publish_edges(self) -> None:
+    def _maybe_publish_edges(self) -> bool:
         now = time.monotonic()
         if not self._edges_dirty or now < self._edges_due or self.hub.n_subscribers == 0:
-            return
+            return False
         self.publish_edges()
         # Keep a steady cadence: frames land on step boundaries, so counting the period from
         # the previous due time (not from now) keeps the average rate at edges_hz.
         period = 1.0 / self.settings.edges_hz
         late = now - self._edges_due
         self._edges_due = (self._edges_due + period) if 0 <= late < period else now + period
+        return True
 
     # --- state helpers (worker thread) ----------------------------------------------------
     def publish_edges(self) -> list[dict[str, Any]]:

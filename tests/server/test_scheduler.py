@@ -7,7 +7,7 @@ import time
 
 from srv_helpers import create
 
-from server.scheduler import SCHEDULER, StepScheduler, Ticket
+from server.scheduler import SCHEDULER, EdgeBudget, StepScheduler, Ticket
 
 
 def test_turns_are_first_come_first_served_within_the_slots():
@@ -66,3 +66,14 @@ def test_sessions_training_at_once_advance_at_the_same_pace(client):
         assert SCHEDULER.running == 0 and SCHEDULER.waiting == 0
     finally:
         SCHEDULER.configure(0)
+
+
+def test_edge_budget_spaces_edges_only_under_contention():
+    b = EdgeBudget(share=0.5)
+    b.stepped(0.1)
+    assert b.allow(contended=True)  # nothing measured yet
+    b.published(0.2)  # edges cost two steps
+    for n in range(1, 5):
+        b.stepped(0.1)
+        assert b.allow(contended=False)  # alone: every step
+        assert b.allow(contended=True) == (n >= 4), n  # 4 steps x 0.1 s x 0.5 >= 0.2 s
