@@ -212,3 +212,32 @@ def test_class_screen_fits_a_projector_and_a_phone(screen, base_url, live_server
         _no_sideways_scroll(page)
         _shot(page, f"{name}-class-overlay")
         problems.assert_none()
+
+
+def test_dashboard_on_a_projector(screen, base_url, live_server):
+    """The teacher projects the class dashboard: presenter type, cards within the width."""
+    created = _toy(live_server)
+    status, cl = live_server.api(
+        "POST", "/api/classes", {"session": created["id"]}, created["owner_token"]
+    )
+    assert status == 201, cl
+    for name in ["Ana", "Bo", "A very long name that goes on and on"]:
+        status, _ = live_server.api("POST", "/api/classes/join", {"code": cl["code"], "name": name})
+        assert status == 201
+    page, problems = screen(PROJECTOR)
+    page.goto(base_url + "/favicon.svg")
+    page.evaluate(
+        "([id, e]) => localStorage.setItem('kanwb.classes', JSON.stringify({[id]: e}))",
+        [cl["id"], {**cl, "session": created["id"], "created": 0}],
+    )
+    page.goto(base_url + f"/classes/{cl['id']}")
+    expect(page.locator("[data-student]")).to_have_count(3)
+    expect(page.locator("html")).to_have_class("presenter")
+    _no_sideways_scroll(page)
+    for card in page.locator("[data-student]").all():
+        box = card.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 683, box
+        assert card.locator(".student-name").evaluate(FONT_PX) >= 18
+        expect(card.get_by_role("link", name="Open")).to_be_hidden()  # no copy yet
+    _shot(page, "projector-dashboard")
+    problems.assert_none()

@@ -5,6 +5,7 @@
 
 import { h, s, fmt, replace, prettyFormula } from "../dom.js";
 import { rememberSession } from "../tokens.js";
+import { presenterToggle } from "../views/layout.js";
 import { ClassApi, rememberClass } from "./api.js";
 import { linkBlock, reachableUrls } from "./share.js";
 
@@ -18,7 +19,7 @@ export async function renderDashboard(root, classId, token, toasts) {
   const summary = h("p.dash-summary", { role: "status" });
   const showing = h("p.dash-showing");
   const actions = dashActions(api, classId, toasts);
-  replace(root, h("main.dashboard", {}, h("header.dash-top", {}, h("a.brand-dark", { href: "/" }, "KAN Workbench"), head, actions.el), summary, showing, board, cards));
+  replace(root, h("main.dashboard", {}, h("header.dash-top", {}, h("a.brand-dark", { href: "/" }, "KAN Workbench"), head, actions.el, presenterToggle()), summary, showing, board, cards));
   const byKey = new Map();
   let first = true;
   for (;;) {

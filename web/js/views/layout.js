@@ -80,31 +80,40 @@ const PRESENTER_MQ = "(max-width: 960px) and (orientation: landscape)";
 const PRESENTER_KEY = "kanwb.presenter";
 
 function presenterMode(wb, view, isOwner) {
-  const mq = matchMedia(PRESENTER_MQ);
-  const saved = localStorage.getItem(PRESENTER_KEY);
-  let chosen = saved === "on" ? true : saved === "off" ? false : null;
-  const toggle = h("button.presenter-toggle", { type: "button", "aria-pressed": "false", title: "large type, diagram and formula across the screen (for a projector)" }, "Presenter view");
   const controls = isOwner ? h("button.controls-toggle", { type: "button", "aria-expanded": "false", title: "show or hide the training and edit controls" }, "Controls") : null;
-  const apply = () => {
-    const on = chosen ?? mq.matches;
+  const toggle = presenterToggle((on) => {
     wb.classList.toggle("presenter", on);
-    document.documentElement.classList.toggle("presenter", on);
-    toggle.setAttribute("aria-pressed", String(on));
     if (controls) controls.hidden = !on;
-  };
-  toggle.addEventListener("click", () => {
-    chosen = !(chosen ?? mq.matches);
-    localStorage.setItem(PRESENTER_KEY, chosen ? "on" : "off");
-    apply();
   });
   controls?.addEventListener("click", () => {
     const open = !wb.classList.contains("show-controls");
     wb.classList.toggle("show-controls", open);
     controls.setAttribute("aria-expanded", String(open));
   });
-  mq.addEventListener("change", apply);
   view.replaceChildren(...[controls, toggle].filter(Boolean));
+}
+
+/** The "Presenter view" toggle: sets `html.presenter` (and calls `onApply(on)`) automatically
+ *  on narrow landscape screens, or as the user chose last (remembered). Also the dashboard's. */
+export function presenterToggle(onApply = () => {}) {
+  const mq = matchMedia(PRESENTER_MQ);
+  const saved = localStorage.getItem(PRESENTER_KEY);
+  let chosen = saved === "on" ? true : saved === "off" ? false : null;
+  const toggle = h("button.presenter-toggle", { type: "button", "aria-pressed": "false", title: "large type, diagram and formula across the screen (for a projector)" }, "Presenter view");
+  const apply = () => {
+    const on = chosen ?? mq.matches;
+    document.documentElement.classList.toggle("presenter", on);
+    toggle.setAttribute("aria-pressed", String(on));
+    onApply(on);
+  };
+  toggle.addEventListener("click", () => {
+    chosen = !(chosen ?? mq.matches);
+    localStorage.setItem(PRESENTER_KEY, chosen ? "on" : "off");
+    apply();
+  });
+  mq.addEventListener("change", apply);
   apply();
+  return toggle;
 }
 
 // A long formula is never cut off: each rendered formula is split at its top-level + and −
