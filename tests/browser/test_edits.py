@@ -112,3 +112,19 @@ def test_session_survives_a_server_restart(page: Page, tmp_path, artifacts):
         problems.assert_none()
     finally:
         server.stop()
+
+
+def test_an_owner_link_gives_edit_rights_and_leaves_the_address_bar(
+    page: Page, base_url, live_server, problems
+):
+    """`kan-workbench open` prints /sessions/ID#owner=…&viewer=…: a browser that never saw the
+    session opens it as its owner; the tokens go to localStorage, not the address bar."""
+    status, created = live_server.api("POST", "/api/sessions", {"preset": "toy"})
+    assert status == 201, created
+    sid, owner = created["id"], created["owner_token"]
+    page.goto(f"{base_url}/sessions/{sid}#owner={owner}&viewer={created['viewer_token']}")
+    expect(page.get_by_role("button", name="Auto-prune", exact=True)).to_be_visible()
+    assert owner not in page.url
+    stored = page.evaluate("() => JSON.parse(localStorage.getItem('kanwb.sessions'))")
+    assert stored[sid]["owner_token"] == owner
+    problems.assert_none()

@@ -5,7 +5,7 @@ import { h } from "./dom.js";
 import { SessionApi, Stream, listPresets } from "./api.js";
 import { Store } from "./state.js";
 import { Controller } from "./controller.js";
-import { sessionTokens } from "./tokens.js";
+import { rememberSession, sessionTokens } from "./tokens.js";
 import { Toasts } from "./views/toasts.js";
 import { renderGallery } from "./views/gallery.js";
 import { buildWorkbench, renderTitle, renderShare } from "./views/layout.js";
@@ -32,7 +32,18 @@ else if (location.pathname === "/join") renderJoin(app);
 else if (classMatch) renderClassPage(app, decodeURIComponent(classMatch[1]), toasts);
 else renderGallery(app, toasts);
 
+// An owner link (`kan-workbench open`, server.client.show) carries the tokens in the fragment,
+// which never reaches a server or a log: keep them like a session created here, then drop them
+// from the address bar.
+function adoptOwnerLink(id) {
+  const link = /^#owner=([\w-]+)(?:&viewer=([\w-]+))?$/.exec(location.hash);
+  if (!link) return;
+  rememberSession({ id, owner_token: link[1], viewer_token: link[2] || null }, "Opened model");
+  history.replaceState(null, "", location.pathname + location.search);
+}
+
 async function openSession(id) {
+  adoptOwnerLink(id);
   const viewToken = new URLSearchParams(location.search).get("view");
   const mine = sessionTokens(id);
   const token = viewToken || mine?.owner_token;
