@@ -30,6 +30,7 @@ import dataclasses
 import io as _io
 import json
 import math
+import os
 import re
 import zipfile
 
@@ -40,7 +41,7 @@ from .layer import BASE_FUNS
 from .model import KAN, KANConfig
 from .symbolic_lib import SYMBOLIC_LIB
 
-__all__ = ["from_bytes", "load", "save", "to_bytes"]
+__all__ = ["from_bytes", "load", "load_checkpoint", "save", "to_bytes"]
 
 FORMAT = "kan-workbench/1"
 LAYER_TENSORS = ("grid", "mask", "sym_mask", "coef", "scale_base", "scale_sp", "affine")
@@ -358,3 +359,31 @@ def save(model: KAN, path) -> None:
 def load(path) -> KAN:
     with open(path, "rb") as fh:
         return from_bytes(fh.read())
+
+
+def load_checkpoint(path) -> KAN:
+    """``KAN.loadckpt``: the kan_core file at ``path``, else pykan's checkpoint files
+    ``{path}_config.yml``, ``{path}_state`` and, if present, ``{path}_cache_data`` (converted by
+    ``pykan_ckpt``; the cached input becomes the reference input and ``cache_data``)."""
+    path = os.fspath(path)
+    if os.path.isfile(path):
+        return load(path)
+    config, state, cache = (f"{path}{s}" for s in ("_config.yml", "_state", "_cache_data"))
+    if not (os.path.isfile(config) and os.path.isfile(state)):
+        raise FileNotFoundError(
+            f"no model file {path!r} and no pykan checkpoint {config!r} + {state!r}"
+        )
+    from .pykan_ckpt import from_pykan_checkpoint
+
+    with open(config, "rb") as fh:
+        config_text = fh.read()
+    with open(state, "rb") as fh:
+        state_bytes = fh.read()
+    cache_bytes = None
+    if os.path.isfile(cache):
+        with open(cache, "rb") as fh:
+            cache_bytes = fh.read()
+    model, cached = from_pykan_checkpoint(config_text, state_bytes, cache_bytes)
+    if cached is not None:
+        model._remember_input(cached)
+    return model

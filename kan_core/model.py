@@ -467,8 +467,17 @@ class KAN(PykanExtras, PykanState, nn.Module):
 
         return load(path)
 
-    saveckpt = save  # pykan's names (one file at ``path``, not pykan's three)
-    loadckpt = load
+    def saveckpt(self, path="model"):
+        """pykan's name: one kan_core file at ``path`` (pykan writes three files)."""
+        self.save(path)
+
+    @classmethod
+    def loadckpt(cls, path="model"):
+        """pykan's name: a kan_core file at ``path``, or pykan's own checkpoint
+        ``{path}_config.yml`` + ``{path}_state`` (+ ``{path}_cache_data``)."""
+        from .io import load_checkpoint
+
+        return load_checkpoint(path)
 
     def to_bytes(self) -> bytes:
         from .io import to_bytes

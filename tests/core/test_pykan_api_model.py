@@ -185,3 +185,20 @@ def test_history_forgets_the_oldest_versions_beyond_its_bound(monkeypatch):
     with pytest.raises(KeyError, match=r"kept: 0\.2, 0\.3, 0\.4"):
         m.checkout("0.0")
     assert m.checkout("0.2").edge_state(0, 0, 0) == "symbolic"
+
+
+def test_saveckpt_loadckpt_and_pykans_own_checkpoint(tmp_path):
+    m = KAN([2, 3, 1], seed=4)
+    x = torch.rand(16, 2) * 2 - 1
+    m.saveckpt(str(tmp_path / "mark"))
+    back = KAN.loadckpt(str(tmp_path / "mark"))
+    torch.testing.assert_close(back(x), m(x), rtol=0, atol=0)
+    # pykan's three files (written by pykan 0.2.8's saveckpt: bench/make_pykan_ckpt_fixture.py)
+    fix = Path(__file__).resolve().parents[1] / "server" / "fixtures" / "pykan_ckpt"
+    expected = torch.load(fix / "expected.pt", weights_only=True)["symbolic"]
+    pk = KAN.loadckpt(str(fix / "symbolic"))
+    cache = torch.load(fix / "symbolic_cache_data", weights_only=True)
+    assert torch.equal(pk.cache_data, cache)  # pykan's cache_data comes back too
+    torch.testing.assert_close(pk(expected["x"]), expected["y"], rtol=1e-5, atol=1e-5)
+    with pytest.raises(FileNotFoundError, match="no pykan checkpoint"):
+        KAN.loadckpt(str(tmp_path / "nothing"))
