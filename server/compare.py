@@ -5,8 +5,9 @@ session's data with the session's optimiser settings, as its own small job besid
   the KAN's is: RMSE or √cross-entropy), same optimiser (L-BFGS with the session's iterations per
   step, or Adam with its learning rate), as many steps as the KAN has had (at most MAX_STEPS).
 - Cheap for the server: one thread per job with one torch thread, at most two jobs server-wide
-  (like Discover), a 30 s budget, and at most half a core's duty (it sleeps as long as each step
-  took, up to 50 ms): the sessions' workers share the cores with it, so edits stay interactive.
+  (like Discover), a 30 s budget, and every MLP step waits for a turn in the sessions' step
+  scheduler (scheduler.py), so it counts as one more training session in the fair line and
+  edits stay interactive.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 import torch
 
 from . import views
+from .scheduler import SCHEDULER, Ticket
 from .sessions import CommandError, Session, loss_function
 
 MAX_STEPS = 500
@@ -81,6 +83,7 @@ class Job:
     accuracy: dict[str, float] | None = None  # a classifier's, after the last step
     started: float = field(default_factory=time.monotonic)
     stop: threading.Event = field(default_factory=threading.Event)
+    ticket: Ticket | None = None  # the current step's place in the scheduler's line
 
     def state(self) -> dict[str, Any]:
         return {
@@ -134,6 +137,20 @@ def stop(s: Session) -> None:
         job.stop.set()
 
 
+def _turn(job: Job) -> bool:
+    """Wait for a step turn from the sessions' scheduler (scheduler.py), so the MLP steps take
+    their place in line with every training session's; False if stopped while waiting."""
+    job.ticket = Ticket()
+    SCHEDULER.enter(job.ticket)
+    while not job.ticket.granted:
+        if job.stop.is_set():
+            SCHEDULER.leave(job.ticket)
+            return False
+        job.ticket.event.wait(0.2)
+        job.ticket.event.clear()
+    return True
+
+
 def _run(job: Job, data: dict, train: dict, seed: int, threads: int) -> None:
     try:
         if torch.get_num_threads() != threads:
@@ -173,10 +190,13 @@ def _train(job: Job, data: dict, train: dict, seed: int) -> None:
         if job.stop.is_set() or time.monotonic() - job.started > BUDGET_S:
             job.error = "stopped at the time budget" if not job.stop.is_set() else "stopped"
             return
-        t0 = time.monotonic()
-        opt.step(closure)
-        # Half duty: the sessions' workers (edits, training) get the core back between steps.
-        time.sleep(min(0.05, time.monotonic() - t0))
+        if not _turn(job):
+            job.error = "stopped"
+            return
+        try:
+            opt.step(closure)
+        finally:
+            SCHEDULER.leave(job.ticket)
         with torch.no_grad():
             tr = float(loss_fn(model(x), y))
             te = float(loss_fn(model(data["test_input"]), data["test_label"]))
