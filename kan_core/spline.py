@@ -21,6 +21,7 @@ __all__ = [
     "basis_inverses",
     "bases_and_lower",
     "bases_differentiable",
+    "basis_derivative",
     "bases_input_grad",
     "b_spline_basis",
     "b_spline_basis_t",
@@ -214,16 +215,54 @@ def bases_input_grad(grad: torch.Tensor, prev: torch.Tensor, consts: dict) -> to
 
 
 def bases_differentiable(xt: torch.Tensor, k: int, consts: dict) -> torch.Tensor:
-    """The same bases as ``bases_and_lower`` ``(G + k, n_in, batch)``, by plain out-of-place
-    Cox–de Boor that autograd differentiates to any order (in ``xt``). Slower: for second
-    derivatives (a backward pass with ``create_graph=True``), not for training."""
+    """The same bases as ``bases_and_lower`` ``(G + k, n_in, batch)``, differentiable to any
+    order in ``xt``: each x-derivative is again one autograd node (``_BasisDerivative``), so a
+    backward pass with ``create_graph=True`` (second derivatives: PDE losses, Hessians) records
+    a handful of nodes instead of autograd through every Cox–de Boor step."""
+    if not xt.requires_grad:
+        return basis_derivative(xt, k, 0, consts)
+    return _BasisDerivative.apply(xt, k, 0, consts)
+
+
+def basis_derivative(xt: torch.Tensor, k: int, m: int, consts: dict) -> torch.Tensor:
+    """The ``m``-th x-derivative of the order-``k`` bases, ``(G + k, n_in, batch)``, without
+    autograd: the order ``k − m`` bases by Cox–de Boor, then ``m`` times
+    ``dB_i,q = q·(B_i,q−1 / (t_i+q − t_i) − B_i+1,q−1 / (t_i+q+1 − t_i+1))`` (zero for m > k)."""
+    if m > k:
+        return xt.new_zeros(consts["knots"].shape[0] - 1 - k, *xt.shape)
+    if m <= 1:  # the fast pass gives the order k and k − 1 bases
+        bases, prev = bases_and_lower(xt.detach(), k, consts)
+        if m == 0:
+            return bases
+        scaled = prev * consts["k_inv"]
+        return scaled[:-1] - scaled[1:]
     x = xt.unsqueeze(0)
     step = (x >= consts["knots"]).to(xt.dtype)  # (n_knots, n_in, batch)
     bases = step[:-1] - step[1:]  # order 0 on half-open intervals [t_i, t_i+1)
-    for inv, neg_t_inv in consts["levels"]:  # B_i,p = ω_i·B_i + (1 − ω_i+1)·B_i+1
+    for inv, neg_t_inv in consts["levels"][: k - m]:  # B_i,p = ω_i·B_i + (1 − ω_i+1)·B_i+1
         wb = (x * inv + neg_t_inv) * bases
         bases = wb[:-1] - wb[1:] + bases[1:]
+    for q in range(k - m + 1, k + 1):
+        scaled = bases * consts["levels"][q - 1][0]
+        bases = (scaled[:-1] - scaled[1:]) * q
     return bases
+
+
+class _BasisDerivative(torch.autograd.Function):
+    """``basis_derivative(xt, k, m)`` whose gradient in ``xt`` is the next derivative (itself
+    this node: differentiable to any order)."""
+
+    @staticmethod
+    def forward(ctx, xt, k, m, consts):
+        ctx.xt, ctx.k, ctx.m, ctx.consts = xt, k, m, consts  # (an input: no reference cycle)
+        return basis_derivative(xt, k, m, consts)
+
+    @staticmethod
+    def backward(ctx, grad):
+        if ctx.m >= ctx.k:  # piecewise constant: zero derivative almost everywhere
+            return torch.zeros_like(ctx.xt), None, None, None
+        nxt = _BasisDerivative.apply(ctx.xt, ctx.k, ctx.m + 1, ctx.consts)
+        return (grad * nxt).sum(0), None, None, None
 
 
 class _BSpline(torch.autograd.Function):
