@@ -255,6 +255,31 @@ class PykanState:
         """The number of unpruned edges."""
         return int(sum(int((layer.mask > 0).sum()) for layer in self.layers))
 
+    @property
+    def device(self) -> torch.device:
+        """pykan's ``model.device``: kan_core runs on the CPU."""
+        return torch.device("cpu")
+
+    def evaluate(self, dataset: dict) -> dict:
+        """pykan's: test RMSE, unpruned edges and grid intervals."""
+        with torch.no_grad():
+            err = self.forward(dataset["test_input"]) - dataset["test_label"]
+        return {
+            "test_loss": float(torch.sqrt(torch.mean(err**2))),
+            "n_edge": self.n_edge,
+            "n_grid": self.grid,
+        }
+
+    def unfix_symbolic_all(self, log_history=True) -> None:
+        """Every symbolic edge back to its spline (pykan's)."""
+        from .symbolic import unfix_symbolic
+
+        for l, i, j in self.edges():
+            if self.layers[l].sym_mask[i, j] > 0:
+                unfix_symbolic(self, l, i, j)
+        if log_history:
+            self.log_history("unfix_symbolic_all")
+
     # --- version history --------------------------------------------------------------------
     def _start_history(self, auto_save: bool, first_init: bool, state_id: int, round_: int):
         self.auto_save, self.round, self.state_id = bool(auto_save), int(round_), 0

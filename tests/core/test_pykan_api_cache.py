@@ -136,3 +136,17 @@ def test_training_does_not_build_the_cache():
     assert m._act_memo is None
     assert m.cache_data is not None and m.cache_data.shape == (20, 1)
     assert m.acts_scale[0].shape == (2, 1) and m._act_memo is not None
+
+
+def test_evaluate_device_and_unfix_symbolic_all():
+    ds = create_dataset(lambda x: x[:, :1] ** 2, n_var=1, train_num=40, test_num=30, seed=1)
+    m = KAN([1, 2, 1], seed=0, auto_save=False)
+    ev = m.evaluate(ds)
+    with torch.no_grad():
+        want = torch.sqrt(torch.mean((m(ds["test_input"]) - ds["test_label"]) ** 2))
+    assert ev == {"test_loss": pytest.approx(float(want)), "n_edge": 4, "n_grid": 5}
+    assert m.device == torch.device("cpu")
+    m.fix_symbolic(0, 0, 1, "x^2", x=ds["train_input"])
+    m.fix_symbolic(1, 1, 0, "x", x=ds["train_input"])
+    m.unfix_symbolic_all()
+    assert {m.edge_state(*e) for e in m.edges()} == {"active"}
