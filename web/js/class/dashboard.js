@@ -7,7 +7,8 @@ import { h, s, fmt, replace, prettyFormula } from "../dom.js";
 import { rememberSession } from "../tokens.js";
 import { presenterToggle } from "../views/layout.js";
 import { ClassApi, rememberClass } from "./api.js";
-import { linkBlock, reachableUrls } from "./share.js";
+import { classActions } from "./actions.js";
+import { joinLinks, linkBlock } from "./share.js";
 
 const POLL_MS = 1500;
 
@@ -18,8 +19,10 @@ export async function renderDashboard(root, classId, token, toasts) {
   const board = h("section.leaderboard", { "aria-label": "leaderboard", hidden: true });
   const summary = h("p.dash-summary", { role: "status" });
   const showing = h("p.dash-showing");
-  const actions = dashActions(api, classId, toasts);
-  replace(root, h("main.dashboard", {}, h("header.dash-top", {}, h("a.brand-dark", { href: "/" }, "KAN Workbench"), head, actions.el, presenterToggle()), summary, showing, board, cards));
+  const cls = { id: classId, code: "" }; // the code arrives with the first read
+  const acts = classActions(api, cls, toasts);
+  const buttons = h("div.dash-actions", {}, acts.handout, acts.pause, acts.back, acts.reveal, acts.end);
+  replace(root, h("main.dashboard", {}, h("header.dash-top", {}, h("a.brand-dark", { href: "/" }, "KAN Workbench"), head, buttons, presenterToggle()), summary, showing, board, cards));
   const byKey = new Map();
   let first = true;
   for (;;) {
@@ -27,11 +30,12 @@ export async function renderDashboard(root, classId, token, toasts) {
       const view = await api.get();
       if (first) {
         first = false;
+        cls.code = view.code;
         rememberClass(classId, { code: view.code, ended: view.ended });
         document.title = `Class ${view.code} · KAN Workbench`;
         renderHead(head, view);
       }
-      actions.update(view);
+      acts.update(view);
       const n = view.students.length;
       summary.textContent = `${n} student${n === 1 ? "" : "s"}${view.handed_out ? " · copies handed out" : " · no copies yet"}${view.paused ? " · paused" : ""}${view.ended ? " · the class has ended" : ""}`;
       showing.textContent = view.follow?.name ? `Everyone is following ${view.follow.name}'s session.` : "";
@@ -48,59 +52,11 @@ export async function renderDashboard(root, classId, token, toasts) {
 
 async function renderHead(head, view) {
   const code = h("span.dash-code", { "data-class-code": view.code }, view.code);
-  const url = new URL(view.join_url || `/join?code=${view.code}`, location.href);
-  const found = await reachableUrls(url.pathname + url.search);
-  if (!/^(localhost|127\.|\[::1\])/.test(url.hostname) && !found.urls.includes(url.href)) found.urls.unshift(url.href);
-  const link = linkBlock(found);
-  link.el.querySelector("img.qr")?.remove(); // the start overlay has the big one
+  const link = linkBlock(await joinLinks(view), { qr: false }); // the start overlay has the big QR
   if (view.source) rememberSession(view.source, "Challenge: the hidden formula");
   const sessionLabel = view.challenge ? "the hidden formula's session (yours only)" : "your session";
   const teacher = view.teacher_session ? h("a", { href: `/sessions/${encodeURIComponent(view.teacher_session.id)}` }, sessionLabel) : null;
   replace(head, h("h1", {}, "Class ", code), h("div.dash-join", {}, h("span.muted", {}, "Join at "), link.el), teacher);
-}
-
-function dashActions(api, classId, toasts) {
-  const run = async (fn) => {
-    try {
-      await fn();
-    } catch (err) {
-      toasts.error(err.message);
-    }
-  };
-  let paused = false;
-  const handout = h("button.primary", { type: "button", onclick: () => run(async () => {
-    const res = await api.post("/handout");
-    toasts.show(`Copies handed out to ${res?.handed_out ?? "every"} student(s).`, "info", 5000);
-  }) }, "Hand out copies");
-  const pause = h("button", { type: "button", onclick: () => run(async () => {
-    const res = await api.post("/pause-all", { paused: !paused });
-    paused = res?.paused ?? !paused;
-    pause.textContent = paused ? "Resume all" : "Pause all";
-  }) }, "Pause all");
-  const back = h("button", { type: "button", hidden: true, onclick: () => run(() => api.post("/follow", { session: null })) }, "Back to my session");
-  const reveal = h("button", { type: "button", hidden: true, onclick: () => run(() => api.post("/reveal")) }, "Reveal");
-  const end = h("button.danger", { type: "button" }, "End class");
-  end.addEventListener("click", () => {
-    if (!end.dataset.confirm) {
-      end.dataset.confirm = "1";
-      end.textContent = "Really end the class?";
-      setTimeout(() => { delete end.dataset.confirm; end.textContent = "End class"; }, 5000);
-      return;
-    }
-    run(async () => {
-      await api.post("/end");
-      rememberClass(classId, { ended: true });
-    });
-  });
-  const el = h("div.dash-actions", {}, handout, pause, back, reveal, end);
-  const update = (view) => {
-    paused = view.paused;
-    pause.textContent = paused ? "Resume all" : "Pause all";
-    back.hidden = !view.follow?.name;
-    reveal.hidden = !view.challenge || !!view.revealed;
-    for (const b of [handout, pause, reveal, end]) b.disabled = view.ended;
-  };
-  return { el, update };
 }
 
 /** Cards keyed by student, updated in place, reordered by progress. */

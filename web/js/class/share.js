@@ -28,11 +28,20 @@ export async function reachableUrls(path) {
   return { urls, hint, local: location.origin + path };
 }
 
+/** Where students join class `cls`: the server's join_url first unless it is a loopback one
+ *  (then the page's LAN addresses, or the hint). */
+export async function joinLinks(cls) {
+  const url = new URL(cls.join_url || `/join?code=${cls.code}`, location.href);
+  const found = await reachableUrls(url.pathname + url.search);
+  if (!LOOPBACK.test(url.hostname) && !found.urls.includes(url.href)) found.urls.unshift(url.href);
+  return found;
+}
+
 /** The links (first one large), a QR code of the first, and the loopback hint if any. */
-export function linkBlock({ urls, hint, local }) {
+export function linkBlock({ urls, hint, local }, { qr: withQr = true } = {}) {
   const best = urls[0] || local;
   const list = h("ul.lan-links", { "aria-label": "links" }, (urls.length ? urls : [local]).map((u) => h("li", {}, h("a", { href: u, target: "_blank", rel: "noopener" }, u))));
-  const qr = h("img.qr", { src: qrSrc(best), alt: `QR code of ${best}`, width: 320, height: 320 });
+  const qr = withQr ? h("img.qr", { src: qrSrc(best), alt: `QR code of ${best}`, width: 320, height: 320 }) : null;
   const fix = "kan-workbench serve --host 0.0.0.0";
   const note = hint ? h("p.lan-hint", { role: "note" }, hint, hint.includes(fix) ? "" : h("code", {}, ` ${fix}`)) : null;
   return { el: h("div.link-block", {}, list, note, qr), best };

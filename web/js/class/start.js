@@ -4,7 +4,8 @@
 
 import { h } from "../dom.js";
 import { ClassApi, classOfSession, createClass, postFocus, rememberClass } from "./api.js";
-import { linkBlock, reachableUrls } from "./share.js";
+import { classActions } from "./actions.js";
+import { joinLinks, linkBlock } from "./share.js";
 
 const POLL_MS = 2000;
 
@@ -63,35 +64,7 @@ export async function openClassOverlay(cls, toasts, onChange = () => {}, onClose
     overlay.remove();
     onClose();
   };
-  const pause = h("button", { type: "button" }, "Pause all");
-  let paused = false;
-  pause.addEventListener("click", () => act(async () => {
-    const res = await api.post("/pause-all", { paused: !paused });
-    paused = res?.paused ?? !paused;
-    pause.textContent = paused ? "Resume all" : "Pause all";
-    toasts.show(paused ? "Every session in the class is paused." : "Students may train again.", "info", 4000);
-  }));
-  const handout = h("button.primary", { type: "button", title: "every student gets a copy of this session as it is now; late joiners too" }, "Hand out copies");
-  handout.addEventListener("click", () => act(async () => {
-    const res = await api.post("/handout");
-    toasts.show(`Copies handed out to ${res?.handed_out ?? "every"} student(s); students who join later get one too.`, "info", 6000);
-  }));
-  const end = h("button.danger", { type: "button" }, "End class");
-  end.addEventListener("click", () => {
-    if (!end.dataset.confirm) {
-      end.dataset.confirm = "1";
-      end.textContent = "Really end the class?";
-      setTimeout(() => { delete end.dataset.confirm; end.textContent = "End class"; }, 5000);
-      return;
-    }
-    act(async () => {
-      await api.post("/end");
-      rememberClass(cls.id, { ended: true });
-      onChange();
-      toasts.show(`Class ${cls.code} has ended.`, "info", 5000);
-      close();
-    });
-  });
+  const acts = classActions(api, cls, toasts, { onEnded: () => (onChange(), close()) });
   const dashboard = h("a.button-link", { href: `/classes/${encodeURIComponent(cls.id)}`, target: "_blank", rel: "noopener" }, "Dashboard");
   const closeBtn = h("button.close-dialog", { type: "button", onclick: close, "aria-label": "close the class screen" }, "Close");
   const links = h("div.class-links", {}, h("p.muted", {}, "Finding this machine's address…"));
@@ -102,32 +75,20 @@ export async function openClassOverlay(cls, toasts, onChange = () => {}, onClose
       h("p.class-lead", {}, "Join the class: open the link (or scan the code) and type"),
       h("div.class-code", { "data-class-code": cls.code, "aria-label": `class code ${[...cls.code].join(" ")}` }, cls.code),
       links, joined, names,
-      h("div.class-actions", {}, handout, dashboard, pause, end, closeBtn)),
+      h("div.class-actions", {}, acts.handout, dashboard, acts.pause, acts.back, acts.end, closeBtn)),
   );
   overlay.addEventListener("keydown", (ev) => ev.key === "Escape" && close());
   document.body.append(overlay);
   closeBtn.focus();
 
-  async function act(fn) {
-    try {
-      await fn();
-    } catch (err) {
-      toasts.error(err.message);
-    }
-  }
-
-  const url = new URL(cls.join_url || `/join?code=${cls.code}`, location.href);
-  const found = await reachableUrls(url.pathname + url.search);
-  if (!/^(localhost|127\.|\[::1\])/.test(url.hostname) && !found.urls.includes(url.href)) found.urls.unshift(url.href);
-  const block = linkBlock(found);
+  const block = linkBlock(await joinLinks(cls));
   links.replaceChildren(block.el);
   overlay.querySelector(".class-main").after(h("div.class-qr", {}, block.el.querySelector("img.qr")));
 
   while (!stop) {
     try {
       const view = await api.get();
-      paused = view.paused;
-      pause.textContent = paused ? "Resume all" : "Pause all";
+      acts.update(view);
       const n = view.students.length;
       joined.textContent = n ? `${n} student${n === 1 ? "" : "s"} joined${view.handed_out ? " · copies handed out" : ""}` : "Waiting for students to join…";
       names.replaceChildren(...view.students.slice(0, 40).map((s) => h("li", {}, s.name)));
