@@ -335,3 +335,17 @@ def test_attribution_samples_are_bounded(monkeypatch):
     assert (rows[1:, 0] > rows[:-1, 0]).all()  # distinct rows in order
     monkeypatch.setattr(attribution, "MAX_VALUES", 12)
     assert attribution.samples(model, x).shape[0] == attribution.MIN_ROWS
+
+
+def test_hostile_target_name_is_text(client):
+    name = HOSTILE[2]  # <img src=x onerror=alert(1)>
+    rows = [f"{0.05 * k:.3f},{0.1 * k:.3f}" for k in range(-20, 21)]
+    csv = "\n".join([f'a,"{name}"', *rows])
+    r = client.post("/api/sessions", json={"csv": csv, "target": name})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    url, auth = f"/api/sessions/{body['id']}", {"token": body["viewer_token"]}
+    root = ET.fromstring(client.get(f"{url}/diagram.svg", params=auth).text)
+    assert name in [t.text for t in root.iter(f"{SVG}text")]  # the output's label, as text
+    page = client.get(f"{url}/report.html", params=auth).text
+    assert "<img" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
