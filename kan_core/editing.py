@@ -296,3 +296,37 @@ def _swapped(edges, lay: NodeLayout, l: int, i: int, j: int) -> list[torch.Tenso
     out[l - 1] = edges[l - 1][subs]  # (out subnodes, in)
     out[l] = edges[l][:, nodes]
     return out
+
+
+def module(model, start_layer, chain: str) -> None:
+    """pykan's ``module``: isolate a module. ``chain`` like ``"[0,1]->[2]->[2]->[0]"`` lists, per
+    layer of edges from ``start_layer`` on, its input nodes and output subnodes (negative indices
+    count from the end); edges between the module and the rest are masked both ways."""
+    groups = str(chain).split("->")
+    if len(groups) < 2 or len(groups) % 2:
+        raise ValueError(f"chain must be '[ins]->[outs]' pairs joined by '->', got {chain!r}")
+    for n in range(len(groups) // 2):
+        l = int(start_layer) + n
+        if not 0 <= l < model.depth:
+            raise IndexError(f"the chain runs past the last layer of edges ({model.depth - 1})")
+        layer = model.layers[l]
+        ins = _ids(groups[2 * n], layer.in_dim, chain)
+        outs = _ids(groups[2 * n + 1], layer.out_dim, chain)
+        other_in = [i for i in range(layer.in_dim) if i not in ins]
+        other_out = [j for j in range(layer.out_dim) if j not in outs]
+        layer.mask[torch.tensor(other_in, dtype=torch.long)[:, None], outs] = 0.0
+        layer.mask[torch.tensor(ins, dtype=torch.long)[:, None], other_out] = 0.0
+        layer.invalidate()
+
+
+def _ids(text: str, n: int, chain) -> list[int]:
+    text = text.strip()
+    try:
+        if not (text.startswith("[") and text.endswith("]")):
+            raise ValueError
+        ids = [int(v) for v in text[1:-1].split(",")]
+    except ValueError:
+        raise ValueError(f"chain {chain!r}: {text!r} is not a list of node indices") from None
+    if not all(-n <= i < n for i in ids):
+        raise IndexError(f"chain {chain!r}: {text} out of range for {n} nodes")
+    return sorted({i % n for i in ids})

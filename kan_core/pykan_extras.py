@@ -219,3 +219,11 @@ class PykanExtras:
 
         del verbose
         return tree(self, self._x(x), in_var, style, sym_th, sep_th, skip_sep_test)
+
+    def module(self, start_layer, chain):
+        """pykan's ``module``: mask the edges between the nodes ``chain`` names (e.g.
+        ``"[-1]->[-1,-2]->[-1]->[-1]"``, from layer ``start_layer``) and the rest, both ways."""
+        from .editing import module
+
+        module(self, start_layer, chain)
+        self.log_history("module")

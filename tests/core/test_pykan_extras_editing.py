@@ -137,3 +137,16 @@ def test_connection_cost_by_hand():
     want = 1 * abs(pos_out[0] - pos_in[0]) + 2 * abs(pos_out[1] - pos_in[1])
     want += 3 * abs(pos_out[2] - pos_in[0])
     assert float(connection_cost([t])) == pytest.approx(want)
+
+
+def test_module_masks_the_edges_between_a_module_and_the_rest():
+    m = _trained((2, 4, 3, 1))
+    m.module(0, "[0]->[1,-1]->[1,3]->[2]")
+    m0, m1 = m.layers[0].mask, m.layers[1].mask
+    assert m0[1, 1] == 0 and m0[1, 3] == 0 and m0[0, 0] == 0 and m0[0, 2] == 0  # crossing
+    assert m0[0, 1] == 1 and m0[0, 3] == 1 and m0[1, 0] == 1  # inside, or outside both ways
+    assert m1[0, 2] == 0 and m1[1, 0] == 0 and m1[1, 2] == 1 and m1[0, 0] == 1
+    with pytest.raises(ValueError, match="pairs"):
+        m.module(0, "[0]->[1]->[2]")
+    with pytest.raises(IndexError, match="out of range"):
+        m.module(0, "[5]->[1]")
