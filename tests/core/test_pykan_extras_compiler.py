@@ -90,3 +90,11 @@ def test_expressions_that_cannot_be_compiled_are_refused_by_name():
     with pytest.raises(ValueError, match="sympy symbols"):
         kanpiler(["a + 1"], a)
     assert isinstance(kanpiler([a], a), KAN)
+
+
+def test_star_import_gives_pykans_extras():
+    import kan_core
+
+    names = {"kanpiler", "MLP", "add_symbolic", "get_feynman_dataset"}
+    assert names <= set(kan_core.__all__)
+    assert all(callable(getattr(kan_core, n)) for n in names)
