@@ -32,8 +32,11 @@ SMALL_TOY = {"preset": "toy", "width": [2, 3, 1], "train_num": 200, "test_num": 
 
 @pytest.fixture
 def screens(browser):
-    """screens(kind) → (page, problems) in a fresh context; script run by a name is caught."""
+    """screens(kind) → (page, problems) in a fresh context; script run by a name is caught.
+    Expectations wait up to 15 s here (joins fork sessions, pages poll every 1.5 s, and the CI
+    box is shared), back to Playwright's 5 s afterwards."""
     contexts, ran = [], []
+    expect.set_options(timeout=15_000)
 
     def make(kind: dict):
         ctx = browser.new_context(**kind)
@@ -44,6 +47,7 @@ def screens(browser):
         return page, PageProblems(page)
 
     yield make
+    expect.set_options(timeout=5_000)
     for ctx in contexts:
         ctx.close()
     assert ran == [], f"a student name ran as script: {ran}"
