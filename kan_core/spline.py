@@ -220,49 +220,54 @@ def bases_differentiable(xt: torch.Tensor, k: int, consts: dict) -> torch.Tensor
     backward pass with ``create_graph=True`` (second derivatives: PDE losses, Hessians) records
     a handful of nodes instead of autograd through every Cox–de Boor step."""
     if not xt.requires_grad:
-        return basis_derivative(xt, k, 0, consts)
-    return _BasisDerivative.apply(xt, k, 0, consts)
+        return bases_and_lower(xt, k, consts)[0]
+    return _BasisDerivative.apply(xt, k, 0, consts, {})
 
 
-def basis_derivative(xt: torch.Tensor, k: int, m: int, consts: dict) -> torch.Tensor:
+def basis_derivative(xt: torch.Tensor, k: int, m: int, consts: dict, orders=None) -> torch.Tensor:
     """The ``m``-th x-derivative of the order-``k`` bases, ``(G + k, n_in, batch)``, without
-    autograd: the order ``k − m`` bases by Cox–de Boor, then ``m`` times
-    ``dB_i,q = q·(B_i,q−1 / (t_i+q − t_i) − B_i+1,q−1 / (t_i+q+1 − t_i+1))`` (zero for m > k)."""
+    autograd: the order ``k − m`` bases, then ``m`` times
+    ``dB_i,q = q·(B_i,q−1 / (t_i+q − t_i) − B_i+1,q−1 / (t_i+q+1 − t_i+1))`` (zero for m > k).
+    ``orders``: a dict that keeps the bases of every order for the next derivative's call."""
     if m > k:
         return xt.new_zeros(consts["knots"].shape[0] - 1 - k, *xt.shape)
-    if m <= 1:  # the fast pass gives the order k and k − 1 bases
-        bases, prev = bases_and_lower(xt.detach(), k, consts)
-        if m == 0:
-            return bases
-        scaled = prev * consts["k_inv"]
-        return scaled[:-1] - scaled[1:]
-    x = xt.unsqueeze(0)
-    step = (x >= consts["knots"]).to(xt.dtype)  # (n_knots, n_in, batch)
-    bases = step[:-1] - step[1:]  # order 0 on half-open intervals [t_i, t_i+1)
-    for inv, neg_t_inv in consts["levels"][: k - m]:  # B_i,p = ω_i·B_i + (1 − ω_i+1)·B_i+1
-        wb = (x * inv + neg_t_inv) * bases
-        bases = wb[:-1] - wb[1:] + bases[1:]
+    if orders is None:
+        orders = {}
+    if not orders:
+        orders.update(enumerate(_all_orders(xt.detach(), k, consts)))
+    bases = orders[k - m]
     for q in range(k - m + 1, k + 1):
         scaled = bases * consts["levels"][q - 1][0]
         bases = (scaled[:-1] - scaled[1:]) * q
     return bases
 
 
+def _all_orders(xt: torch.Tensor, k: int, consts: dict) -> list[torch.Tensor]:
+    """Cox–de Boor's bases of every order ``0 … k`` (plain, out of place)."""
+    x = xt.unsqueeze(0)
+    step = (x >= consts["knots"]).to(xt.dtype)  # (n_knots, n_in, batch)
+    out = [step[:-1] - step[1:]]  # order 0 on half-open intervals [t_i, t_i+1)
+    for inv, neg_t_inv in consts["levels"]:  # B_i,p = ω_i·B_i + (1 − ω_i+1)·B_i+1
+        wb = (x * inv + neg_t_inv) * out[-1]
+        out.append(wb[:-1] - wb[1:] + out[-1][1:])
+    return out
+
+
 class _BasisDerivative(torch.autograd.Function):
     """``basis_derivative(xt, k, m)`` whose gradient in ``xt`` is the next derivative (itself
-    this node: differentiable to any order)."""
+    this node: differentiable to any order); the nodes of one ``xt`` share its bases."""
 
     @staticmethod
-    def forward(ctx, xt, k, m, consts):
-        ctx.xt, ctx.k, ctx.m, ctx.consts = xt, k, m, consts  # (an input: no reference cycle)
-        return basis_derivative(xt, k, m, consts)
+    def forward(ctx, xt, k, m, consts, orders):
+        ctx.xt, ctx.k, ctx.m, ctx.consts, ctx.orders = xt, k, m, consts, orders  # (an input)
+        return basis_derivative(xt, k, m, consts, orders)
 
     @staticmethod
     def backward(ctx, grad):
         if ctx.m >= ctx.k:  # piecewise constant: zero derivative almost everywhere
-            return torch.zeros_like(ctx.xt), None, None, None
-        nxt = _BasisDerivative.apply(ctx.xt, ctx.k, ctx.m + 1, ctx.consts)
-        return (grad * nxt).sum(0), None, None, None
+            return torch.zeros_like(ctx.xt), None, None, None, None
+        nxt = _BasisDerivative.apply(ctx.xt, ctx.k, ctx.m + 1, ctx.consts, ctx.orders)
+        return (grad * nxt).sum(0), None, None, None, None
 
 
 class _BSpline(torch.autograd.Function):
