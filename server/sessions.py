@@ -166,8 +166,9 @@ class Session:
         self._leave_line()
 
     def _train_turn(self) -> None:
-        """One step when this session's turn comes (scheduler.py: fair across sessions). A
-        command that arrives meanwhile ends the wait; the session keeps its place in line."""
+        """Steps when this session's turn comes (scheduler.py: fair across sessions), for one
+        time quantum or until a command arrives. A command that arrives while the session waits
+        ends the wait; the session keeps its place in line."""
         t = self._ticket
         if t is None:
             t = self._ticket = Ticket()
@@ -180,12 +181,16 @@ class Session:
             if not t.granted:
                 return
         try:
-            t0 = time.perf_counter()
-            self._train_one()
-            t1 = time.perf_counter()
-            self._edge_budget.stepped(t1 - t0)
+            end = SCHEDULER.started(t)
+            while True:
+                t0 = time.perf_counter()
+                self._train_one()
+                self._edge_budget.stepped(time.perf_counter() - t0)
+                if self._remaining <= 0 or not self._queue.empty() or time.monotonic() >= end:
+                    break
             # The viewers' edges (as costly as a small step) within the same turn: background
             # work shares one budget, and the other cores stay free for requests and edits.
+            t1 = time.perf_counter()
             if self._edge_budget.allow(contended=SCHEDULER.waiting > 0):
                 if self._maybe_publish_edges():
                     self._edge_budget.published(time.perf_counter() - t1)
