@@ -53,6 +53,13 @@ export const uploadSession = (file, options) => {
   return request("POST", "/api/sessions/upload", { form });
 };
 
+/** A session from a model file or pykan checkpoint parts (+ an optional CSV `data`). */
+export const uploadModel = (parts) => {
+  const form = new FormData();
+  for (const [name, file] of Object.entries(parts)) form.append(name, file, file.name);
+  return request("POST", "/api/sessions", { form });
+};
+
 /** REST calls for one session, bound to its id and token. */
 export class SessionApi {
   constructor(id, token) {

@@ -6,6 +6,7 @@ import { h, replace, prettyFormula } from "../dom.js";
 import { compile } from "../expr.js";
 import { listPresets, createSession, uploadSession } from "../api.js";
 import { rememberSession, knownSessions } from "../tokens.js";
+import { openModelForm } from "./open_model.js";
 
 export async function renderGallery(root, toasts) {
   const opts = modelOptions();
@@ -18,7 +19,7 @@ export async function renderGallery(root, toasts) {
     h("section", {}, h("h2", {}, "Start from a preset"), h("p.muted", {}, "One click starts a session. The picture shows the target function over its first two inputs."), cards, opts.el),
     h("section", {}, h("h2", {}, "Classify points (lessons)"),
       h("p.muted", {}, "Two classes of points on two inputs, as in TensorFlow Playground: the network learns where each class lives (cross-entropy loss, accuracy), and the session draws its decision regions under the data."), classCards),
-    h("div.gallery-forms", {}, formulaForm(opts), csvForm(opts)),
+    h("div.gallery-forms", {}, formulaForm(opts), csvForm(opts), openModelForm(open)),
     recentList(),
   );
   try {
