@@ -82,7 +82,6 @@ export class LossChart {
       line: { color, width: 2, dash },
       connectgaps: false,
     });
-    const layout = { ...LAYOUT, yaxis: { ...LAYOUT.yaxis, title: { ...LAYOUT.yaxis.title, text: this.lossName() } } };
     const traces = [trace("train", "train_loss", "#2563eb"), trace("test", "test_loss", "#ea580c", "dot")];
     const mlp = this.store.compare?.points;
     if (mlp?.length) {
@@ -91,6 +90,10 @@ export class LossChart {
       traces.push(line("MLP train", "train_loss", "#7c3aed"), line("MLP test", "test_loss", "#059669"));
     }
     const empty = !m.length && !mlp?.length;
+    const yaxis = { ...LAYOUT.yaxis, title: { ...LAYOUT.yaxis.title, text: this.lossName() } };
+    const ticks = fewTicks(traces.flatMap((tr) => tr.y));
+    if (ticks) Object.assign(yaxis, { tickmode: "array", tickvals: ticks });
+    const layout = { ...LAYOUT, yaxis };
     Plotly.react(
       this.plot,
       traces,
@@ -117,6 +120,24 @@ export class LossChart {
     ];
     this.summary.replaceChildren(...parts.filter(Boolean));
   }
+}
+
+/** Within less than a decade Plotly's log axis labels every minor step (0.2, 0.4 … 1.4), which a
+ *  short chart stacks on top of each other: then about four evenly spaced round values instead.
+ *  A decade or more keeps Plotly's own (sparse) labels: null. */
+export function fewTicks(values, n = 4) {
+  const ys = values.filter((v) => v > 0 && Number.isFinite(v));
+  if (!ys.length) return null;
+  const lo = Math.min(...ys);
+  const hi = Math.max(...ys);
+  if (!(hi > lo) || Math.log10(hi / lo) >= 1) return null;
+  const raw = (hi - lo) / n;
+  const p = 10 ** Math.floor(Math.log10(raw));
+  const f = raw / p;
+  const step = (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * p;
+  const out = [];
+  for (let k = Math.ceil(lo / step); k * step <= hi * (1 + 1e-9); k++) out.push(Number((k * step).toPrecision(12)));
+  return out.length >= 2 ? out : null;
 }
 
 const NOW_TEXT = { undo: "now, after Undo", redo: "now, after Redo", reset: "now, after Reset" };
