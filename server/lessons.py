@@ -1,4 +1,5 @@
-"""Reads for lessons, computed off the session's worker on a copy of its model.
+"""Lessons: what to look for in each preset, and reads computed off the session's worker on a
+copy of its model.
 
 - ``regions``: a classifier's predicted class probability on a grid over its two inputs, the
   data points and the accuracy (drawn under the data as decision regions).
@@ -56,8 +57,8 @@ class RegionsCache:
     of 30 each asking once a second must not cost 30 computations): a result is reused for the
     same grid size while the session has neither trained nor changed since (step and event
     count), or, when only training steps passed (no edit or other event), while it is under
-    ``REGIONS_FRESH_S`` old. Readers of a session queue on one
-    lock, so simultaneous requests compute once."""
+    ``REGIONS_FRESH_S`` old. Readers of a session queue on one lock, so simultaneous requests
+    compute once."""
 
     def __init__(self):
         self._entries: weakref.WeakKeyDictionary[Session, tuple] = weakref.WeakKeyDictionary()
