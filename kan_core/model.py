@@ -134,11 +134,12 @@ class KAN(PykanExtras, PykanState, nn.Module):
         return self.config.k
 
     def copy(self) -> KAN:
-        """A deep copy that shares the last input (``cache_data``, never written to) and the
-        version history (as pykan's copies share their checkpoint folder)."""
+        """A deep copy that shares the data it holds — the reference input and the last input
+        (``cache_data``), which nothing writes to — and the version history (as pykan's copies
+        share their checkpoint folder)."""
         for layer in self.layers:  # caches are cheap to rebuild; don't duplicate them
             layer.invalidate()
-        memo = {} if self.cache_data is None else {id(self.cache_data): self.cache_data}
+        memo = {id(t): t for t in (self.cache_data, self.reference_input) if t is not None}
         acts, self._act_memo = self._act_memo, None
         try:
             return copy.deepcopy(self, memo)

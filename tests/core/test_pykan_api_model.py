@@ -164,6 +164,8 @@ def test_copies_share_the_history_and_the_last_input():
     c = m.copy()
     assert c.history_store is m.history_store
     assert c.cache_data is m.cache_data  # (not duplicated)
+    m.set_reference_input(x * 0.5)
+    assert m.copy().reference_input is m.reference_input
     assert c.layers[0].coef.data_ptr() != m.layers[0].coef.data_ptr()
 
 
