@@ -353,9 +353,7 @@ class KAN(PykanExtras, PykanState, nn.Module):
         from .prune import prune_edge, prune_edges_below
 
         if i is None and j is None:
-            th = (
-                3e-2 if l is None and threshold is None else (l if threshold is None else threshold)
-            )
+            th = threshold if threshold is not None else 3e-2 if l is None else l
             prune_edges_below(self, th, self._x(x))
             if log_history:
                 self.log_history("prune_edge")
@@ -384,9 +382,7 @@ class KAN(PykanExtras, PykanState, nn.Module):
         from .prune import prune_node, prune_nodes
 
         if i is None:
-            th = (
-                1e-2 if l is None and threshold is None else (l if threshold is None else threshold)
-            )
+            th = threshold if threshold is not None else 1e-2 if l is None else l
             keep = active_neurons_id if mode == "manual" or active_neurons_id is not None else None
             new = prune_nodes(self, th, self._x(x), keep)
             return self._logged_as_next(new, "prune_node") if log_history else new

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .config import is_real
 from .mult import NodeLayout
 
 __all__ = [
@@ -302,9 +303,15 @@ def restore_node(model, l: int, i: int) -> None:
             model.layers[a].mask[b, c] = 1.0
 
 
+def _check_threshold(threshold) -> None:
+    if not is_real(threshold):
+        raise ValueError(f"threshold must be a finite number, got {threshold!r}")
+
+
 def prune_edges_below(model, threshold: float, x: torch.Tensor) -> list[str]:
     """pykan's ``prune_edge(threshold)``: mask, in place, every edge scoring below
     ``threshold``; returns warnings if an input or output lost its last path."""
+    _check_threshold(threshold)
     before = _reach(model)
     for layer, score in zip(model.layers, edge_scores(model, x), strict=True):
         layer.mask.mul_((score >= threshold).to(layer.mask.dtype))
@@ -314,6 +321,7 @@ def prune_edges_below(model, threshold: float, x: torch.Tensor) -> list[str]:
 def prune_nodes(model, threshold: float, x: torch.Tensor, keep=None):
     """pykan's ``prune_node``: a copy without the hidden nodes scoring below ``threshold`` (or,
     with ``keep`` — per hidden layer the node indices to keep — without every other one)."""
+    _check_threshold(threshold)
     masks = [layer.mask > 0 for layer in model.layers]
     layouts = model.layouts
     if keep is None:
@@ -327,7 +335,10 @@ def prune_nodes(model, threshold: float, x: torch.Tensor, keep=None):
         weak = []
         for l, ids in enumerate(keep, start=1):
             w = torch.ones(model.width_in[l], dtype=torch.bool)
-            w[torch.as_tensor([int(n) for n in ids], dtype=torch.long)] = False
+            ids = [int(n) for n in ids]
+            if any(not 0 <= n < model.width_in[l] for n in ids):
+                raise IndexError(f"active_neurons_id: layer {l} has {model.width_in[l]} nodes")
+            w[torch.as_tensor(ids, dtype=torch.long)] = False
             weak.append(w)
     for l, w in enumerate(weak, start=1):
         masks[l - 1][:, w[layouts[l].sub_to_node()]] = False

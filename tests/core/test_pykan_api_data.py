@@ -75,6 +75,10 @@ def test_prune_node_and_prune_edge_by_threshold():
     pruned = m.prune_node(threshold=th)
     assert pruned.width == [2, 2, 1] and m.width == [2, 5, 1]  # a copy, as pykan's
     assert m.prune_node(th).width == [2, 2, 1]  # positional, as pykan's first argument
+    with pytest.raises(ValueError, match="threshold must be a finite number"):
+        m.prune_node(threshold=float("nan"))
+    with pytest.raises(IndexError, match="layer 1 has 5 nodes"):
+        m.prune_node(active_neurons_id=[[7]])
     kept = m.prune_node(active_neurons_id=[[0, 3]])
     assert kept.width == [2, 2, 1]
     torch.testing.assert_close(kept.layers[0].coef, m.layers[0].coef[:, [0, 3]])
