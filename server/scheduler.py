@@ -31,12 +31,13 @@ class Ticket:
     """A session's place in line. ``event`` is set when the turn is granted, or by
     :meth:`nudge` (a command arrived): the worker checks ``granted`` to tell which."""
 
-    __slots__ = ("event", "granted", "granted_at")
+    __slots__ = ("busy", "event", "granted", "granted_at")
 
     def __init__(self):
         self.event = threading.Event()
         self.granted = False
         self.granted_at = 0.0
+        self.busy = False  # its worker runs a command: keep the place, grant the next one
 
     def nudge(self) -> None:
         self.event.set()
@@ -89,9 +90,26 @@ class StepScheduler:
                     pass
             self._grant_waiting()
 
+    def set_busy(self, t: Ticket, busy: bool) -> None:
+        """A worker runs a command (``busy``) or is done with it. A busy ticket keeps its place
+        but is passed over; one granted just before is handed back and goes first again."""
+        with self._lock:
+            t.busy = busy
+            if busy and t.granted:
+                t.granted = False
+                self._running -= 1
+                self._line.appendleft(t)
+            self._grant_waiting()
+
     def _grant_waiting(self) -> None:
-        while self._line and self._running < self.slots:
-            t = self._line.popleft()
+        if self._running >= self.slots or not self._line:
+            return
+        for t in list(self._line):
+            if self._running >= self.slots:
+                break
+            if t.busy:
+                continue
+            self._line.remove(t)
             t.granted, t.granted_at = True, time.monotonic()
             self._running += 1
             t.event.set()

@@ -153,7 +153,7 @@ class Session:
                 item = None
             try:
                 if item is not None:
-                    self._execute(*item)
+                    self._execute_in_line(item)
                 elif self._remaining > 0:
                     self._train_turn()
                 if item is not None or self._remaining == 0:  # training: inside the turn
@@ -197,6 +197,18 @@ class Session:
         finally:
             self._ticket = None
             SCHEDULER.leave(t)
+
+    def _execute_in_line(self, item: tuple) -> None:
+        """Run a command; a place in line is kept but not granted meanwhile (a turn granted
+        while suggestions run for seconds would hold the slot idle)."""
+        t = self._ticket
+        if t is None:
+            return self._execute(*item)
+        SCHEDULER.set_busy(t, True)
+        try:
+            self._execute(*item)
+        finally:
+            SCHEDULER.set_busy(t, False)
 
     def _leave_line(self) -> None:
         t, self._ticket = self._ticket, None

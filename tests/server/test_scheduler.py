@@ -100,3 +100,20 @@ def test_a_turn_is_a_quantum_that_grows_with_the_cost_of_handing_over():
     slow.granted_at -= 0.1  # its worker took 100 ms to start
     end = sched.started(slow)
     assert end - time.monotonic() > 0.05 and end - time.monotonic() <= QUANTUM_MAX_S
+
+
+def test_a_busy_ticket_keeps_its_place_but_is_passed_over():
+    sched = StepScheduler(slots=1)
+    a, b, c = Ticket(), Ticket(), Ticket()
+    for t in (a, b, c):
+        sched.enter(t)
+    sched.set_busy(b, True)  # b's worker runs a command
+    sched.leave(a)
+    assert c.granted and not b.granted  # passed over, not dropped
+    sched.set_busy(b, False)
+    sched.leave(c)
+    assert b.granted  # first again once its command is done
+    sched.set_busy(b, True)  # granted just before a command: handed back, first in line
+    assert not b.granted and sched.running == 0 and sched.waiting == 1
+    sched.set_busy(b, False)
+    assert b.granted
