@@ -65,10 +65,7 @@ class LBFGS(torch.optim.Optimizer):
         if len(self.param_groups) != 1:
             raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")
         self.params = [p for p in self.param_groups[0]["params"] if p.requires_grad]
-        self.lr, self.max_iter, self.max_eval = lr, max_iter, max_eval
-        self.tolerance_grad, self.tolerance_change = tolerance_grad, tolerance_change
-        self.tolerance_ys, self.history_size = tolerance_ys, history_size
-        self.line_search = line_search_fn is not None
+        self._read_settings()
         sizes = [p.numel() for p in self.params]
         dtype = self.params[0].dtype if self.params else torch.float32
         self._buf = torch.zeros(sum(sizes), dtype=dtype)  # params as one vector, for one copy
@@ -85,6 +82,14 @@ class LBFGS(torch.optim.Optimizer):
         self._h_diag = 1.0
         self.n_iter = 0
         self.n_evals = 0
+
+    def _read_settings(self) -> None:
+        group = self.param_groups[0]
+        self.lr, self.max_iter, self.max_eval = group["lr"], group["max_iter"], group["max_eval"]
+        self.tolerance_grad = group["tolerance_grad"]
+        self.tolerance_change = group["tolerance_change"]
+        self.tolerance_ys, self.history_size = group["tolerance_ys"], group["history_size"]
+        self.line_search = group["line_search_fn"] is not None
 
     def reset(self) -> None:
         """Forget the curvature history and the last direction (next: steepest descent)."""
@@ -127,6 +132,7 @@ class LBFGS(torch.optim.Optimizer):
     def step(self, closure):
         """``closure()`` sets the gradients (e.g. zero_grad + backward) and returns the loss;
         returns what the first call of ``closure`` returned (as torch's and pykan's)."""
+        self._read_settings()  # (a learning-rate scheduler may have changed them)
         x = self._get_x()
         f, g = self._evaluate(closure, x)
         first_loss = self._raw

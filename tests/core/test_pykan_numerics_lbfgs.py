@@ -162,3 +162,15 @@ def test_the_pde_tutorials_recipe_trains():
             model.update_grid_from_samples(x_i)
         opt.step(closure)
     assert pde_loss().item() < 0.5 * start
+
+
+def test_a_scheduler_changes_the_learning_rate_it_uses():
+    p = torch.tensor([-1.2, 1.0], dtype=torch.float64, requires_grad=True)
+    opt = LBFGS([p], lr=0.5, history_size=10, tolerance_ys=1e-10)
+    torch.optim.lr_scheduler.StepLR(opt, 1, gamma=0.5).step()  # lr 0.25
+    ref = torch.tensor([-1.2, 1.0], dtype=torch.float64, requires_grad=True)
+    opt_ref = torch.optim.LBFGS([ref], lr=0.25, history_size=10)
+    opt.step(rosenbrock(p, opt))
+    opt_ref.step(rosenbrock(ref, opt_ref))
+    assert opt.param_groups[0]["lr"] == 0.25
+    assert torch.allclose(p.detach(), ref.detach(), atol=1e-9)
