@@ -185,6 +185,17 @@ class MLP(nn.Module):
                     self.swap(l, i, j)
                 self.swap(l, i, int(np.argmin(costs)))
 
+    def tree(self, x=None, in_var=None, style="tree", sym_th=1e-3, sep_th=1e-1,
+             skip_sep_test=False, verbose=False):  # fmt: skip
+        """pykan's ``tree`` (see ``KAN.tree``) on ``x`` (default: the last input)."""
+        from .hypothesis import tree
+
+        del verbose
+        x = self.cache_data if x is None else x
+        if x is None:
+            raise ValueError("missing input data x: pass x, or run the model on data first")
+        return tree(self, x, in_var, style, sym_th, sep_th, skip_sep_test)
+
     def plot(self, beta=3, scale=1.0, metric="w"):
         """The network drawn as pykan draws it (matplotlib figure); see ``kan_core.plot``."""
         from .plot import plot_mlp

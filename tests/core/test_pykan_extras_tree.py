@@ -45,3 +45,15 @@ def test_tree_of_a_kan_computing_a_known_structure():
     assert {"$a$", "$b$", "$c$", "Add"} <= set(texts)
     with pytest.raises(ValueError, match="style"):
         model.tree(style="forest")
+
+
+def test_tree_of_an_mlp():
+    from kan_core import MLP
+
+    m = MLP([3, 4, 1], seed=0)
+    x = torch.rand(60, 3, generator=GEN)
+    with pytest.raises(ValueError, match="missing input"):
+        m.tree()
+    m(x)
+    t = m.tree(skip_sep_test=True)
+    assert t.levels[0] == [[0], [1], [2]] and t.levels[-1] == [[0, 1, 2]]
