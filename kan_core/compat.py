@@ -16,18 +16,20 @@ __all__ = ["FIT_KEYWORDS", "SYMBOLIC_KEYWORDS", "check_device", "pykan_keywords"
 _CPU_ONLY = "kan_core runs on the CPU"
 
 # (display-only keywords, {keyword: pykan default} of unimplemented features) per method family.
-# fit: printing, plotting and logging; a coefficient regulariser, singularity handling, other
-# regularisation metrics.
+# fit: printing, plotting and logging (its training keywords are TrainOptions fields, see
+# kan_core.pykan_training).
 FIT_KEYWORDS = (
-    ("log", "display_metrics", "save_fig", "in_vars", "out_vars", "beta", "img_folder"),
-    {
-        "lamb_coef": 0.0,
-        "lamb_coefdiff": 0.0,
-        "singularity_avoiding": False,
-        "y_th": 1000.0,
-        "reg_metric": "edge_forward_spline_n",
-        "device": "cpu",
-    },
+    (
+        "log",
+        "display_metrics",
+        "save_fig",
+        "save_fig_freq",
+        "in_vars",
+        "out_vars",
+        "beta",
+        "img_folder",
+    ),
+    {"device": "cpu"},
 )
 # suggest/fix/auto_symbolic: printing and history; the ranges of pykan's parameter-grid search
 # for a and b (kan_core's fit is continuous: it needs no range, any is accepted); the other search

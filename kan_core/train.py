@@ -448,10 +448,7 @@ def fit(model, dataset, opt="LBFGS", steps=100, callback=None, metrics=None, **o
     ``lamb_coefdiff``, ``reg_metric``, ``singularity_avoiding``, ``y_th``, ``batch``,
     ``loss_fn``, grid-update steps) are ``TrainOptions`` fields.
     """
-    own = TrainOptions.__dataclass_fields__
-    display, at_default = FIT_KEYWORDS
-    at_default = {k: v for k, v in at_default.items() if k not in own}  # (implemented here)
-    options = pykan_keywords("fit", options, (*display, "save_fig_freq"), at_default, own=own)
+    options = pykan_keywords("fit", options, *FIT_KEYWORDS, own=TrainOptions.__dataclass_fields__)
     if not is_int(steps, 0):
         raise ValueError(f"steps must be a whole number ≥ 0, got {steps!r}")
     metrics = list(metrics or ())
