@@ -86,7 +86,20 @@ def test_mlp_seed_swap_and_auto_swap():
         MLP([3])
 
 
-def test_add_symbolic_function_is_fitted_and_trained():
+@pytest.fixture
+def restore_library():
+    """add_symbolic changes the process-wide library (as pykan's): put it back after the test."""
+    from kan_core import pykan_extras
+
+    saved, added = dict(SYMBOLIC_LIB), set(pykan_extras._ADDED)
+    yield
+    SYMBOLIC_LIB.clear()
+    SYMBOLIC_LIB.update(saved)
+    pykan_extras._ADDED.clear()
+    pykan_extras._ADDED.update(added)
+
+
+def test_add_symbolic_function_is_fitted_and_trained(restore_library):
     add_symbolic("Jzero", torch.special.bessel_j0, c=2)  # torch has no derivative for it
     assert SYMBOLIC_LIB["Jzero"].complexity == 2
     x = torch.linspace(-1, 1, 200).unsqueeze(1)
