@@ -369,14 +369,27 @@ def to_python(exprs: list[sympy.Expr], var_names: list[str]) -> str:
         for n, i in zip(names, idents, strict=True)
         if n != i
     }
-    body = ", ".join(sympy.pycode(e.xreplace(swap), fully_qualified_modules=True) for e in exprs)
+    exprs = [_real_symbols(e, names).xreplace(swap) for e in exprs]
+    body = ", ".join(sympy.pycode(e, fully_qualified_modules=True) for e in exprs)
     return f"import math\n\n\ndef f({', '.join(idents)}):\n    return ({body},)\n"
+
+
+def _real_symbols(expr: sympy.Expr, names: list[str]) -> sympy.Expr:
+    """``expr`` with every symbol named in ``names`` made the real-valued one (the formula may
+    come from ``KAN.symbolic_formula``, whose symbols are plain, as pykan's)."""
+    swap = {
+        s: sympy.Symbol(s.name, real=True)
+        for s in expr.free_symbols
+        if isinstance(s, sympy.Symbol) and s.name in names and not s.is_real
+    }
+    return expr.xreplace(swap) if swap else expr
 
 
 def compile_formula(exprs: list[sympy.Expr], var_names: list[str]):
     """A fast evaluator: ``(batch, n_var)`` tensor → ``(batch, n_out)`` tensor (float64 inside)."""
-    syms = [sympy.Symbol(n, real=True) for n in _var_names(var_names, len(var_names))]
-    fns = [sympy.lambdify(syms, e, modules="numpy") for e in exprs]
+    names = _var_names(var_names, len(var_names))
+    syms = [sympy.Symbol(n, real=True) for n in names]
+    fns = [sympy.lambdify(syms, _real_symbols(e, names), modules="numpy") for e in exprs]
 
     def evaluate(x: torch.Tensor) -> torch.Tensor:
         cols = [c.numpy() for c in x.detach().double().T]

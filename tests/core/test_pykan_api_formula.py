@@ -109,3 +109,17 @@ def test_ex_round_rounds_every_float():
     r = ex_round(e, 2)
     assert {float(v) for v in r.atoms(sympy.Float)} == {1.23, 3.14}
     assert float(r.subs(x, 0.5)) == pytest.approx(1.23 * math.sin(3.14 * 0.5))
+
+
+def test_pykan_shaped_formula_compiles_and_prints():
+    """compile_formula / to_python take the method's plain-symbol formula as well."""
+    from kan_core import compile_formula, to_python
+
+    m = _one_edge("sin", (2.0, 0.5, 1.5, -0.25))
+    exprs, variables = m.symbolic_formula()
+    x = torch.linspace(-1, 1, 7).unsqueeze(1)
+    want = 1.5 * torch.sin(2.0 * x + 0.5) - 0.25
+    torch.testing.assert_close(compile_formula(exprs, ["x_1"])(x), want, rtol=1e-5, atol=1e-6)
+    ns: dict = {}
+    exec(to_python(exprs, ["x_1"]), ns)  # noqa: S102 — our own generated source
+    assert ns["f"](0.3)[0] == pytest.approx(float(1.5 * math.sin(0.6 + 0.5) - 0.25), rel=1e-5)
