@@ -156,7 +156,9 @@ class Session:
                     self._execute_in_line(item)
                 elif self._remaining > 0:
                     self._train_turn()
-                if item is not None or self._remaining == 0:  # training: inside the turn
+                # While training, edges are computed inside the turn; outside it only right
+                # after an edit (mark_changed makes them due at once), not after a read.
+                if self._remaining == 0 or (item is not None and self._edges_due == 0.0):
                     self._maybe_publish_edges()
             except Exception as exc:  # the worker must outlive any failure of its session
                 log.exception("session %s: worker error", self.id)
@@ -304,7 +306,9 @@ class Session:
     def publish_edges(self) -> list[dict[str, Any]]:
         """Recompute every edge once; all viewers read the result from the hub."""
         now = time.monotonic()
-        if self._scores is None or now - self._scores_at > SCORES_EVERY_S:
+        # Scores change slowly; while other sessions wait for a turn they may lag more.
+        max_age = SCORES_EVERY_S * (5.0 if SCHEDULER.waiting else 1.0)
+        if self._scores is None or now - self._scores_at > max_age:
             # Scores need a forward pass over the reference data and change slowly.
             with torch.no_grad():
                 self._scores = (self.model.edge_scores(), self.model.node_scores())
