@@ -2,10 +2,16 @@
 1. command latency while the session trains (one viewer attached) and, to compare, paused;
 2. streaming to 1 and to 50 websocket viewers: edge frames/s delivered per viewer, and the
    server's step rate as a % of kan_core's headless rate on the same spec;
-3. server RSS (fresh server) empty and with 30 idle-ish sessions, each trained a few steps.
+3. server RSS (fresh server) empty and with 30 idle-ish sessions, each trained a few steps;
+4. a class (issue 13 item 11, issue 15): a teacher's session, 30 students joined by code and
+   handed out copies, every copy training; 3 viewers per copy and 100 following the teacher's
+   session (190 viewers); students poll the class state every 1.5 s, the teacher the dashboard
+   every 2 s; 5 students edit at once (suggestions, accept, formula, undo, prune, undo).
+   Measured: command latency, dashboard GET, frames per viewer, each session's progress.
 
     .venv/bin/python bench/bench_server.py [--rounds 20] [--secs 8] [--viewers 1 50]
-                                           [--sessions 30] [--only latency stream rss]
+                                           [--sessions 30] [--class-secs 60]
+                                           [--only latency stream rss class]
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from pathlib import Path
 import httpx
 import torch
 import websockets
+from _class_scenario import classroom
 from _common import print_table, probe_line, setup_torch
 
 WARM_STEP = 50  # past the grid-update phase (stop_grid_update_step): steady-state steps only
@@ -207,7 +214,11 @@ def main():
     ap.add_argument("--secs", type=float, default=8.0, help="measuring window per stream case")
     ap.add_argument("--viewers", type=int, nargs="+", default=[1, 50])
     ap.add_argument("--sessions", type=int, default=30)
-    parts = ["latency", "stream", "rss"]
+    ap.add_argument("--class-secs", type=float, default=60.0, help="class scenario window")
+    ap.add_argument("--class-think", type=float, default=1.0, help="editors' pause, s")
+    ap.add_argument("--class-viewers", type=int, nargs=2, default=[3, 100],
+                    help="viewers per student copy, viewers following the teacher")  # fmt: skip
+    parts = ["latency", "stream", "rss", "class"]
     ap.add_argument("--only", nargs="+", choices=parts, default=parts)
     args = ap.parse_args()
     setup_torch(0)
@@ -240,7 +251,48 @@ def main():
         with server() as (url, pid):
             rows = asyncio.run(memory(url, pid, body, args.sessions))
         print_table(["server", "RSS MB", "threads"], rows, f"Server memory, {n_edges} edges", 0)
+
+    if "class" in args.only:
+        per_copy, followers = args.class_viewers
+        with server() as (url, _):
+            res = asyncio.run(
+                classroom(
+                    url, body, args.sessions, per_copy, followers, args.class_secs, args.class_think
+                )
+            )
+        print_class(res, n_edges, lat if "latency" in args.only else None)
     print(probe_line())
+
+
+def print_class(res: dict, n_edges: int, single: dict | None) -> None:
+    """The class scenario's table, beside the single-session figures when they were measured."""
+    t = res["timings"]
+    rows = []
+    for key, ms in t.ms.items():
+        alone = (
+            summary(single["training", key])[:2]
+            if single and ("training", key) in single
+            else ["", ""]
+        )
+        rows.append([key, len(ms), t.errors.get(key, 0), *summary(ms), *alone])
+    for key, n_err in t.errors.items():
+        if key not in t.ms:
+            rows.append([key, 0, n_err, "", "", "", "", ""])
+    heads = ["request", "n", "errors", "class median", "p95", "max", "1 session median", "p95"]
+    title = (
+        f"Class: {res['sessions']} copies training ({n_edges} edges each), {res['viewers']} viewers,"
+        f" pollers, 5 editing ({res['think']:g} s between commands); {res['elapsed']:.0f} s"
+        " (targets: p95 < 500 ms,"
+        " dashboard <= 2 s)"
+    )
+    print_table(heads, rows, title, 1)
+    rows = [
+        ["frames/s per viewer (min, median)", f"{res['frames_min']:.1f}", f"{res['frames_median']:.1f}"],
+        ["longest gap between frames, s", f"{res['gap_max']:.2f}", ""],
+        ["steps per copy in the window (min, median)", res["steps_min"], res["steps_median"]],
+        ["copies that advanced", f"{res['advancing']}/{res['sessions']}", ""],
+    ]  # fmt: skip
+    print_table(["figure", "value", ""], rows, "Class: streams and progress", 1)
 
 
 if __name__ == "__main__":
