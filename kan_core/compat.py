@@ -38,7 +38,6 @@ SYMBOLIC_KEYWORDS = (
     ("verbose", "log_history", "a_range", "b_range"),
     {
         "weight_simple": 0.8,
-        "fit_params_bool": True,
         "random": False,
     },
 )

@@ -7,6 +7,7 @@ The heavier operations live in their own modules (``prune``, ``symbolic``, ``for
 from __future__ import annotations
 
 import copy
+import math
 
 import torch
 from torch import nn
@@ -399,10 +400,16 @@ class KAN(PykanExtras, PykanState, nn.Module):
         pykan_keywords("suggest_symbolic", pykan_kw, *SYMBOLIC_KEYWORDS)
         return suggest_symbolic(self, l, i, j, lib=lib, topk=topk, x=x, exclude=exclude)
 
-    def fix_symbolic(self, l, i, j, name, x=None, fit=None, **pykan_kw):
-        from .symbolic import fix_symbolic
+    def fix_symbolic(self, l, i, j, name, x=None, fit=None, fit_params_bool=True, **pykan_kw):
+        """Snap edge ``(l, i, j)`` to ``name``, fitting ``c·f(a·x+b)+d`` to the edge on ``x``
+        (default: the reference input, else the last input); returns the ``SymbolicFit``.
+        ``fit_params_bool=False`` (pykan's) sets ``a, b, c, d = 1, 0, 1, 0`` without fitting."""
+        from .symbolic import SymbolicFit, fix_symbolic
+        from .symbolic_lib import SYMBOLIC_LIB
 
         pykan_keywords("fix_symbolic", pykan_kw, *SYMBOLIC_KEYWORDS)
+        if not fit_params_bool and fit is None and name in SYMBOLIC_LIB:
+            fit = SymbolicFit(name, 1.0, 0.0, 1.0, 0.0, math.nan, SYMBOLIC_LIB[name].complexity)
         result = fix_symbolic(self, l, i, j, name, x=x, fit=fit)
         self.log_history("fix_symbolic")
         return result

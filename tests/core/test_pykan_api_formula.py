@@ -123,3 +123,15 @@ def test_pykan_shaped_formula_compiles_and_prints():
     ns: dict = {}
     exec(to_python(exprs, ["x_1"]), ns)  # noqa: S102 — our own generated source
     assert ns["f"](0.3)[0] == pytest.approx(float(1.5 * math.sin(0.6 + 0.5) - 0.25), rel=1e-5)
+
+
+def test_fix_symbolic_without_fitting_as_pykan():
+    """pykan's fit_params_bool=False: a, b, c, d = 1, 0, 1, 0 and no data needed."""
+    m = KAN([2, 1], seed=0, auto_save=False)
+    fit = m.fix_symbolic(0, 1, 0, "x^2", fit_params_bool=False)
+    assert (fit.a, fit.b, fit.c, fit.d) == (1.0, 0.0, 1.0, 0.0) and math.isnan(fit.r2)
+    assert m.edge_state(0, 1, 0) == "symbolic"
+    x = torch.tensor([[0.2, -0.5], [0.7, 0.4]])
+    with torch.no_grad():
+        spline_part = m.layers[0].edge_activations(x)[:, 0, 0]
+    torch.testing.assert_close(m(x)[:, 0].detach(), spline_part + x[:, 1] ** 2)

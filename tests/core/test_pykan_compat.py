@@ -70,8 +70,8 @@ def test_unimplemented_pykan_features_are_refused_by_name():
     model.fit(ds, steps=1)
     with pytest.raises(ValueError, match="weight_simple"):
         model.auto_symbolic(weight_simple=0.5)
-    with pytest.raises(ValueError, match="fit_params_bool"):
-        model.fix_symbolic(0, 0, 0, "sin", fit_params_bool=False)
+    with pytest.raises(ValueError, match="random"):
+        model.fix_symbolic(0, 0, 0, "sin", random=True)
     assert model.edge_state(0, 0, 0) == "active"  # refused before anything changed
 
 
