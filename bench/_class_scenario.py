@@ -29,14 +29,18 @@ class Timings:
     def __init__(self):
         self.ms: dict[str, list[float]] = {}
         self.errors: dict[str, int] = {}
+        self.why: dict[str, str] = {}  # the last error of each kind (status and detail)
 
     async def timed(self, key: str, coro):
         t0 = time.perf_counter()
         try:
             r = await coro
             r.raise_for_status()
-        except Exception:
+        except Exception as exc:
             self.errors[key] = self.errors.get(key, 0) + 1
+            resp = getattr(exc, "response", None)
+            detail = f"{resp.status_code} {resp.text[:120]}" if resp is not None else repr(exc)
+            self.why[key] = detail[:200]
             return None
         self.ms.setdefault(key, []).append((time.perf_counter() - t0) * 1e3)
         return r

@@ -286,6 +286,8 @@ def print_class(res: dict, n_edges: int, single: dict | None) -> None:
         " dashboard <= 2 s)"
     )
     print_table(heads, rows, title, 1)
+    for key, why in t.why.items():
+        print(f"  last error of {key}: {why}")
     rows = [
         ["frames/s per viewer (min, median)", f"{res['frames_min']:.1f}", f"{res['frames_median']:.1f}"],
         ["longest gap between frames, s", f"{res['gap_max']:.2f}", ""],
