@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import logging
 import secrets
 import threading
 import unicodedata
@@ -34,6 +35,7 @@ from .schemas import SessionCreate, TrainSettings
 from .sessions import CommandError, Session
 from .store import SessionRecord, StorageError
 
+log = logging.getLogger("kan_workbench.classes")
 ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"  # no 0/O, 1/I/L, 2/Z, 5/S, 8/B: read aloud, typed right
 CODE_LEN = 6
 NAME_MAX = 40
@@ -217,7 +219,10 @@ class Classes:
             room.rec.students.append(st)
             room.by_token[_digest(st.token)] = st
         if room.rec.handed_out:
-            self._give_copy(room, st, self._capture(room))
+            try:
+                self._give_copy(room, st, self._capture(room))
+            except CommandError as exc:  # joined all the same; a later hand-out retries
+                log.warning("class %s: no copy for a late joiner: %s", room.rec.id, exc.message)
         return room, st
 
     # --- hand-out ------------------------------------------------------------------------

@@ -362,3 +362,15 @@ def test_qr_svg_refuses_bad_text(client):
     assert client.get("/api/qr.svg", params={"text": "x" * 513}).status_code == 422
     assert client.get("/api/qr.svg", params={"text": ""}).status_code == 422
     assert client.get("/api/qr.svg").status_code == 422
+
+
+def test_a_late_joiner_still_joins_when_the_teachers_session_is_gone(client):
+    teacher, cl = start_class(client)
+    t = bearer(cl["teacher_token"])
+    assert client.post(f"/api/classes/{cl['id']}/handout", headers=t).status_code == 200
+    assert client.delete(teacher.url(), headers=teacher.headers).status_code == 204
+    late = join(client, cl["code"], "Late")
+    me = client.get(f"/api/classes/{cl['id']}/me", headers=bearer(late["student_token"])).json()
+    assert me == {"name": "Late", "session": None}
+    r = client.post(f"/api/classes/{cl['id']}/handout", headers=t)
+    assert r.status_code == 409 and "no longer exists" in r.text
