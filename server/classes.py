@@ -11,7 +11,6 @@ until :meth:`Classes.reveal`.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import logging
 import secrets
@@ -20,26 +19,25 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
-
 import kan_core
 
 from . import commands
 from .class_figures import Figures
+from .class_handout import capture, challenge_csv, give_copy
 from .class_schemas import Challenge
-from .class_store import ClassRecord, ClassStore, StudentRecord, fork_rows
+from .class_store import ClassRecord, ClassStore, StudentRecord
 from .config import Settings
 from .data import SpecError
 from .manager import SessionManager
-from .schemas import SessionCreate, TrainSettings
+from .schemas import SessionCreate
 from .sessions import CommandError, Session
-from .store import SessionRecord, StorageError
+from .store import StorageError
 
 log = logging.getLogger("kan_workbench.classes")
 ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"  # no 0/O, 1/I/L, 2/Z, 5/S, 8/B: read aloud, typed right
 CODE_LEN = 6
 NAME_MAX = 40
-FORK_WAIT_S = 10.0
+PAUSE_WAIT_S = 10.0
 
 
 @dataclass
@@ -74,26 +72,6 @@ def clean_name(name: str) -> str:
 
 def normalise_code(code: str) -> str:
     return "".join(c for c in code.upper() if c not in " -\t")
-
-
-def challenge_csv(spec: dict[str, Any], dataset: dict) -> tuple[str, str, float]:
-    """The source's data as CSV text whose rebuild (data.build_dataset, kind "csv") gives the
-    same train and test rows in the same order: rows are placed where the seeded permutation
-    will pick them. Returns (csv text, target column, test_fraction). Values keep 9 significant
-    digits: float32 survives the round trip exactly."""
-    xtr, ytr = dataset["train_input"], dataset["train_label"]
-    xte, yte = dataset["test_input"], dataset["test_label"]
-    n_test, n = xte.shape[0], xtr.shape[0] + xte.shape[0]
-    rows = torch.cat([torch.cat([xte, yte], 1), torch.cat([xtr, ytr], 1)]).tolist()
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(spec["seed"])).tolist()
-    table: list[list[float]] = [[]] * n
-    for k, at in enumerate(perm):
-        table[at] = rows[k]
-    variables = list(spec["variables"])
-    target = next(t for t in ("y", "target", "label", "output") if t not in variables)
-    lines = [",".join([*variables, target])]
-    lines += [",".join(f"{v:.9g}" for v in row) for row in table]
-    return "\n".join(lines) + "\n", target, n_test / n
 
 
 class Classes:
@@ -220,7 +198,7 @@ class Classes:
             room.by_token[_digest(st.token)] = st
         if room.rec.handed_out:
             try:
-                self._give_copy(room, st, self._capture(room))
+                give_copy(self, room, st, capture(self, room))
             except CommandError as exc:  # joined all the same; a later hand-out retries
                 log.warning("class %s: no copy for a late joiner: %s", room.rec.id, exc.message)
         return room, st
@@ -230,95 +208,13 @@ class Classes:
         if room.rec.ended:
             raise CommandError(409, "this class has ended")
         todo = [st for st in list(room.rec.students) if st.session_id is None]
-        state = self._capture(room) if todo else None
+        state = capture(self, room) if todo else None
         for st in todo:
-            self._give_copy(room, st, state)
+            give_copy(self, room, st, state)
         if not room.rec.handed_out:
             _saved(self.store.set_flags, room.rec.id, handed_out=True)
             room.rec.handed_out = True
         return {"handed_out": len(todo), "students": len(room.rec.students)}
-
-    def _source(self, room: Room) -> Session:
-        s = self.manager.get(room.rec.session_id) if room.rec.session_id else None
-        if s is None:
-            raise CommandError(409, "the class's session no longer exists; nothing to hand out")
-        return s
-
-    def _capture(self, room: Room) -> dict[str, Any]:
-        """What every copy starts from, taken once per hand-out."""
-        s = self._source(room)
-        if room.challenge:
-            csv_text, target, fraction = challenge_csv(s.spec, s.dataset)
-            return {"csv": csv_text, "target": target, "test_fraction": fraction, "spec": s.spec}
-
-        def take(s: Session) -> dict[str, Any]:  # on the worker, between steps: consistent
-            return {
-                "model": s.model.to_bytes(),
-                "step": s.step,
-                "metrics": list(s.hub.metrics),
-                "fits": copy.deepcopy(s.fits),
-                "rejects": copy.deepcopy(s.rejects),
-                "spec": copy.deepcopy(s.spec),
-                "csv": s.csv,
-                "source": s.id,
-            }
-
-        try:
-            return s.submit(take, s).result(FORK_WAIT_S)
-        except TimeoutError:
-            raise CommandError(503, "the teacher's session is busy; try again") from None
-
-    def _give_copy(self, room: Room, st: StudentRecord, state: dict[str, Any]) -> None:
-        with room.lock:
-            if st.session_id is not None:
-                return
-            sid, viewer = self._fork(state) if not room.challenge else self._copy_data(state)
-            _saved(self.store.set_student_session, room.rec.id, st.seq, sid)
-            st.session_id = sid
-            if "step" in state:
-                step = state["step"]
-                self.figures.seed(sid, "paused" if step else "idle", step, state["metrics"])
-            room.viewer_tokens[sid] = viewer
-
-    def _copy_data(self, state: dict[str, Any]) -> tuple[str, str]:
-        spec = state["spec"]
-        req = SessionCreate(
-            csv=state["csv"],
-            target=state["target"],
-            test_fraction=state["test_fraction"],
-            width=spec["width"],
-            mult_arity=spec.get("mult_arity", 2),
-            grid=spec["grid"],
-            k=spec["k"],
-            seed=spec["seed"],
-            train=TrainSettings(**spec["train"]),
-        )
-        s = self.manager.create(req)
-        return s.id, s.viewer_token
-
-    def _fork(self, state: dict[str, Any]) -> tuple[str, str]:
-        if self.store_count() >= self.settings.max_sessions:
-            raise CommandError(429, f"at most {self.settings.max_sessions} sessions")
-        rec = SessionRecord(
-            id=secrets.token_urlsafe(9),
-            owner_token=secrets.token_urlsafe(24),
-            viewer_token=secrets.token_urlsafe(24),
-            spec=copy.deepcopy(state["spec"]),
-            model=state["model"],
-            csv=state["csv"],
-            step=state["step"],
-            rejects=copy.deepcopy(state["rejects"]),
-            metrics=list(state["metrics"]),
-            fits=copy.deepcopy(state["fits"]),
-        )
-        _saved(fork_rows, self.manager.store, state["source"], rec)
-        return rec.id, rec.viewer_token
-
-    def store_count(self) -> int:
-        try:
-            return self.manager.store.count_sessions()
-        except StorageError as exc:
-            raise CommandError(503, str(exc)) from exc
 
     # --- teacher actions -----------------------------------------------------------------
     def follow(self, room: Room, session_id: str | None) -> None:
@@ -346,7 +242,7 @@ class Classes:
                     futures.append(s.submit(commands.pause, s))
             for fut in futures:
                 try:
-                    fut.result(FORK_WAIT_S)
+                    fut.result(PAUSE_WAIT_S)
                     n += 1
                 except Exception:  # a stuck session is reported by its own stream
                     pass
