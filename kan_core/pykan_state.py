@@ -164,7 +164,9 @@ class History:
 
     def save(self, model, version: str) -> None:
         self.versions.pop(version, None)  # (a number reused after a rewind: the newer wins)
-        self.versions[version] = model.copy()
+        snapshot = model.copy()
+        snapshot.history_store = None  # (no reference cycle: a dropped model is freed at once)
+        self.versions[version] = snapshot
         self.sizes[version] = sum(t.numel() for t in model.state_dict().values())
         while len(self.versions) > 1 and sum(self.sizes.values()) > MAX_HISTORY_NUMBERS:
             oldest = next(iter(self.versions))  # forget the oldest, never the newest
@@ -322,6 +324,7 @@ class PykanState:
             known = ", ".join(self.history_store.versions) or "none"
             raise KeyError(f"no version {model_id!r} in this model's history (kept: {known})")
         model = saved.copy()
+        model.history_store = self.history_store
         model.round = saved.round + 1  # (pykan: loading a checkpoint starts a new round)
         return model
 

@@ -167,6 +167,22 @@ def test_copies_share_the_history_and_the_last_input():
     m.set_reference_input(x * 0.5)
     assert m.copy().reference_input is m.reference_input
     assert c.layers[0].coef.data_ptr() != m.layers[0].coef.data_ptr()
+    assert m.checkout("0.0").history_store is m.history_store
+
+
+def test_a_dropped_model_is_freed_without_the_cycle_collector():
+    import gc
+    import weakref
+
+    gc.disable()
+    try:
+        m = KAN([2, 2, 1], seed=0)
+        m.fix_symbolic(0, 0, 0, "x", fit_params_bool=False)
+        ref = weakref.ref(m.history_store)
+        del m
+        assert ref() is None  # no model ↔ history cycle: freed by reference counting
+    finally:
+        gc.enable()
 
 
 def test_constructor_signature_keeps_kan_core_positional_order():
