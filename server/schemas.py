@@ -242,6 +242,8 @@ class SessionSnapshot(BaseModel):
     can_undo: bool
     can_redo: bool
     rejects: dict[str, list[str]]
+    # the owner's selection, mirrored by a class that follows (docs/classes.md)
+    focus: dict[str, list[int] | None] | None = None
 
 
 class EditResult(BaseModel):

@@ -205,6 +205,8 @@ def test_follow_focus_pause_all_late_join_and_end(client):
     assert r.status_code == 403
     with client.websocket_connect(teacher.url(f"/stream?token={teacher.viewer}")) as ws:
         assert ws.receive_json()["focus"] == {"edge": [0, 1, 2], "node": None}
+    snap = client.get(teacher.url(), headers=teacher.viewer_headers).json()
+    assert snap["focus"] == {"edge": [0, 1, 2], "node": None}
 
     assert client.post(f"{base}/handout", headers=t).status_code == 200
     bo = join(client, cl["code"], "Bo")  # a late joiner gets a copy on join
