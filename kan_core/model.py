@@ -313,9 +313,12 @@ class KAN(PykanExtras, PykanState, nn.Module):
         return history
 
     def speed(self, compile=False):  # noqa: A002 — pykan's name
-        """pykan's ``speed()`` (it switches off the symbolic branch and activation caching):
-        kan_core is always in its fast mode, so this returns the model unchanged."""
+        """pykan's ``speed()``: it switches off the symbolic branch, activation caching and
+        ``auto_save``. kan_core is always in its fast mode (symbolic edges still count; the
+        cache costs nothing until read), so only ``auto_save`` and ``save_act`` go off, as in
+        pykan; returns the model."""
         pykan_keywords("speed", {"compile": compile}, at_default={"compile": False})
+        self.auto_save = self.save_act = False
         return self
 
     @property

@@ -149,6 +149,13 @@ def test_rewind_restores_the_model_of_that_version():
         back.rewind("7.3")
 
 
+def test_speed_stops_auto_saving_as_pykans():
+    m = KAN([2, 2, 1], seed=0)
+    assert m.speed() is m and not m.auto_save and not m.save_act
+    m.fit(_ds(), steps=1)
+    assert m.version == "0.0" and list(m.history_store.versions) == ["0.0"]
+
+
 def test_without_auto_save_nothing_is_kept():
     m = KAN([2, 2, 1], seed=0, auto_save=False)
     m.fit(_ds(), steps=1)
