@@ -34,7 +34,7 @@ from .spline import (
     b_spline_basis,
     basis_inverses,
     curve_to_coef,
-    extend_grid,
+    extend_grid_ends,
     uniform_grid,
 )
 from .symbolic_lib import SYMBOLIC_LIB
@@ -317,7 +317,8 @@ class KANLayer(nn.Module):
         interior = self.grid[:, k : k + self.num + 1]
         frac = torch.arange(parts, dtype=interior.dtype) / parts
         steps = interior[:, :-1, None] + torch.diff(interior, dim=1)[:, :, None] * frac
-        return extend_grid(torch.cat([steps.reshape(self.in_dim, -1), interior[:, -1:]], 1), k)
+        interior = torch.cat([steps.reshape(self.in_dim, -1), interior[:, -1:]], 1)
+        return extend_grid_ends(interior, k)
 
     @torch.no_grad()
     def set_grid_preserving(self, new_grid: torch.Tensor, x: torch.Tensor) -> None:

@@ -29,6 +29,7 @@ __all__ = [
     "curve2coef",
     "curve_to_coef",
     "extend_grid",
+    "extend_grid_ends",
     "uniform_grid",
 ]
 
@@ -49,6 +50,19 @@ def extend_grid(grid: torch.Tensor, k_extend: int = 0) -> torch.Tensor:
     left = grid[:, :1] - h * steps.flip(0)
     right = grid[:, -1:] + h * steps
     return torch.cat([left, grid, right], dim=1)
+
+
+def extend_grid_ends(interior: torch.Tensor, k: int) -> torch.Tensor:
+    """kan_core's grids: interior knots ``(n_in, G + 1)`` extended by ``k`` knots on each side
+    spaced as the end interval on that side. (pykan's ``extend_grid`` uses the mean spacing; on
+    an adaptive grid the two differ. Switching the trainer's grids to pykan's changed which seeds
+    of the toy recipe recover the formula, not how many: 5 of 8 either way.)"""
+    h_lo = interior[:, 1:2] - interior[:, 0:1]
+    h_hi = interior[:, -1:] - interior[:, -2:-1]
+    steps = torch.arange(1, k + 1, dtype=interior.dtype, device=interior.device)
+    left = interior[:, :1] - h_lo * steps.flip(0)
+    right = interior[:, -1:] + h_hi * steps
+    return torch.cat([left, interior, right], dim=1)
 
 
 def adaptive_grid(
@@ -78,7 +92,7 @@ def adaptive_grid(
     gaps = np.maximum(np.diff(interior, axis=1), 1e-6 * (interior[:, -1:] - interior[:, :1]))
     steps = np.cumsum(gaps, 1, dtype=np.float64).astype(dtype)  # (torch sums in double too)
     interior = np.concatenate([interior[:, :1], interior[:, :1] + steps], 1)
-    return extend_grid(torch.from_numpy(interior).to(grid.device), k)
+    return extend_grid_ends(torch.from_numpy(interior).to(grid.device), k)
 
 
 def basis_inverses(grid: torch.Tensor, k: int) -> dict:

@@ -70,9 +70,10 @@ def test_coef2curve_and_curve2coef_round_trip():
     assert torch.allclose(back, coef, atol=1e-5)
 
 
-def test_grid_update_places_outer_knots_as_pykan():
+def test_grid_update_places_interior_knots_as_pykan():
     """update_grid_from_samples: interior knots from the samples (grid_eps mixes quantiles and
-    uniform), outer knots by the interior's mean spacing."""
+    uniform), as pykan's; the outer knots continue the end intervals (pykan: the mean spacing,
+    ``extend_grid``; see docs/porting_pykan.md)."""
     model = KAN(width=[1, 1], grid=5, k=3, grid_eps=0.0)
     x = torch.normal(0, 1, size=(1000, 1), generator=torch.Generator().manual_seed(0))
     model.update_grid_from_samples(x)
@@ -80,9 +81,9 @@ def test_grid_update_places_outer_knots_as_pykan():
     xs = x[:, 0].sort().values
     ids = [int(1000 / 5 * i) for i in range(5)] + [-1]
     assert torch.allclose(grid[3:-3], xs[ids])  # quantiles (grid_eps = 0)
-    h = (xs[-1] - xs[0]) / 5
-    assert torch.allclose(grid[:3], xs[0] - h * torch.tensor([3.0, 2.0, 1.0]), atol=1e-6)
-    assert torch.allclose(grid[-3:], xs[-1] + h * torch.tensor([1.0, 2.0, 3.0]), atol=1e-6)
+    h_lo, h_hi = xs[ids[1]] - xs[0], xs[-1] - xs[ids[-2]]
+    assert torch.allclose(grid[:3], xs[0] - h_lo * torch.tensor([3.0, 2.0, 1.0]), atol=1e-6)
+    assert torch.allclose(grid[-3:], xs[-1] + h_hi * torch.tensor([1.0, 2.0, 3.0]), atol=1e-6)
     wide = KAN(width=[1, 1], grid=5, k=3)
     wide.update_grid_from_samples(torch.linspace(-10, 10, 1001)[:, None])
     assert torch.allclose(wide.layers[0].grid[0], torch.linspace(-22, 22, 12), atol=1e-4)

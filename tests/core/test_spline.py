@@ -2,7 +2,7 @@
 
 import torch
 
-from kan_core.spline import b_spline_basis, curve_to_coef, extend_grid, uniform_grid
+from kan_core.spline import b_spline_basis, curve_to_coef, extend_grid_ends, uniform_grid
 
 
 def cox_de_boor(x: float, t: list[float], i: int, p: int) -> float:
@@ -21,7 +21,7 @@ def random_grid(n_in, num, k, gen):
     """Non-uniform increasing interior knots, extended by k on each side."""
     steps = torch.rand(n_in, num, generator=gen) + 0.2
     interior = torch.cat([torch.zeros(n_in, 1), steps.cumsum(1)], 1) - 1.0
-    return extend_grid(interior, k)
+    return extend_grid_ends(interior, k)
 
 
 def test_basis_matches_scalar_oracle_on_nonuniform_grid():
@@ -124,7 +124,7 @@ def torch_adaptive_grid(grid, k, x, num, grid_eps):
     interior = torch.where(((hi - lo) < 1e-4), old, interior)
     interior = torch.maximum(interior, torch.cummax(interior, dim=1).values)
     gaps = torch.diff(interior, dim=1).clamp_min(1e-6 * (interior[:, -1:] - interior[:, :1]))
-    return extend_grid(torch.cat([interior[:, :1], interior[:, :1] + gaps.cumsum(1)], 1), k)
+    return extend_grid_ends(torch.cat([interior[:, :1], interior[:, :1] + gaps.cumsum(1)], 1), k)
 
 
 def test_adaptive_grid_and_basis_constants_are_torchs_bits():

@@ -141,9 +141,7 @@ def test_scale_aware_penalty_means_the_same_in_any_units():
     x, y = ds["train_input"], ds["train_label"]
     m = KAN(width=[2, 3, 1], seed=0)
     m.fit(ds, steps=3, lamb=0.01)
-    # (the edge-scale epsilon, sqrt(var + 1e-10), shows where an edge is nearly dead: one output
-    # edge here has scale 2e-4, so at s = 0.05 its variance is ~1e-10 — 1.6e-3 relative)
-    for s in (0.05, 1000.0):
+    for s in (0.05, 1000.0):  # (at s = 0.001 the edge-scale epsilon shows: 7e-4 relative)
         big = m.copy()
         with torch.no_grad():
             big.layers[-1].scale_base.mul_(s)
@@ -152,7 +150,7 @@ def test_scale_aware_penalty_means_the_same_in_any_units():
         sd = float(y.std())
         ref = loss_and_grads(m, x, y, lamb=0.01, y_scale=sd)[0]
         got = loss_and_grads(big, x, s * y, lamb=0.01, y_scale=s * sd)[0]
-        assert abs(got - s**2 * ref) <= 3e-3 * s**2 * ref, (s, got / s**2, ref)
+        assert abs(got - s**2 * ref) <= 1e-4 * s**2 * ref, (s, got / s**2, ref)
         pykan = loss_and_grads(big, x, s * y, lamb=0.01)[0]
         assert abs(pykan - s**2 * loss_and_grads(m, x, y, lamb=0.01)[0]) > 1e-2 * s**2 * ref
         for a, b in zip(m.edge_scores(x), big.edge_scores(x), strict=True):
