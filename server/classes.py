@@ -248,6 +248,16 @@ class Classes:
                     pass
         return {"paused": paused, "sessions": n}
 
+    def paused_copy(self, session_id: str) -> str | None:
+        """Why a student's copy may not train now (its class is paused), or ``None``."""
+        for room in self._rooms.values():
+            rec = room.rec
+            if rec.paused and not rec.ended and any(
+                st.session_id == session_id for st in rec.students
+            ):
+                return f"class {rec.code} is paused by the teacher: training resumes when they resume the class"
+        return None
+
     def reveal(self, room: Room) -> None:
         if not room.challenge:
             raise CommandError(409, "this class is not a challenge: there is nothing to reveal")

@@ -251,25 +251,32 @@ async def download_model(s: ReaderSession) -> Response:
     )
 
 
-def _has_data(s) -> None:
-    """An uploaded model without a dataset cannot train (server/bridge.py)."""
+def _may_train(s, request: Request) -> None:
+    """An uploaded model without a dataset cannot train (server/bridge.py), nor a student's copy
+    while the teacher has paused the class (server/classes.py)."""
     if s.spec.get("labels") == "model":
         raise HTTPException(409, bridge.NO_DATA)
+    classes = getattr(request.app.state, "classes", None)
+    why = classes.paused_copy(s.id) if classes is not None else None
+    if why:
+        raise HTTPException(409, why)
 
 
 @router.post("/{session_id}/train", response_model=EditResult, responses=ERRORS)
-async def train(s: OwnerSession, body: TrainRequest, settings: SettingsDep) -> dict:
+async def train(
+    s: OwnerSession, body: TrainRequest, settings: SettingsDep, request: Request
+) -> dict:
     """Start training ``steps`` steps and return at once; then the status becomes paused."""
-    _has_data(s)
+    _may_train(s, request)
     if body.steps > settings.max_steps_per_request:
         raise HTTPException(422, f"steps: at most {settings.max_steps_per_request}")
     return await run_command(s, commands.train, body.steps)
 
 
 @router.post("/{session_id}/play", response_model=EditResult, responses=ERRORS)
-async def play(s: OwnerSession, settings: SettingsDep) -> dict:
+async def play(s: OwnerSession, settings: SettingsDep, request: Request) -> dict:
     """Train until paused (or ``play_max_steps``)."""
-    _has_data(s)
+    _may_train(s, request)
     return await run_command(s, commands.train, settings.play_max_steps)
 
 

@@ -248,10 +248,16 @@ def test_follow_focus_pause_all_late_join_and_end(client):
     snap = client.get(f"/api/sessions/{ana_me['id']}", headers=owner).json()
     assert snap["status"] == "paused" and snap["step"] < 5000
     assert client.get(f"{base}/state", headers=t).json()["paused"] is True
+    # while paused, the student's copy refuses to train (the server, not only the page)
+    for path, body in (("/play", None), ("/train", {"steps": 1})):
+        r = client.post(f"/api/sessions/{ana_me['id']}{path}", json=body, headers=owner)
+        assert r.status_code == 409 and "paused by the teacher" in r.json()["detail"], r.json()
     assert (
         client.post(f"{base}/pause-all", json={"paused": False}, headers=t).json()["paused"]
         is False
     )
+    r = client.post(f"/api/sessions/{ana_me['id']}/train", json={"steps": 1}, headers=owner)
+    assert r.status_code == 200, r.json()
     assert client.post(f"{base}/reveal", headers=t).status_code == 409  # not a challenge
 
     assert client.post(f"{base}/end", headers=t).status_code == 200
