@@ -11,17 +11,13 @@ and its edit history) to a new session id, for hand-out.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sqlite3
-import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from .dbfile import open_database
-from .store import SessionRecord, StorageError, Store
+from .store import SessionRecord, SqliteDatabase, StorageError, Store
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS classes (
@@ -75,13 +71,8 @@ class ClassRecord:
     students: list[StudentRecord] = field(default_factory=list)
 
 
-class ClassStore:
+class ClassStore(SqliteDatabase):
     """All class database access; thread-safe."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self._lock = threading.Lock()
-        self._db = open_database(path, self._prepare)
 
     @staticmethod
     def _prepare(db: sqlite3.Connection) -> None:
@@ -89,26 +80,6 @@ class ClassStore:
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA foreign_keys=ON")
         db.executescript(SCHEMA)
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    def _tx(self, fn, *args):
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    out = fn(self._db, *args)
-                    self._db.execute("COMMIT")
-                except BaseException:
-                    if self._db.in_transaction:
-                        with contextlib.suppress(sqlite3.Error):
-                            self._db.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                raise StorageError.from_sqlite(exc, writing=True) from exc
-            return out
 
     def create_class(self, rec: ClassRecord) -> None:
         self._tx(

@@ -131,27 +131,18 @@ class EditRecord:
     undone: bool
 
 
-class Store:
-    """All database access. Thread-safe; each public method is one committed transaction."""
+class SqliteDatabase:
+    """One SQLite file behind a lock: each ``_tx`` is one committed transaction, errors come out
+    as :class:`StorageError`. Subclasses give ``_prepare`` (settings and schema)."""
 
-    def __init__(self, path: Path, max_history_bytes: int = MAX_HISTORY_BYTES):
+    def __init__(self, path: Path):
         self.path = path
-        self.max_history_bytes = max_history_bytes
         self._lock = threading.Lock()
         self._db = open_database(path, self._prepare)
 
     @staticmethod
     def _prepare(db: sqlite3.Connection) -> None:
-        """Settings, schema and migrations of a freshly opened connection."""
-        db.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode survives a process crash (SIGKILL); only power loss can drop the tail.
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("PRAGMA foreign_keys=ON")
-        db.executescript(SCHEMA)
-        cols = {row[1] for row in db.execute("PRAGMA table_info(sessions)")}
-        for name, decl in COLUMNS_ADDED.items():
-            if name not in cols:
-                db.execute(f"ALTER TABLE sessions ADD COLUMN {name} {decl}")
+        raise NotImplementedError
 
     def close(self) -> None:
         with self._lock:
@@ -183,6 +174,27 @@ class Store:
                 return self._db.execute(sql, args).fetchall()
             except sqlite3.Error as exc:
                 raise StorageError.from_sqlite(exc, writing=False) from exc
+
+
+class Store(SqliteDatabase):
+    """All session database access. Thread-safe; each public method is one committed transaction."""
+
+    def __init__(self, path: Path, max_history_bytes: int = MAX_HISTORY_BYTES):
+        self.max_history_bytes = max_history_bytes
+        super().__init__(path)
+
+    @staticmethod
+    def _prepare(db: sqlite3.Connection) -> None:
+        """Settings, schema and migrations of a freshly opened connection."""
+        db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives a process crash (SIGKILL); only power loss can drop the tail.
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA foreign_keys=ON")
+        db.executescript(SCHEMA)
+        cols = {row[1] for row in db.execute("PRAGMA table_info(sessions)")}
+        for name, decl in COLUMNS_ADDED.items():
+            if name not in cols:
+                db.execute(f"ALTER TABLE sessions ADD COLUMN {name} {decl}")
 
     # --- sessions -------------------------------------------------------------------------
     def create_session(self, rec: SessionRecord) -> None:
