@@ -16,7 +16,6 @@ curves, scores, formulas, pruning and snapping work; training answers 409 "uploa
 from __future__ import annotations
 
 import logging
-import secrets
 from typing import Any
 
 import torch
@@ -27,9 +26,9 @@ from kan_core.pykan_ckpt import from_pykan_checkpoint
 from .budget import model_cost
 from .config import Settings
 from .data import SpecError, build_dataset, check_limits, parse_csv
+from .manager import stored
 from .schemas import TrainSettings
 from .sessions import CommandError, Session
-from .store import SessionRecord, StorageError
 
 __all__ = ["PARTS", "create_session", "read_model", "reference_inputs", "table_csv", "upload_spec"]
 
@@ -183,7 +182,7 @@ def _largest_arity(model: kan_core.KAN) -> int:
 def create_session(manager, parts: dict[str, bytes]) -> Session:
     """Validate, build, persist and start a session from an upload (blocking)."""
     settings: Settings = manager.settings
-    if _stored(manager.store.count_sessions) >= settings.max_sessions:
+    if stored(manager.store.count_sessions) >= settings.max_sessions:
         raise CommandError(429, f"at most {settings.max_sessions} sessions; delete one first")
     try:
         model, spec, csv_text, dataset = _build(parts, settings)
@@ -192,18 +191,7 @@ def create_session(manager, parts: dict[str, bytes]) -> Session:
     except Exception as exc:  # a model that loads but cannot run here is still the upload's fault
         log.warning("upload failed: %r", exc)
         raise SpecError(f"cannot open this model: {type(exc).__name__}: {exc}") from None
-    rec = SessionRecord(
-        id=secrets.token_urlsafe(9),
-        owner_token=secrets.token_urlsafe(24),
-        viewer_token=secrets.token_urlsafe(24),
-        spec=spec,
-        model=model.to_bytes(),
-        csv=csv_text,
-    )
-    _stored(manager.store.create_session, rec)
-    # SessionManager.create builds its model from a spec; an upload brings its own, so the
-    # record is stored here and started as create starts one
-    return manager._start(Session(rec, dataset, model, settings, manager.store))
+    return manager.start_new(spec, csv_text, dataset, model)
 
 
 def _build(parts: dict[str, bytes], settings: Settings):
@@ -231,10 +219,3 @@ def _build(parts: dict[str, bytes], settings: Settings):
     dataset = build_dataset(spec, csv_text, settings)
     model.set_reference_input(dataset["train_input"])
     return model, spec, csv_text, dataset
-
-
-def _stored(method, *args):
-    try:
-        return method(*args)
-    except StorageError as exc:
-        raise CommandError(503, str(exc)) from exc

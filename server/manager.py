@@ -49,7 +49,7 @@ class SessionManager:
 
     def create(self, req: SessionCreate) -> Session:
         """Validate, build, persist and start a session (blocking: call off the event loop)."""
-        if _stored(self.store.count_sessions) >= self.settings.max_sessions:
+        if stored(self.store.count_sessions) >= self.settings.max_sessions:
             raise CommandError(
                 429, f"at most {self.settings.max_sessions} sessions; delete one first"
             )
@@ -62,15 +62,20 @@ class SessionManager:
         except Exception as exc:  # e.g. a formula that evaluates to NaN everywhere
             log.warning("create failed: %r", exc)
             raise SpecError(f"cannot build this session: {type(exc).__name__}: {exc}") from None
+        return self.start_new(spec, req.csv, dataset, model)
+
+    def start_new(self, spec: dict, csv: str | None, dataset: dict, model) -> Session:
+        """Store and start a session whose model and data are built and checked (by ``create``
+        from a spec, or by ``bridge`` from an uploaded model)."""
         rec = SessionRecord(
             id=secrets.token_urlsafe(9),
             owner_token=secrets.token_urlsafe(24),
             viewer_token=secrets.token_urlsafe(24),
             spec=spec,
             model=model.to_bytes(),
-            csv=req.csv,
+            csv=csv,
         )
-        _stored(self.store.create_session, rec)
+        stored(self.store.create_session, rec)
         return self._start(Session(rec, dataset, model, self.settings, self.store))
 
     def get_live(self, session_id: str) -> Session | None:
@@ -88,7 +93,7 @@ class SessionManager:
             if s is not None:
                 return s
             try:
-                rec = _stored(self.store.load_session, session_id)
+                rec = stored(self.store.load_session, session_id)
             except RecordDamaged as exc:
                 if exc.marked:
                     raise SessionDamaged(session_id, str(exc)) from None
@@ -127,11 +132,11 @@ class SessionManager:
         s = self._live.get(session_id)
         if s is not None:
             return SessionTokens(s.owner_token, s.viewer_token)
-        return _stored(self.store.tokens, session_id)
+        return stored(self.store.tokens, session_id)
 
     def delete(self, session_id: str) -> None:
         """Delete from the store first: if that fails (503) the session goes on as it was."""
-        _stored(self.store.delete_session, session_id)
+        stored(self.store.delete_session, session_id)
         with self._lock:
             s = self._live.pop(session_id, None)
         if s is not None:
@@ -177,7 +182,7 @@ class SessionManager:
             s.stop(timeout=2.0)
 
 
-def _stored(method, *args):
+def stored(method, *args):
     """Call a store method; a storage fault becomes a 503 that says why."""
     try:
         return method(*args)
