@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 from playwright.sync_api import Page, expect
 
@@ -43,3 +44,20 @@ def uncovered_edge_centres(page: Page) -> list[str]:
 
 def step_count(page: Page) -> int:
     return int(page.locator("[data-step]").inner_text())
+
+
+def trained_session(live_server, preset: str, steps: int, **body) -> dict:
+    """Create a preset session through the API (``body``: more create fields), train ``steps``
+    steps (none for 0) and wait until it has stopped; returns the create response."""
+    status, created = live_server.api("POST", "/api/sessions", {"preset": preset, **body})
+    assert status == 201, created
+    token = created["owner_token"]
+    if steps:
+        live_server.api("POST", f"/api/sessions/{created['id']}/train", {"steps": steps}, token)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        _, snap = live_server.api("GET", f"/api/sessions/{created['id']}", token=token)
+        if snap["step"] >= steps and snap["status"] in ("paused", "idle"):
+            return created
+        time.sleep(0.2)
+    raise AssertionError("training did not finish")

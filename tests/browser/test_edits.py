@@ -3,31 +3,16 @@
 from __future__ import annotations
 
 import re
-import time
 
 from conftest import LiveServer, PageProblems
-from helpers import edge_states, open_as_owner, step_count
+from helpers import edge_states, open_as_owner, step_count, trained_session
 from playwright.sync_api import Page, expect
-
-
-def _trained(live_server, preset: str, steps: int = 30) -> dict:
-    status, created = live_server.api("POST", "/api/sessions", {"preset": preset})
-    assert status == 201, created
-    token = created["owner_token"]
-    live_server.api("POST", f"/api/sessions/{created['id']}/train", {"steps": steps}, token)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        _, snap = live_server.api("GET", f"/api/sessions/{created['id']}", token=token)
-        if snap["status"] == "paused" and snap["step"] >= steps:
-            return created
-        time.sleep(0.2)
-    raise AssertionError("training did not finish")
 
 
 def test_auto_symbolic_refine_and_auto_prune(
     page: Page, base_url, live_server, problems, artifacts
 ):
-    created = _trained(live_server, "sum_of_squares")
+    created = trained_session(live_server, "sum_of_squares", 30)
     open_as_owner(page, base_url, created, "Sum of squares")
     expect(page.locator(".session-shape")).to_contain_text("grid 5")
 
@@ -50,7 +35,7 @@ def test_auto_symbolic_refine_and_auto_prune(
 
 
 def test_reject_hides_a_candidate(page: Page, base_url, live_server, problems):
-    created = _trained(live_server, "toy", steps=10)
+    created = trained_session(live_server, "toy", steps=10)
     open_as_owner(page, base_url, created, "toy")
     page.locator('[data-edge="0,0,0"]').click()
     rows = page.locator("tr.cand")
@@ -63,7 +48,7 @@ def test_reject_hides_a_candidate(page: Page, base_url, live_server, problems):
 
 
 def test_hidden_node_can_be_removed_and_restored(page: Page, base_url, live_server, problems):
-    created = _trained(live_server, "toy", steps=5)
+    created = trained_session(live_server, "toy", steps=5)
     open_as_owner(page, base_url, created, "toy")
     page.locator('[data-node="1,0"]').click()
     page.get_by_role("button", name="Remove node", exact=True).click()
@@ -92,7 +77,7 @@ def test_session_survives_a_server_restart(page: Page, tmp_path, artifacts):
     server = LiveServer(tmp_path)
     server.start()
     try:
-        created = _trained(server, "toy", steps=12)
+        created = trained_session(server, "toy", steps=12)
         open_as_owner(page, server.url, created, "toy")
         page.locator('[data-edge="0,1,0"]').click()
         page.get_by_role("button", name="Prune", exact=True).click()

@@ -4,26 +4,10 @@ compact view of a pruned network, un-reject, loss-chart labels, no owner hints f
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
-from helpers import open_as_owner
+from helpers import open_as_owner, trained_session
 from playwright.sync_api import Page, expect
-
-
-def _trained(live_server, preset: str, steps: int = 20, **body) -> dict:
-    status, created = live_server.api("POST", "/api/sessions", {"preset": preset, **body})
-    assert status == 201, created
-    token = created["owner_token"]
-    if steps:
-        live_server.api("POST", f"/api/sessions/{created['id']}/train", {"steps": steps}, token)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        _, snap = live_server.api("GET", f"/api/sessions/{created['id']}", token=token)
-        if snap["step"] >= steps and snap["status"] in ("paused", "idle"):
-            return created
-        time.sleep(0.2)
-    raise AssertionError("training did not finish")
 
 
 def _readout(page: Page, which: str) -> float:
@@ -37,7 +21,7 @@ def _readout(page: Page, which: str) -> float:
 def test_undo_says_what_it_discards_and_every_readout_follows(
     page: Page, base_url, live_server, problems
 ):
-    created = _trained(live_server, "sum_of_squares", steps=10)
+    created = trained_session(live_server, "sum_of_squares", steps=10)
     open_as_owner(page, base_url, created, "Sum of squares")
     trained = _readout(page, "train")
     page.locator('[data-edge="0,0,0"]').click()
@@ -82,7 +66,7 @@ def test_undo_says_what_it_discards_and_every_readout_follows(
 def test_a_pruned_network_has_a_compact_view(
     page: Page, base_url, live_server, problems, artifacts
 ):
-    created = _trained(live_server, "toy", steps=3)
+    created = trained_session(live_server, "toy", steps=3)
     token = created["owner_token"]
     live_server.api("POST", f"/api/sessions/{created['id']}/nodes/1/0/prune", None, token)
     live_server.api("POST", f"/api/sessions/{created['id']}/nodes/1/3/prune", None, token)
@@ -103,7 +87,7 @@ def test_a_pruned_network_has_a_compact_view(
 
 
 def test_a_rejected_candidate_can_be_unrejected(page: Page, base_url, live_server, problems):
-    created = _trained(live_server, "toy", steps=5)
+    created = trained_session(live_server, "toy", steps=5)
     open_as_owner(page, base_url, created, "toy")
     page.locator('[data-edge="0,0,0"]').click()
     rows = page.locator("tr.cand")
@@ -122,7 +106,7 @@ def test_loss_chart_labels_are_whole_and_titles_clear(
     page: Page, base_url, live_server, problems, artifacts, narrow
 ):
     # 3 steps of the toy span less than a decade (the crowded case); 40 of sum_of_squares, three
-    created = _trained(
+    created = trained_session(
         live_server, "sum_of_squares" if narrow else "toy", steps=40 if narrow else 3
     )
     open_as_owner(page, base_url, created, "a session")
@@ -219,7 +203,7 @@ def test_classification_preset_draws_decision_regions(page: Page, base_url, prob
 
 
 def test_trace_one_input_marks_every_edge_and_node(page: Page, base_url, live_server, problems):
-    created = _trained(live_server, "toy", steps=5)
+    created = trained_session(live_server, "toy", steps=5)
     open_as_owner(page, base_url, created, "toy")
     page.locator("[data-trace-toggle]").check()
     expect(page.locator("[data-trace-edge]")).to_have_count(15)
@@ -249,7 +233,7 @@ def test_trace_one_input_marks_every_edge_and_node(page: Page, base_url, live_se
 def test_settings_explain_themselves_where_they_are_set(
     page: Page, base_url, live_server, problems
 ):
-    created = _trained(live_server, "toy", steps=0)
+    created = trained_session(live_server, "toy", steps=0)
     open_as_owner(page, base_url, created, "toy")
     for key, words in (
         ("lambda", "sparsity"),
@@ -266,7 +250,7 @@ def test_settings_explain_themselves_where_they_are_set(
 
 
 def test_an_equal_parameter_mlp_joins_the_loss_chart(page: Page, base_url, live_server, problems):
-    created = _trained(live_server, "toy", steps=8)
+    created = trained_session(live_server, "toy", steps=8)
     open_as_owner(page, base_url, created, "toy")
     page.get_by_role("button", name="Train an MLP beside it", exact=True).click()
     info = page.locator("[data-compare]")
