@@ -238,15 +238,16 @@ IMPORT_ERRORS: dict[str, str] = {}
 
 
 # --------------------------------------------------------------------------- the recipe
-def tutorial_recipe(model, ds):
+def tutorial_recipe(model, ds, **fit_options):
     """pykan's tutorial recipe, on a pykan or a kan_core model alike (same method names):
     fit 50 LBFGS (lamb 0.002) -> prune() -> fit 50 -> refine(10) -> fit 50 -> auto_symbolic()
-    -> fit 50. Returns the final model (prune and refine return new ones)."""
-    model.fit(ds, opt="LBFGS", steps=50, lamb=0.002)
+    -> fit 50. Returns the final model (prune and refine return new ones). ``fit_options`` go to
+    every fit (kan_core's ``scale_aware=True``, as the workbench trains; pykan takes none)."""
+    model.fit(ds, opt="LBFGS", steps=50, lamb=0.002, **fit_options)
     model = model.prune()
-    model.fit(ds, opt="LBFGS", steps=50)
+    model.fit(ds, opt="LBFGS", steps=50, **fit_options)
     model = model.refine(10)
-    model.fit(ds, opt="LBFGS", steps=50)
+    model.fit(ds, opt="LBFGS", steps=50, **fit_options)
     model.auto_symbolic()
-    model.fit(ds, opt="LBFGS", steps=50)
+    model.fit(ds, opt="LBFGS", steps=50, **fit_options)
     return model

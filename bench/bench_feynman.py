@@ -4,15 +4,17 @@ kan_core.discover (when it exists) and pyoperon, side by side.
 
 Recipe (pykan's tutorial, not tuned per formula; as bench_generality.py): KAN(width, grid=5, k=3,
 seed=1); fit 50 LBFGS (lamb 0.002) -> prune() -> fit 50 -> refine(10) -> fit 50 ->
-auto_symbolic() -> fit 50 -> symbolic_formula(). discover: `discover(ds, budget_s, seed=0)`.
+auto_symbolic() -> fit 50 -> symbolic_formula(). "ours" runs it as the workbench does, every fit
+with `scale_aware=True` (λ independent of the target's units; the server trains so);
+"ours-exact" with kan_core.fit's default, pykan's loss. discover: `discover(ds, budget_s, seed=0)`.
 pyoperon: `SymbolicRegressor(max_time=budget, n_threads=2, random_state=0)`, defaults otherwise
 except the function set (+ sin, cos, exp, log, sqrt, square, tanh).
 
 Recovered = the returned formula's test NRMSE (RMSE / std(y)) < 1e-3 AND ops (sympy.count_ops
 of the formula as returned) <= 3 * ops(truth) + 6.
 
-    .venv/bin/python bench/bench_feynman.py [--only pykan,ours,discover,operon] [--cases 0,3,5]
-        [--budget 30]
+    .venv/bin/python bench/bench_feynman.py [--only pykan,ours,ours-exact,discover,operon]
+        [--cases 0,3,5] [--budget 30]
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from _pykan import PykanSandbox
 from kan_core import KAN, dataset_from_formula, parse_formula, symbolic_formula
 
 NRMSE_OK = 1e-3
-SIDES = ("pykan", "ours", "discover", "operon")
+SIDES = ("pykan", "ours", "ours-exact", "discover", "operon")
 OPERON_SYMBOLS = "add,sub,mul,div,constant,variable,sin,cos,exp,log,sqrt,square,tanh"
 
 # (formula, ranges) — Feynman-like laws with the constants folded in or scaled; target std from
@@ -71,8 +73,8 @@ def width_for(n_var: int) -> list[int]:
 
 
 # --------------------------------------------------------------------------- the contenders
-def run_ours(ds, width, budget):
-    m = tutorial_recipe(KAN(width, grid=5, k=3, seed=1), ds)
+def run_ours(ds, width, budget, scale_aware=True):
+    m = tutorial_recipe(KAN(width, grid=5, k=3, seed=1), ds, scale_aware=scale_aware)
     return symbolic_formula(m)[0]  # (real-valued symbols, as the scoring below)
 
 
@@ -164,6 +166,7 @@ def main():
     sb = PykanSandbox()
     runners = {
         "ours": run_ours,
+        "ours-exact": lambda ds, w, b: run_ours(ds, w, b, scale_aware=False),
         "pykan": lambda ds, w, b: run_pykan(ds, w, b, sb),
         "discover": run_discover,
         "operon": run_operon,
