@@ -23,6 +23,7 @@ from .sessions import CommandError, Session
 from .store import RecordDamaged, SessionRecord, SessionTokens, StorageError, Store
 
 log = logging.getLogger("kan_workbench.manager")
+CHECKPOINT_RETRY_S = 5.0  # how often a refused checkpoint of a paused session is tried again
 
 
 class SessionDamaged(CommandError):
@@ -42,6 +43,7 @@ class SessionManager:
         self.settings, self.store = settings, store
         self._live: dict[str, Session] = {}
         self._lock = threading.RLock()
+        self._retry_at: dict[str, float] = {}  # session id -> when to retry its checkpoint
 
     @property
     def n_live(self) -> int:
@@ -157,7 +159,11 @@ class SessionManager:
         """Stop idle sessions (their state is already in the store); ``force_one`` evicts the
         least recently used idle session even if it has not been idle long."""
         now = time.monotonic()
-        idle = sorted((s for s in self._live.values() if not s.busy), key=lambda s: s.last_active)
+        # One whose progress could not be saved stays: evicting it would lose that progress.
+        idle = sorted(
+            (s for s in self._live.values() if not s.busy and s.unsaved is None),
+            key=lambda s: s.last_active,
+        )
         gone = [s for s in idle if now - s.last_active > self.settings.idle_evict_s]
         if force_one and not gone and idle:
             gone = idle[:1]
@@ -167,9 +173,17 @@ class SessionManager:
         return [s.id for s in gone]
 
     def housekeeping(self) -> None:
-        """Called about once a second by the app: hung-step watchdog and idle eviction."""
+        """Called about once a second by the app: hung-step watchdog, saving again progress
+        a refused checkpoint kept in memory, and idle eviction."""
+        now = time.monotonic()
         for s in list(self._live.values()):
             s.check_hung()
+            if s.unsaved is None:
+                self._retry_at.pop(s.id, None)
+            elif s.status != "training":  # a training session retries at its next checkpoint
+                if now >= self._retry_at.setdefault(s.id, now + CHECKPOINT_RETRY_S):
+                    self._retry_at[s.id] = now + CHECKPOINT_RETRY_S
+                    s.submit(s.checkpoint)
         with self._lock:
             evicted = self._evict()
         if evicted:
@@ -179,7 +193,11 @@ class SessionManager:
         with self._lock:
             sessions, self._live = list(self._live.values()), {}
         for s in sessions:
+            if s.unsaved is not None:
+                s.submit(s.checkpoint)  # one last try, before the stop in the worker's queue
             s.stop(timeout=2.0)
+            if s.unsaved is not None:
+                log.error("session %s: training progress lost at shutdown: %s", s.id, s.unsaved)
 
 
 def stored(method, *args):

@@ -32,7 +32,7 @@ from .config import Settings
 from .data import build_model
 from .hub import Hub
 from .scheduler import SCHEDULER, EdgeBudget, Ticket
-from .store import SessionRecord, Store
+from .store import SessionRecord, StorageError, Store
 
 log = logging.getLogger("kan_workbench.sessions")
 _threads_set = threading.Lock()
@@ -99,6 +99,7 @@ class Session:
         self._scores: tuple[list, list] | None = None  # (edge, node) scores, cached briefly
         self._scores_at = 0.0
         self._last_ckpt = time.monotonic()
+        self.unsaved: str | None = None  # why the last checkpoint could not be saved
         self.last_active = time.monotonic()
         self._thread = threading.Thread(target=self._run, name=f"kan-session-{rec.id}", daemon=True)
 
@@ -335,9 +336,25 @@ class Session:
         self.hub.publish_status(status, self.step)
 
     def checkpoint(self) -> None:
+        """Save training progress (never an edit). A disk that refuses it (full, read-only)
+        does not stop the session: the progress stays in memory, viewers are warned once, the
+        next checkpoint tries again (the manager retries a paused one), and ``unsaved`` says
+        why until one succeeds. The stored checkpoint stays the last one that was written."""
         self._good = self.model.to_bytes()
-        self.store.save_checkpoint(self.id, self._good, self.step, list(self.hub.metrics))
         self._last_ckpt = time.monotonic()
+        try:
+            self.store.save_checkpoint(self.id, self._good, self.step, list(self.hub.metrics))
+        except StorageError as exc:
+            if self.unsaved is None:
+                log.warning("session %s: training progress not saved: %s", self.id, exc)
+                why = f"training progress up to step {self.step} is not saved ({exc.why})"
+                msg = f"{why}; it is kept in memory and saving is tried again"
+                self.hub.publish_event("unsaved", msg, {"reason": exc.why})
+            self.unsaved = exc.why
+            return
+        if self.unsaved is not None:
+            self.unsaved = None
+            self.hub.publish_event("saved", f"training progress saved again (step {self.step})")
 
     def set_model(self, model: kan_core.KAN) -> None:
         """Replace the model (refine, reset, undo...)."""

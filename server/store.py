@@ -68,7 +68,12 @@ COLUMNS_ADDED = {"fits": "TEXT NOT NULL DEFAULT '{}'", "damage": "TEXT"}  # afte
 
 
 class StorageError(Exception):
-    """The database could not be read or written; the message says why, for people."""
+    """The database could not be read or written; the message says why, for people, and
+    ``why`` the cause alone ("the disk is full"), for a caller that words its own message."""
+
+    def __init__(self, message: str, why: str | None = None):
+        super().__init__(message)
+        self.why = why or message
 
     @classmethod
     def from_sqlite(cls, exc: sqlite3.Error, writing: bool) -> StorageError:
@@ -86,8 +91,8 @@ class StorageError(Exception):
         else:
             why = f"{type(exc).__name__}: {exc}"
         if writing:
-            return cls(f"could not save: {why}; nothing changed")
-        return cls(f"could not read the database: {why}")
+            return cls(f"could not save: {why}; nothing changed", why)
+        return cls(f"could not read the database: {why}", why)
 
 
 class RecordDamaged(Exception):

@@ -7,12 +7,14 @@ for real with ``PRAGMA max_page_count``. Damage is written into the database fil
 
 import logging
 import sqlite3
+import time
 from contextlib import contextmanager
 
 import pytest
 from fastapi.testclient import TestClient
-from srv_helpers import create
+from srv_helpers import create, train
 
+from server import manager as manager_module
 from server.main import create_app
 from server.store import SessionRecord, StorageError, Store
 
@@ -203,3 +205,40 @@ def test_an_empty_database_file_is_reported_and_kept_aside(settings, caplog):
         assert c.get("/api/health").status_code == 200
     assert any("empty (0 bytes)" in r.message for r in caplog.records if r.levelno >= logging.ERROR)
     assert len(list(settings.data_dir.glob("workbench.sqlite3.empty-*"))) == 1
+
+
+# --- training progress on a full disk: not an edit, so the session carries on -----------------
+def _kinds(live) -> list[str]:
+    return [ev["kind"] for ev in live.hub.events]
+
+
+def test_a_refused_checkpoint_keeps_training_in_memory_warns_and_saves_again(client, monkeypatch):
+    monkeypatch.setattr(manager_module, "CHECKPOINT_RETRY_S", 0.0)
+    s = create(client, preset="toy")
+    store, manager = _store(client), client.app.state.manager
+    live = manager.get_live(s.id)
+    with bad_disk(store):
+        assert train(client, s, 3)["kind"] == "trained"
+        snap = _snap(client, s)
+        assert (snap["status"], snap["step"], snap["error"]) == ("paused", 3, None)
+        assert store.load_session(s.id).step == 0  # the disk keeps its last written checkpoint
+        manager.housekeeping()  # a retry while the disk is still full: no second warning
+        _refused(client.post(s.url("/edges/0/0/0/prune"), headers=s.headers), "the disk is full")
+        assert _kinds(live).count("unsaved") == 1 and "saved" not in _kinds(live)
+        assert live.unsaved == "the disk is full" and live.status == "paused"
+        warning = next(ev for ev in live.hub.events if ev["kind"] == "unsaved")
+        assert "step 3 is not saved (the disk is full)" in warning["message"]
+        _wait(lambda: live.hub.n_subscribers == 0)
+        assert manager._evict(force_one=True) == []  # its progress lives only in memory
+    _wait(lambda: manager.housekeeping() or store.load_session(s.id).step == 3)
+    rec = store.load_session(s.id)
+    assert rec.model == live.committed_bytes and [p["step"] for p in rec.metrics] == [1, 2, 3]
+    assert live.unsaved is None and _kinds(live).count("saved") == 1
+    assert train(client, s, 1)["kind"] == "trained" and store.load_session(s.id).step == 4
+
+
+def _wait(done, timeout: float = 10.0) -> None:
+    end = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.05)
