@@ -14,7 +14,9 @@ Recovered = the returned formula's test NRMSE (RMSE / std(y)) < 1e-3 AND ops (sy
 of the formula as returned) <= 3 * ops(truth) + 6.
 
     .venv/bin/python bench/bench_feynman.py [--only pykan,ours,ours-exact,discover,operon]
-        [--cases 0,3,5] [--budget 30]
+        [--cases 0,3,5] [--budget 30] [--set ours|aif]
+
+--set aif: 34 equations of the AI Feynman table with its published ranges (bench/aif_set.py).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import warnings
 import sympy
 from _common import formula_rmse, load_probe, print_table, probe_line, setup_torch, tutorial_recipe
 from _pykan import PykanSandbox
+from aif_set import AIF
 
 from kan_core import KAN, dataset_from_formula, parse_formula, symbolic_formula
 
@@ -155,9 +158,11 @@ def main():
     ap.add_argument("--only", help="comma-separated subset of " + ",".join(SIDES))
     ap.add_argument("--cases", help="comma-separated case indices")
     ap.add_argument("--budget", type=float, default=30.0, help="seconds for discover and operon")
+    ap.add_argument("--set", choices=("ours", "aif"), default="ours", help="aif: bench/aif_set.py")
     args = ap.parse_args()
+    cases = CASES if args.set == "ours" else [(f, r) for _, f, r in AIF]
     sides = [s for s in SIDES if args.only is None or s in args.only.split(",")]
-    picks = [int(c) for c in args.cases.split(",")] if args.cases else range(len(CASES))
+    picks = [int(c) for c in args.cases.split(",")] if args.cases else range(len(cases))
     setup_torch(0)
     load_probe()  # once at the start, once at the end (probe_line)
     missing = {s: why for s in sides if (why := available(s))}
@@ -174,7 +179,7 @@ def main():
     results = {s: [] for s in sides}  # (recovered, seconds) per run
     rows, formulas = [], []
     for k in picks:
-        text, ranges = CASES[k]
+        text, ranges = cases[k]
         parsed = parse_formula(text)
         syms = [sympy.Symbol(n, real=True) for n in parsed.variables]
         truth = parsed.expr.subs(
