@@ -13,7 +13,7 @@ import kan_core
 
 from . import snapshot, views
 from .sessions import CommandError, Session
-from .store import StorageError
+from .store import EditDamaged, StorageError
 
 EditFn = Callable[[], tuple[str, list[str], dict[str, Any] | None]]
 
@@ -301,6 +301,8 @@ def undo(s: Session, redo: bool = False) -> dict[str, Any]:
         res = move(s.id, s.step, list(s.hub.metrics), load=load)
     except StorageError as exc:
         raise CommandError(503, str(exc)) from exc
+    except EditDamaged as exc:  # its row cannot be read: nothing was changed
+        raise CommandError(409, f"cannot {word}: {exc}; nothing changed") from exc
     except Exception as exc:  # the stored snapshot cannot be read: nothing was changed
         msg = f"cannot {word}: the saved model is damaged ({type(exc).__name__}); nothing changed"
         raise CommandError(409, msg) from exc

@@ -104,6 +104,15 @@ class RecordDamaged(Exception):
         self.marked = marked
 
 
+class EditDamaged(Exception):
+    """An edit in the history whose saved model or parameters cannot be read (undo/redo of it
+    changes nothing); the message names the edit and says why."""
+
+    def __init__(self, seq: int, kind: str, summary: str, reason: str):
+        super().__init__(f"edit {seq} ({summary or kind}) is damaged: {reason}")
+        self.seq, self.kind = seq, kind
+
+
 @dataclass
 class SessionTokens:
     owner_token: str
@@ -134,6 +143,7 @@ class EditRecord:
     summary: str
     step: int
     undone: bool
+    damage: str | None = None  # why part of the row cannot be read (it is shown, not undone)
 
 
 class SqliteDatabase:
@@ -392,7 +402,7 @@ class Store(SqliteDatabase):
             " ORDER BY seq",
             (session_id,),
         )
-        return [EditRecord(s, k, json.loads(p), m, st, bool(u)) for s, k, p, m, st, u in rows]
+        return [_edit_record(*row) for row in rows]
 
     def undo(self, session_id: str, step: int, metrics: list[dict[str, Any]], load=bytes):
         """Mark the newest live edit undone; returns ``(EditRecord, load(model_before))`` or
@@ -425,18 +435,48 @@ class Store(SqliteDatabase):
         row = db.execute(sql, (session_id,)).fetchone()
         if row is None:
             return None
-        seq, kind, params, summary, edit_step, model = row
-        loaded = load(bytes(model))  # before any change: a damaged snapshot changes nothing
+        rec = _edit_record(*row[:5], undone=undo)
+        if rec.damage is not None:
+            raise EditDamaged(rec.seq, rec.kind, rec.summary, rec.damage)
+        model = row[5]
+        try:  # before any change: a damaged snapshot changes nothing
+            if not isinstance(model, bytes) or not model:
+                raise TypeError(f"a {type(model).__name__}, not model bytes")
+            loaded = load(model)
+        except Exception as exc:
+            why = f"its saved model cannot be read ({type(exc).__name__}: {exc})"[:300]
+            raise EditDamaged(rec.seq, rec.kind, rec.summary, why) from exc
         db.execute(
             "UPDATE edits SET undone = ? WHERE session_id = ? AND seq = ?",
-            (1 if undo else 0, session_id, seq),
+            (1 if undo else 0, session_id, rec.seq),
         )
         db.execute(
             "UPDATE sessions SET model = ?, step = ?, metrics = ?, updated = ? WHERE id = ?",
             (model, step, json.dumps(metrics), time.time(), session_id),
         )
-        rec = EditRecord(seq, kind, json.loads(params), summary, edit_step, undo)
         return rec, loaded
+
+
+def _edit_record(seq: Any, kind: Any, params: Any, summary: Any, step: Any, undone: Any):
+    """An edits row as an :class:`EditRecord`; a part that cannot be read is replaced by a
+    stand-in and named in ``damage`` (the history still lists the edit)."""
+    problems = []
+    if not isinstance(kind, str):
+        kind = "unknown"
+        problems.append("its kind is not text")
+    if not isinstance(summary, str):
+        summary = f"{kind} (damaged)"
+        problems.append("its summary is not text")
+    if not isinstance(step, int):
+        step = 0
+        problems.append("its step is not a number")
+    try:
+        params = _parse(params, dict, "parameters")
+    except RecordDamaged as exc:
+        params = {}
+        problems.append(str(exc))
+    damage = "; ".join(problems) or None
+    return EditRecord(int(seq), kind, params, summary, step, bool(undone), damage)
 
 
 def _parse(text: Any, kind: type, what: str) -> Any:

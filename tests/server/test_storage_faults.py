@@ -131,15 +131,44 @@ def test_create_on_a_really_full_database_is_a_503(client):
     create(client, preset="toy")
 
 
-def test_undo_of_a_damaged_snapshot_changes_nothing(client):
+@pytest.mark.parametrize(
+    ("column", "value", "why"),
+    [
+        ("before", b"junk", "its saved model cannot be read"),
+        ("before", "model as text", "its saved model cannot be read (TypeError"),
+        ("params", "{not json", "its parameters is not valid JSON"),
+        ("params", "[1, 2]", "its parameters is not a JSON dict"),
+        ("step", "three", "its step is not a number"),
+    ],
+)
+def test_undo_of_a_damaged_edit_is_a_409_naming_it_and_changes_nothing(client, column, value, why):
     s = create(client, preset="toy")
     client.post(s.url("/edges/0/0/0/prune"), headers=s.headers)
-    _store(client)._db.execute("UPDATE edits SET before = ? WHERE session_id = ?", (b"junk", s.id))
+    store = _store(client)
+    store._db.execute(f"UPDATE edits SET {column} = ? WHERE session_id = ?", (value, s.id))
     r = client.post(s.url("/undo"), headers=s.headers)
-    assert r.status_code == 409 and "damaged" in r.json()["detail"], r.text
-    snap = _snap(client, s)
-    assert snap["can_undo"] and not snap["history"][0]["undone"]
+    assert r.status_code == 409, r.text
+    detail = r.json()["detail"]
+    assert detail.startswith("cannot undo: edit 1 (pruned edge (0, 0, 0)) is damaged: "), detail
+    assert why in detail and detail.endswith("; nothing changed"), detail
+    snap = _snap(client, s)  # the history lists the edit still, and reads keep working
+    assert snap["can_undo"] and [(e["seq"], e["undone"]) for e in snap["history"]] == [(1, False)]
     assert _edge(snap, 0, 0, 0)["state"] == "pruned"
+    assert store.load_session(s.id).model == client.app.state.manager.get_live(s.id).committed_bytes
+    assert client.post(s.url("/edges/0/1/0/prune"), headers=s.headers).status_code == 200
+    assert client.post(s.url("/undo"), headers=s.headers).status_code == 200  # the new edit
+    assert _edge(_snap(client, s), 0, 1, 0)["state"] == "active"
+
+
+def test_redo_of_a_damaged_edit_is_a_409_naming_it(client):
+    s = create(client, preset="toy")
+    client.post(s.url("/edges/0/0/0/prune"), headers=s.headers)
+    assert client.post(s.url("/undo"), headers=s.headers).status_code == 200
+    _store(client)._db.execute("UPDATE edits SET after = ? WHERE session_id = ?", (b"x", s.id))
+    r = client.post(s.url("/redo"), headers=s.headers)
+    assert r.status_code == 409 and r.json()["detail"].startswith("cannot redo: edit 1 ("), r.text
+    snap = _snap(client, s)
+    assert snap["can_redo"] and _edge(snap, 0, 0, 0)["state"] == "active"
 
 
 # --- damaged sessions and database files ------------------------------------------------------
