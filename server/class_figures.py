@@ -29,7 +29,9 @@ from .sessions import Session
 
 log = logging.getLogger("kan_workbench.classes")
 SYMBOLIC_EVERY_S = 10.0
+HELDOUT_EVERY_S = 3.0  # a CSV challenge: the network's held-out error while it trains
 FORMULA_CHARS = 4000  # a placeholder formula of a wide network is long; the card needs a glance
+DIAGRAM_EDGES = 400  # the mini diagram gets each edge's state up to this many edges, else counts
 
 
 @dataclass
@@ -42,16 +44,37 @@ class _Entry:
     live: dict[str, Any] = field(default_factory=dict)  # step, status, test RMSE last seen
     marker: int | None = None  # the session's event count when computed (edits are events)
     at: float = 0.0  # when computed (monotonic)
+    heldout: dict | None = None  # a CSV challenge's held-out rows (test_input, test_label)
+
+
+def edge_layers(model: kan_core.KAN) -> list[dict[str, Any]]:
+    """Per layer: node counts, live/pruned/symbolic edge counts and (for a network of at most
+    ``DIAGRAM_EDGES`` edges) each edge's state, for the dashboard's mini diagram."""
+    total = sum(layer.mask.numel() for layer in model.layers)
+    out = []
+    for layer in model.layers:
+        on = layer.mask > 0
+        sym = on & (layer.sym_mask > 0)
+        row = {
+            "inputs": int(layer.in_dim),
+            "outputs": int(layer.out_dim),
+            "live": int((on & ~sym).sum()),
+            "pruned": int((~on).sum()),
+            "symbolic": int(sym.sum()),
+            "edges": None,
+        }
+        if total <= DIAGRAM_EDGES:
+            letters = torch.where(sym, 2, torch.where(on, 0, 1)).flatten().tolist()
+            row["edges"] = "".join("lps"[c] for c in letters)
+        out.append(row)
+    return out
 
 
 def summarise(model: kan_core.KAN, dataset: dict, variables: list[str]) -> dict[str, Any]:
     """Formula text, completeness, complexity, formula test RMSE, edge counts of ``model``."""
-    live = symbolic = 0
-    for layer in model.layers:
-        on = layer.mask > 0
-        sym = on & (layer.sym_mask > 0)
-        symbolic += int(sym.sum())
-        live += int((on & ~sym).sum())
+    layers = edge_layers(model)
+    live = sum(row["live"] for row in layers)
+    symbolic = sum(row["symbolic"] for row in layers)
     complete = bool(kan_core.formula_complete(model))
     exprs = kan_core.symbolic_formula(model, variables, placeholders=not complete)
     expr = exprs[0] if exprs else sympy.Integer(0)
@@ -63,6 +86,7 @@ def summarise(model: kan_core.KAN, dataset: dict, variables: list[str]) -> dict[
         "formula_rmse": None,
         "live_edges": live,
         "symbolic_edges": symbolic,
+        "layers": layers,
     }
     if complete:
         rmse = kan_core.formula_fidelity(model, dataset, variables)["formula_rmse"]
@@ -77,6 +101,19 @@ def live_figures(status: str, step: int, metrics) -> dict[str, Any]:
         "step": step,
         "test_rmse": None if last is None else last.get("test_loss"),
     }
+
+
+def network_rmse(model: kan_core.KAN, rows: dict) -> float | None:
+    """The network's RMSE on ``rows`` (test_input, test_label); None when not finite."""
+    with torch.no_grad():
+        err = float(torch.sqrt(torch.mean((model(rows["test_input"]) - rows["test_label"]) ** 2)))
+    return err if math.isfinite(err) else None
+
+
+def formula_rmse(model: kan_core.KAN, rows: dict, variables) -> float | None:
+    """The complete formula's RMSE on ``rows``; None when not finite."""
+    rmse = kan_core.formula_fidelity(model, rows, list(variables))["formula_rmse"]
+    return rmse if rmse is not None and math.isfinite(rmse) else None
 
 
 class Figures:
@@ -94,9 +131,14 @@ class Figures:
         with self._lock:
             return self._entries.setdefault(sid, _Entry())
 
-    def card(self, s: Session | None, sid: str) -> dict[str, Any]:
-        """The student's figures now (never blocks); ``s`` None: the session is not loaded."""
+    def card(self, s: Session | None, sid: str, heldout: dict | None = None) -> dict[str, Any]:
+        """The student's figures now (never blocks); ``s`` None: the session is not loaded.
+        ``heldout``: rows the student never saw (a CSV challenge), ranked on instead of the
+        session's own test rows."""
         e = self._entry(sid)
+        if heldout is not None and e.heldout is None:
+            e.heldout = heldout
+            e.spread = float(heldout["test_label"].double().std())
         if s is not None:
             if e.spread is None:
                 e.spread = float(s.dataset["test_label"].double().std())
@@ -109,9 +151,15 @@ class Figures:
         self._entry(sid).live = live_figures(status, step, metrics)
 
     def nrmse(self, card: dict[str, Any], sid: str) -> float | None:
-        """The formula's test NRMSE once complete, else the network's (None: no figure yet)."""
-        spread = self._entry(sid).spread
-        rmse = card.get("formula_rmse") if card.get("complete") else card.get("test_rmse")
+        """The formula's test NRMSE once complete, else the network's (None: no figure yet);
+        on the held-out rows when there are some."""
+        e = self._entry(sid)
+        spread = e.spread
+        if e.heldout is not None:
+            done = card.get("complete")
+            rmse = card.get("heldout_formula_rmse") if done else card.get("heldout_rmse")
+        else:
+            rmse = card.get("formula_rmse") if card.get("complete") else card.get("test_rmse")
         if rmse is None or not spread or not math.isfinite(rmse):
             return None
         return round(rmse / spread, 6)
@@ -126,7 +174,8 @@ class Figures:
             if e.running or e.source is blob:
                 return
             if e.marker == marker and e.result:
-                if not e.result.get("symbolic_edges") or now - e.at < SYMBOLIC_EVERY_S:
+                due = HELDOUT_EVERY_S if e.heldout is not None else SYMBOLIC_EVERY_S
+                if now - e.at < due or not (e.heldout or e.result.get("symbolic_edges")):
                     return
             e.running, e.marker, e.at = True, marker, now
         self._pool.submit(self._compute, s, e, blob)
@@ -141,6 +190,10 @@ class Figures:
             result = e.result if key == e.key and e.result else None
             if result is None:
                 result = summarise(model, s.dataset, list(s.variables))
+                if e.heldout is not None and result["complete"]:
+                    result["heldout_formula_rmse"] = formula_rmse(model, e.heldout, s.variables)
+            if e.heldout is not None:
+                result = {**result, "heldout_rmse": network_rmse(model, e.heldout)}
             e.result, e.key, e.source = result, key, blob
         except Exception:  # a card without a formula beats a dashboard that fails
             log.exception("session %s: class figures failed", s.id)

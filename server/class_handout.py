@@ -3,7 +3,8 @@
 A class from a session forks its *current* state, taken once per hand-out on its worker between
 steps: model, loss history, fits, rejects, spec, CSV and (in the store) the edit history, so undo
 works in the copy. A challenge's copy carries only the data: a CSV session of the hidden source's
-rows (:func:`challenge_csv`, the same train/test split), so no formula travels to a student.
+rows (:func:`challenge_csv`, the same train/test split), so no formula travels to a student;
+a CSV challenge's copy carries its training rows only (:func:`train_rows_csv`).
 Blocking (store writes, the worker's answer): call off the event loop.
 """
 
@@ -46,6 +47,23 @@ def challenge_csv(spec: dict[str, Any], dataset: dict) -> tuple[str, str, float]
     return "\n".join(lines) + "\n", target, n_test / n
 
 
+def train_rows_csv(spec: dict[str, Any], dataset: dict) -> tuple[str, str, float]:
+    """A CSV challenge's copy: the source's *training* rows only (its held-out rows, and so
+    their labels, stay on the server), under the CSV's own column names. The copy splits them
+    again with the same fraction, for a test figure of its own."""
+    table = torch.cat([dataset["train_input"], dataset["train_label"]], 1).tolist()
+    lines = [",".join([*spec["variables"], spec["target"]])]
+    lines += [",".join(f"{v:.9g}" for v in row) for row in table]
+    return "\n".join(lines) + "\n", spec["target"], spec["test_fraction"]
+
+
+def student_csv(spec: dict[str, Any], dataset: dict) -> tuple[str, str, float]:
+    """What a challenge's copy is made from: (csv text, target column, test_fraction)."""
+    if spec["kind"] == "csv":
+        return train_rows_csv(spec, dataset)
+    return challenge_csv(spec, dataset)
+
+
 def capture(classes: Classes, room: Room) -> dict[str, Any]:
     """What every copy of this hand-out starts from."""
     sid = room.rec.session_id
@@ -53,7 +71,7 @@ def capture(classes: Classes, room: Room) -> dict[str, Any]:
     if s is None:
         raise CommandError(409, "the class's session no longer exists; nothing to hand out")
     if room.challenge:
-        csv_text, target, fraction = challenge_csv(s.spec, s.dataset)
+        csv_text, target, fraction = student_csv(s.spec, s.dataset)
         return {"csv": csv_text, "target": target, "test_fraction": fraction, "spec": s.spec}
 
     def take(s: Session) -> dict[str, Any]:  # on the worker, between steps: consistent

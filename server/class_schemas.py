@@ -17,10 +17,21 @@ class Strict(BaseModel):
 
 
 class Challenge(Strict):
-    """A hidden formula; students see only the data sampled from it."""
+    """A hidden formula (students see only the data sampled from it), or a CSV (students see
+    its training rows only; the held-out test rows' labels rank them)."""
 
-    formula: str = Field(..., min_length=1, max_length=2000)
+    formula: str | None = Field(None, min_length=1, max_length=2000)
     ranges: list[tuple[Finite, Finite]] | tuple[Finite, Finite] | None = None
+    csv: str | None = Field(None, min_length=1, description="CSV text with a header row")
+    target: str | None = Field(
+        None, min_length=1, max_length=200, description="CSV target column (default: last)"
+    )
+    test_fraction: Finite = Field(
+        0.2, gt=0, lt=1, description="CSV rows held out (their labels never reach a student)"
+    )
+    answer: str | None = Field(
+        None, min_length=1, max_length=2000, description="CSV only: revealed at the end"
+    )
     width: list[WidthEntry] | None = Field(None, min_length=2, max_length=20)
     grid: int = Field(5, ge=1, le=1000)
     k: int = Field(3, ge=1, le=10)
@@ -28,6 +39,16 @@ class Challenge(Strict):
     train_num: int = Field(1000, ge=2, le=100_000)
     test_num: int = Field(1000, ge=2, le=100_000)
     train: TrainSettings = Field(default_factory=TrainSettings)
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.formula is None) == (self.csv is None):
+            raise ValueError("challenge: give exactly one of formula or csv")
+        if self.csv is None and (self.target is not None or self.answer is not None):
+            raise ValueError("challenge: target and answer go with csv (a formula is its answer)")
+        if self.csv is not None and self.ranges is not None:
+            raise ValueError("challenge: ranges go with formula (a CSV has its own values)")
+        return self
 
 
 class ClassCreate(Strict):
@@ -105,6 +126,21 @@ class Revealed(BaseModel):
     latex: str | None = None
 
 
+class LayerEdges(BaseModel):
+    """One layer of a student's network for the dashboard's mini diagram."""
+
+    inputs: int  # nodes feeding the layer
+    outputs: int  # nodes (or multiplication subnodes) it feeds
+    live: int  # active spline edges
+    pruned: int
+    symbolic: int
+    edges: str | None = Field(
+        None,
+        description="one letter per edge (i, j) at i*outputs+j: l live, p pruned, s symbolic;"
+        " null for a large network (counts only)",
+    )
+
+
 class StudentCard(BaseModel):
     name: str
     session: SessionRef | None
@@ -116,6 +152,7 @@ class StudentCard(BaseModel):
     formula: str | None = None
     complete: bool = False
     joined: float
+    layers: list[LayerEdges] | None = None  # the mini diagram (null until first computed)
 
 
 class Me(BaseModel):
@@ -127,7 +164,7 @@ class Source(BaseModel):
     id: str
     owner_token: str
     viewer_token: str
-    formula: str
+    formula: str | None = None  # a CSV challenge's answer, if it was given
 
 
 class ClassView(BaseModel):

@@ -13,7 +13,9 @@ from typing import Any
 from .class_store import StudentRecord
 from .classes import Classes, Room
 
-CARD_FIGURES = ("status", "step", "test_rmse", "live_edges", "symbolic_edges", "formula")
+CARD_FIGURES = (
+    "status", "step", "test_rmse", "live_edges", "symbolic_edges", "formula", "layers",
+)  # fmt: skip
 
 
 def follow_target(classes: Classes, room: Room) -> dict[str, Any] | None:
@@ -54,14 +56,20 @@ def state(classes: Classes, room: Room, student: StudentRecord | None) -> dict[s
     }
 
 
-def _card(classes: Classes, room: Room, st: StudentRecord, teacher: bool) -> dict[str, Any]:
+def _figures(classes: Classes, sid: str, heldout: dict | None) -> dict[str, Any]:
+    return classes.figures.card(classes.manager.get_live(sid), sid, heldout)
+
+
+def _card(
+    classes: Classes, room: Room, st: StudentRecord, teacher: bool, heldout: dict | None
+) -> dict[str, Any]:
     card: dict[str, Any] = {"name": st.name, "session": None, "joined": st.joined}
     if st.session_id is None:
         return card
     card["session"] = {"id": st.session_id}
     if teacher:
         card["session"]["viewer_token"] = classes.viewer_token(room, st.session_id)
-    figures = classes.figures.card(classes.manager.get_live(st.session_id), st.session_id)
+    figures = _figures(classes, st.session_id, heldout)
     card.update({k: figures.get(k) for k in CARD_FIGURES}, complete=bool(figures.get("complete")))
     return card
 
@@ -83,19 +91,22 @@ def dashboard(
                     "id": sid,
                     "owner_token": tokens.owner_token,
                     "viewer_token": tokens.viewer_token,
-                    "formula": room.rec.challenge["formula"],
+                    "formula": room.answer,
                 }
-    out["students"] = [_card(classes, room, st, teacher) for st in room.rec.students]
+    heldout = classes.heldout(room)
+    out["students"] = [_card(classes, room, st, teacher, heldout) for st in room.rec.students]
     return out
 
 
 def leaderboard(classes: Classes, room: Room) -> list[dict[str, Any]]:
-    """Students with a session, best first: test NRMSE, then complexity; no figure yet: last."""
+    """Students with a session, best first: test NRMSE (on the held-out rows in a CSV
+    challenge), then complexity; no figure yet: last. Blocking (may load the source once)."""
     rows = []
+    heldout = classes.heldout(room)
     for st in room.rec.students:
         if st.session_id is None:
             continue
-        fig = classes.figures.card(classes.manager.get_live(st.session_id), st.session_id)
+        fig = _figures(classes, st.session_id, heldout)
         rows.append(
             {
                 "name": st.name,

@@ -23,7 +23,7 @@ import kan_core
 
 from . import commands
 from .class_figures import Figures
-from .class_handout import capture, challenge_csv, give_copy
+from .class_handout import capture, challenge_csv, give_copy, student_csv
 from .class_schemas import Challenge
 from .class_store import ClassRecord, ClassStore, StudentRecord
 from .config import Settings
@@ -33,6 +33,7 @@ from .schemas import SessionCreate
 from .sessions import CommandError, Session
 from .store import StorageError
 
+__all__ = ["Classes", "Room", "challenge_csv", "clean_name", "normalise_code"]
 log = logging.getLogger("kan_workbench.classes")
 ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"  # no 0/O, 1/I/L, 2/Z, 5/S, 8/B: read aloud, typed right
 CODE_LEN = 6
@@ -49,9 +50,21 @@ class Room:
     viewer_tokens: dict[str, str] = field(default_factory=dict)  # session id -> viewer token
     lock: threading.RLock = field(default_factory=threading.RLock)
 
+    heldout: dict | None = None  # a CSV challenge's held-out rows, once read from the source
+
     @property
     def challenge(self) -> bool:
         return self.rec.challenge is not None
+
+    @property
+    def csv_challenge(self) -> bool:
+        return self.challenge and self.rec.challenge.get("kind") == "csv"
+
+    @property
+    def answer(self) -> str | None:
+        """The challenge's secret text: its formula, or a CSV challenge's optional answer."""
+        ch = self.rec.challenge or {}
+        return ch.get("answer") if ch.get("kind") == "csv" else ch.get("formula")
 
 
 def _digest(token: str) -> bytes:
@@ -141,20 +154,26 @@ class Classes:
         return room
 
     def create_challenge(self, ch: Challenge) -> Room:
-        req = SessionCreate(
-            formula=ch.formula,
-            ranges=ch.ranges,
-            width=ch.width,
-            grid=ch.grid,
-            k=ch.k,
-            seed=ch.seed,
-            train_num=ch.train_num,
-            test_num=ch.test_num,
-            train=ch.train,
-        )
-        s = self.manager.create(req)  # SpecError (422) for a bad formula: the creator's only
+        """A hidden source session: from the formula (students get its data), or from the CSV
+        (students get its training rows; the held-out rows rank them)."""
+        common = dict(width=ch.width, grid=ch.grid, k=ch.k, seed=ch.seed, train=ch.train)
+        if ch.csv is None:
+            req = SessionCreate(
+                formula=ch.formula,
+                ranges=ch.ranges,
+                train_num=ch.train_num,
+                test_num=ch.test_num,
+                **common,
+            )
+            record = ch.model_dump(include={"formula", "ranges"})
+        else:
+            req = SessionCreate(
+                csv=ch.csv, target=ch.target, test_fraction=ch.test_fraction, **common
+            )
+            record = {"kind": "csv", "answer": ch.answer}
+        s = self.manager.create(req)  # SpecError (422) for bad input: the creator's only
         try:
-            csv_text, _, _ = challenge_csv(s.spec, s.dataset)
+            csv_text = student_csv(s.spec, s.dataset)[0]
         except Exception:
             self.manager.delete(s.id)
             raise
@@ -165,7 +184,7 @@ class Classes:
                 "of CSV; use fewer samples"
             )
         with self._lock:
-            room = self._add(self._new_record(s.id, ch.model_dump(include={"formula", "ranges"})))
+            room = self._add(self._new_record(s.id, record))
         room.viewer_tokens[s.id] = s.viewer_token
         return room
 
@@ -252,8 +271,10 @@ class Classes:
         """Why a student's copy may not train now (its class is paused), or ``None``."""
         for room in self._rooms.values():
             rec = room.rec
-            if rec.paused and not rec.ended and any(
-                st.session_id == session_id for st in rec.students
+            if (
+                rec.paused
+                and not rec.ended
+                and any(st.session_id == session_id for st in rec.students)
             ):
                 return f"class {rec.code} is paused by the teacher: training resumes when they resume the class"
         return None
@@ -261,6 +282,8 @@ class Classes:
     def reveal(self, room: Room) -> None:
         if not room.challenge:
             raise CommandError(409, "this class is not a challenge: there is nothing to reveal")
+        if room.answer is None:
+            raise CommandError(409, "this challenge was started without an answer to reveal")
         _saved(self.store.set_flags, room.rec.id, revealed=True)
         room.rec.revealed = True
 
@@ -284,14 +307,27 @@ class Classes:
         return tok
 
     def revealed(self, room: Room) -> dict[str, Any] | None:
-        if not (room.challenge and room.rec.revealed):
+        if not (room.challenge and room.rec.revealed and room.answer is not None):
             return None
-        formula = room.rec.challenge["formula"]
+        formula = room.answer
         try:
             latex = kan_core.to_latex(kan_core.parse_formula(formula).expr)
-        except Exception:
+        except Exception:  # a CSV challenge's answer may be words, not a formula
             latex = None
         return {"formula": formula, "latex": latex}
+
+    def heldout(self, room: Room) -> dict | None:
+        """A CSV challenge's held-out rows (the source session's test rows), read once; None
+        for any other class or when the source session is gone. Blocking (may load it)."""
+        if not room.csv_challenge:
+            return None
+        if room.heldout is None and room.rec.session_id is not None:
+            try:
+                s = self.manager.get(room.rec.session_id)
+            except CommandError:
+                return None
+            room.heldout = {k: s.dataset[k] for k in ("test_input", "test_label")}
+        return room.heldout
 
 
 def _saved(method, *args, **kwargs):

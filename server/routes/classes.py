@@ -179,7 +179,7 @@ async def get_me(class_id: str, classes: ClassesDep, creds: Credentials) -> dict
 @router.get("/{class_id}/leaderboard", response_model=list[LeaderboardRow], responses=ERRORS)
 async def get_leaderboard(class_id: str, classes: ClassesDep, creds: Credentials) -> list:
     room, _ = _access(classes, class_id, creds)
-    return class_views.leaderboard(classes, room)
+    return await _call(class_views.leaderboard, classes, room)
 
 
 @router.post("/{class_id}/handout", response_model=HandoutResult, responses=ERRORS)
