@@ -28,6 +28,7 @@ from .sessions import CommandError, Session
 log = logging.getLogger("kan_workbench.stream")
 router = APIRouter(tags=["stream"])
 SUBPROTOCOL, BEARER = "kanwb", "bearer."
+MAX_REASON_BYTES = 123  # a close frame's payload is 125 bytes, 2 of them the code
 
 
 @router.websocket("/api/sessions/{session_id}/stream")
@@ -40,8 +41,12 @@ async def stream(ws: WebSocket, session_id: str, token: str = "") -> None:
     await ws.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
     try:
         s = manager.get_live(session_id) or await run_in_threadpool(manager.get, session_id)
-    except CommandError as exc:
-        await ws.close(code=1013, reason=exc.message[:120])  # 1013: try again later
+    except CommandError as exc:  # no room to load it (503), damaged (409), storage fault (503)
+        await ws.close(code=1013, reason=close_reason(exc.message))  # 1013: try again later
+        return
+    except Exception as exc:  # never a hanging socket
+        log.exception("stream %s: cannot load the session", session_id)
+        await ws.close(code=1011, reason=close_reason(f"cannot load the session: {exc!r}"))
         return
     if s is None:
         await ws.close(code=4404, reason="no such session")
@@ -66,6 +71,14 @@ async def stream(ws: WebSocket, session_id: str, token: str = "") -> None:
         pass
     finally:
         s.hub.unsubscribe(wake)
+
+
+def close_reason(text: str) -> str:
+    """``text`` cut to what a close frame can carry (123 bytes of UTF-8, whole characters)."""
+    data = text.encode()
+    if len(data) <= MAX_REASON_BYTES:
+        return text
+    return data[: MAX_REASON_BYTES - 3].decode(errors="ignore") + "..."
 
 
 async def _send_loop(ws: WebSocket, s: Session, wake: asyncio.Event, cursor) -> None:

@@ -13,10 +13,12 @@ from contextlib import contextmanager
 import pytest
 from fastapi.testclient import TestClient
 from srv_helpers import create, train
+from starlette.websockets import WebSocketDisconnect
 
 from server import manager as manager_module
 from server.main import create_app
 from server.store import SessionRecord, StorageError, Store
+from server.stream import close_reason
 
 FULL = "database or disk is full"
 READ_ONLY = "attempt to write a readonly database"
@@ -196,11 +198,24 @@ def test_a_damaged_session_is_a_409_naming_it_and_can_be_deleted(settings, colum
         for _ in range(2):  # every time, not only the first
             r = c.get(bad.url(), headers=bad.headers)
             assert r.status_code == 409 and "damaged" in r.text and needle in r.text, r.text
+        for token in (bad.owner, bad.viewer):  # the stream closes at once, saying why
+            with pytest.raises(WebSocketDisconnect) as exc:
+                with c.websocket_connect(bad.url(f"/stream?token={token}")) as ws:
+                    ws.receive_json()
+            assert exc.value.code == 1013, exc.value
+            assert "is damaged" in exc.value.reason and needle in exc.value.reason, exc.value
         assert c.get(good.url(), headers=good.headers).status_code == 200
         create(c, preset="toy")  # the damaged session no longer holds a place under the cap
         assert c.delete(bad.url(), headers=bad.viewer_headers).status_code == 403
         assert c.delete(bad.url(), headers=bad.headers).status_code == 204
         assert c.get(bad.url(), headers=bad.headers).status_code == 404
+
+
+def test_a_close_reason_fits_a_close_frame_in_whole_characters():
+    assert close_reason("short") == "short"
+    long = "damaged: naïve ünïcode " * 20
+    cut = close_reason(long)
+    assert len(cut.encode()) <= 123 and cut.endswith("...") and long.startswith(cut[:-3])
 
 
 def test_a_damaged_database_header_is_kept_aside_and_a_fresh_one_started(settings, caplog):
