@@ -49,6 +49,13 @@ class TrainSettings(Strict):
     # the data loss: the MSE, or pykan's classification loss (cross-entropy on the last layer's
     # logits, labels are class indices), which the classification presets use (fixed at create)
     loss: Literal["mse", "cross_entropy"] = "mse"
+    # a run stops by itself (status paused, event "paused" with data.reason "plateau") once
+    # the training loss — and the penalty, while λ > 0 — fell by less than plateau_rel_tol over
+    # the last plateau_patience steps (medians against the window before; kan_core.plateau);
+    # never while grid updates are still scheduled
+    stop_on_plateau: bool = True
+    plateau_patience: int = Field(20, ge=2, le=10_000)
+    plateau_rel_tol: Finite = Field(1e-3, gt=0, le=0.5)
 
 
 class TrainSettingsPatch(Strict):
@@ -65,6 +72,9 @@ class TrainSettingsPatch(Strict):
     batch: int | None = Field(None, ge=-1, le=1_000_000)
     lbfgs_iters: int | None = Field(None, ge=1, le=100)
     scale_aware: bool | None = None
+    stop_on_plateau: bool | None = None
+    plateau_patience: int | None = Field(None, ge=2, le=10_000)
+    plateau_rel_tol: Finite | None = Field(None, gt=0, le=0.5)
 
 
 class SessionCreate(Strict):

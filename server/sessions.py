@@ -26,17 +26,22 @@ from typing import Any
 import torch
 
 import kan_core
+from kan_core.plateau import PlateauDetector
 
 from . import views
 from .config import Settings
 from .data import build_model
 from .hub import Hub
 from .scheduler import SCHEDULER, EdgeBudget, Ticket
+from .schemas import TrainSettings
 from .store import SessionRecord, StorageError, Store
 
 log = logging.getLogger("kan_workbench.sessions")
 _threads_set = threading.Lock()
 SCORES_EVERY_S = 1.0  # edge/node scores shown while training may lag this much
+_DEFAULTS = TrainSettings()
+# settings the session applies itself (plateau auto-stop), not kan_core's TrainOptions
+_SESSION_ONLY = ("stop_on_plateau", "plateau_patience", "plateau_rel_tol")
 
 
 def loss_function(name: str):
@@ -85,6 +90,7 @@ class Session:
         self.model = model
         self._good = rec.model  # bytes of the last checkpoint: what a failure rolls back to
         self._trainer: kan_core.Trainer | None = None
+        self._plateau: PlateauDetector | None = None  # this run's; None: build at the next step
         self._steps_base = 0  # session step at the last reset (for the grid-update schedule)
         self._queue: queue.Queue = queue.Queue()
         self._remaining = 0
@@ -263,12 +269,18 @@ class Session:
             self._set_status("paused")
             self.checkpoint()
             self.hub.publish_event("trained", f"trained to step {self.step}")
+        elif self._plateaued(res):  # stops as Pause does; the event says why
+            self._remaining = 0
+            self._set_status("paused")
+            self.checkpoint()
+            msg = f"stopped: the loss stopped improving at step {self.step}"
+            self.hub.publish_event("paused", msg, {"reason": "plateau"})
         elif time.monotonic() - self._last_ckpt > 10.0:
             self.checkpoint()
 
     def _get_trainer(self) -> kan_core.Trainer:
         if self._trainer is None:
-            train = dict(self.spec["train"])
+            train = {k: v for k, v in self.spec["train"].items() if k not in _SESSION_ONLY}
             loss_fn = loss_function(train.pop("loss", "mse"))
             opts = kan_core.TrainOptions(**train, seed=self.spec["seed"], loss_fn=loss_fn)
             self._trainer = kan_core.Trainer(self.model, self.dataset, opts)
@@ -276,6 +288,22 @@ class Session:
             # last restart or edit; a reset starts it again.
             self._trainer.steps_done = self.step - self._steps_base
         return self._trainer
+
+    def _plateaued(self, res: kan_core.StepResult) -> bool:
+        """Whether this run's loss stopped improving (TrainSettings.stop_on_plateau): the
+        training loss, and the penalty while λ > 0 (it may still fall as edges fade); steps
+        with grid updates still scheduled are held (each update moves the loss)."""
+        train, trainer = self.spec["train"], self._trainer
+        if not train.get("stop_on_plateau", _DEFAULTS.stop_on_plateau) or trainer is None:
+            return False
+        if self._plateau is None:
+            patience = train.get("plateau_patience", _DEFAULTS.plateau_patience)
+            rel_tol = train.get("plateau_rel_tol", _DEFAULTS.plateau_rel_tol)
+            self._plateau = PlateauDetector(patience=patience, rel_tol=rel_tol)
+        o = trainer.options
+        hold = o.update_grid and trainer.steps_done <= o.stop_grid_update_step
+        tracked = (res.train_loss, res.reg) if o.lamb > 0 else (res.train_loss,)
+        return self._plateau.update(tracked, hold=hold)
 
     def current_loss(self) -> dict[str, float | None]:
         """The loss of the model as it is now (after an edit, undo or reset), as training
@@ -369,7 +397,7 @@ class Session:
         if self._trainer is not None:
             self._trainer.reset_optimizer()
         self._edges_dirty, self._edges_due, self._scores = True, 0.0, None
-        self._edges_from = None
+        self._edges_from, self._plateau = None, None
 
     def drop_trainer(self) -> None:
         """New options take effect with a new trainer (the schedule continues)."""
@@ -397,7 +425,7 @@ class Session:
         self._good = model_bytes
 
     def start_training(self, steps: int) -> None:
-        self._remaining = steps
+        self._remaining, self._plateau = steps, None
         self.error = None
         self._set_status("training")
 
