@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .class_store import StudentRecord, fork_rows
+from .class_store import StudentRecord
 from .schemas import SessionCreate, TrainSettings
 from .sessions import CommandError, Session
 from .store import SessionRecord, StorageError
@@ -150,7 +150,7 @@ def _fork(classes: Classes, state: dict[str, Any]) -> tuple[str, str]:
             metrics=list(state["metrics"]),
             fits=copy.deepcopy(state["fits"]),
         )
-        fork_rows(store, state["source"], rec)
+        store.fork(state["source"], rec)
     except StorageError as exc:
         raise CommandError(503, str(exc)) from exc
     return rec.id, rec.viewer_token

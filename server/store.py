@@ -213,26 +213,22 @@ class Store(SqliteDatabase):
 
     # --- sessions -------------------------------------------------------------------------
     def create_session(self, rec: SessionRecord) -> None:
-        now = time.time()
-        self._tx(
-            lambda db: db.execute(
-                "INSERT INTO sessions (id, owner_token, viewer_token, spec, csv, created, updated,"
-                " step, rejects, metrics, model) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    rec.id,
-                    rec.owner_token,
-                    rec.viewer_token,
-                    json.dumps(rec.spec),
-                    rec.csv,
-                    now,
-                    now,
-                    rec.step,
-                    json.dumps(rec.rejects),
-                    json.dumps(rec.metrics),
-                    rec.model,
-                ),
+        self._tx(_insert_session, rec)
+
+    def fork(self, source_id: str, rec: SessionRecord) -> None:
+        """Store ``rec`` (a new session: the source's committed state under new tokens, as a
+        class hands it out) with a copy of the source's edit history, in one transaction."""
+
+        def write(db: sqlite3.Connection) -> None:
+            _insert_session(db, rec)
+            db.execute(
+                "INSERT INTO edits (session_id, seq, kind, params, summary, step, created, undone,"
+                " before, after) SELECT ?, seq, kind, params, summary, step, created, undone,"
+                " before, after FROM edits WHERE session_id = ?",
+                (rec.id, source_id),
             )
-        )
+
+        self._tx(write)
 
     def load_session(self, session_id: str) -> SessionRecord | None:
         """The stored session, None if there is none; :class:`RecordDamaged` if it cannot be
@@ -455,6 +451,19 @@ class Store(SqliteDatabase):
             (model, step, json.dumps(metrics), time.time(), session_id),
         )
         return rec, loaded
+
+
+def _insert_session(db: sqlite3.Connection, rec: SessionRecord) -> None:
+    now = time.time()
+    db.execute(
+        "INSERT INTO sessions (id, owner_token, viewer_token, spec, csv, created, updated,"
+        " step, rejects, metrics, fits, model) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            rec.id, rec.owner_token, rec.viewer_token, json.dumps(rec.spec), rec.csv, now, now,
+            rec.step, json.dumps(rec.rejects), json.dumps(rec.metrics), json.dumps(rec.fits),
+            rec.model,
+        ),
+    )  # fmt: skip
 
 
 def _edit_record(seq: Any, kind: Any, params: Any, summary: Any, step: Any, undone: Any):

@@ -1,6 +1,8 @@
 """Store: committed writes, undo/redo over model snapshots, history trimming, reopen."""
 
-from server.store import MAX_EDITS_KEPT, SessionRecord, Store
+import pytest
+
+from server.store import MAX_EDITS_KEPT, SessionRecord, StorageError, Store
 
 
 def _rec(sid="s1", model=b"m0"):
@@ -107,3 +109,22 @@ def test_one_edit_larger_than_the_bound_is_still_undoable(tmp_path):
     store.record_edit("s1", "k", {}, "big", b"a" * 500, b"b" * 500, 2, [])
     assert [e.summary for e in store.edits("s1")] == ["big"]
     assert store.undo("s1", 2, [])[1] == b"a" * 500
+
+
+def test_fork_copies_the_state_and_history_under_new_tokens_in_one_transaction(tmp_path):
+    store = Store(tmp_path / "db.sqlite3")
+    store.create_session(_rec())
+    store.record_edit("s1", "prune_edge", {"l": 0}, "e1", b"m0", b"m1", 3, [])
+    store.record_edit("s1", "refine", {"grid": 10}, "e2", b"m1", b"m2", 5, [])
+    store.undo("s1", 5, [])
+    copy = SessionRecord("s2", "own2", "view2", {"kind": "preset", "seed": 0}, b"m1", step=5)
+    copy.fits = {"0,0,0": {"name": "sin", "r2": 0.99}}
+    store.fork("s1", copy)
+    rec = store.load_session("s2")
+    assert (rec.owner_token, rec.model, rec.step, rec.fits) == ("own2", b"m1", 5, copy.fits)
+    assert [(e.summary, e.undone) for e in store.edits("s2")] == [("e1", False), ("e2", True)]
+    assert store.redo("s2", 5, [])[1] == b"m2"  # the copy's history is its own
+    assert [e.undone for e in store.edits("s1")] == [False, True]
+    with pytest.raises(StorageError, match="UNIQUE"):  # the id is taken: nothing is written
+        store.fork("s1", SessionRecord("s2", "o", "v", {}, b"x"))
+    assert store.load_session("s2").owner_token == "own2" and len(store.edits("s2")) == 2
