@@ -146,6 +146,12 @@ class Figures:
             self._refresh(s, e)
         return {**e.result, **e.live}
 
+    def forget(self, session_ids: list[str]) -> None:
+        """Drop the figures of sessions no class shows any more."""
+        with self._lock:
+            for sid in session_ids:
+                self._entries.pop(sid, None)
+
     def seed(self, sid: str, status: str, step: int, metrics) -> None:
         """Figures of a session known before it is loaded (a fork: its source's)."""
         self._entry(sid).live = live_figures(status, step, metrics)

@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS classes (
     ended INTEGER NOT NULL DEFAULT 0,
     handed_out INTEGER NOT NULL DEFAULT 0,
     revealed INTEGER NOT NULL DEFAULT 0,
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    used REAL                     -- the teacher's last request (expiry.py); NULL: created
 );
 CREATE TABLE IF NOT EXISTS students (
     class_id TEXT NOT NULL REFERENCES classes(id) ON DELETE CASCADE,
@@ -69,6 +70,7 @@ class ClassRecord:
     revealed: bool = False
     created: float = field(default_factory=time.time)
     students: list[StudentRecord] = field(default_factory=list)
+    used: float | None = None  # the teacher's last request (written at most hourly)
 
 
 class ClassStore(SqliteDatabase):
@@ -80,6 +82,9 @@ class ClassStore(SqliteDatabase):
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA foreign_keys=ON")
         db.executescript(SCHEMA)
+        cols = {row[1] for row in db.execute("PRAGMA table_info(classes)")}
+        if "used" not in cols:  # a file from before class expiry
+            db.execute("ALTER TABLE classes ADD COLUMN used REAL")
 
     def create_class(self, rec: ClassRecord) -> None:
         self._tx(
@@ -125,13 +130,20 @@ class ClassStore(SqliteDatabase):
             lambda db: db.execute(f"UPDATE classes SET {cols} WHERE id = ?", (*values, class_id))
         )
 
+    def set_used(self, class_id: str, at: float) -> None:
+        self._tx(lambda db: db.execute("UPDATE classes SET used = ? WHERE id = ?", (at, class_id)))
+
+    def delete_class(self, class_id: str) -> None:
+        """The class and its students (their links to their copies; the copies stay)."""
+        self._tx(lambda db: db.execute("DELETE FROM classes WHERE id = ?", (class_id,)))
+
     def load_all(self) -> list[ClassRecord]:
         """Every stored class with its students (a damaged row is skipped, not fatal)."""
         with self._lock:
             try:
                 rows = self._db.execute(
                     "SELECT id, code, teacher_token, session_id, challenge, follow, paused, ended,"
-                    " handed_out, revealed, created FROM classes ORDER BY created"
+                    " handed_out, revealed, created, used FROM classes ORDER BY created"
                 ).fetchall()
                 studs = self._db.execute(
                     "SELECT class_id, seq, name, token, session_id, joined FROM students"
@@ -140,14 +152,15 @@ class ClassStore(SqliteDatabase):
             except sqlite3.Error as exc:
                 raise StorageError.from_sqlite(exc, writing=False) from exc
         out: dict[str, ClassRecord] = {}
-        for cid, code, tok, sid, chal, follow, paused, ended, handed, revealed, created in rows:
+        for row in rows:
+            cid, code, tok, sid, chal, follow, paused, ended, handed, revealed, created, used = row
             try:
                 challenge = None if chal is None else json.loads(chal)
             except ValueError:
                 continue
             out[cid] = ClassRecord(
                 cid, code, tok, sid, challenge, follow, bool(paused), bool(ended),
-                bool(handed), bool(revealed), created,
+                bool(handed), bool(revealed), created, used=used,
             )  # fmt: skip
         for cid, seq, name, tok, sid, joined in studs:
             if cid in out:

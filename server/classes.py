@@ -15,6 +15,7 @@ import hashlib
 import logging
 import secrets
 import threading
+import time
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
@@ -131,7 +132,11 @@ class Classes:
     def _new_record(self, session_id: str, challenge: dict | None) -> ClassRecord:
         live = sum(1 for r in self._rooms.values() if not r.rec.ended)
         if live >= self.settings.max_classes:
-            raise CommandError(429, f"at most {self.settings.max_classes} classes; end one first")
+            raise CommandError(
+                429,
+                f"at most {self.settings.max_classes} live classes (KAN_WB_MAX_CLASSES);"
+                " end one first",
+            )
         while True:
             code = "".join(secrets.choice(ALPHABET) for _ in range(CODE_LEN))
             if code not in self._codes:
@@ -204,7 +209,9 @@ class Classes:
                 raise CommandError(410, "this class has ended")
             if len(room.rec.students) >= self.settings.max_class_students:
                 raise CommandError(
-                    429, f"this class is full ({self.settings.max_class_students} students)"
+                    429,
+                    f"this class is full: at most {self.settings.max_class_students} students"
+                    " per class (KAN_WB_MAX_CLASS_STUDENTS)",
                 )
             taken = {st.name.casefold() for st in room.rec.students}
             unique, n = name, 1
@@ -215,7 +222,11 @@ class Classes:
             _saved(self.store.add_student, room.rec.id, st)
             room.rec.students.append(st)
             room.by_token[_digest(st.token)] = st
-        if room.rec.handed_out:
+        if room.rec.handed_out and not self.copies_left(room):
+            log.warning(
+                "class %s: no copy for a late joiner: %s", room.rec.id, self._copies_full(0, 1)
+            )
+        elif room.rec.handed_out:
             try:
                 give_copy(self, room, st, capture(self, room))
             except CommandError as exc:  # joined all the same; a later hand-out retries
@@ -224,16 +235,76 @@ class Classes:
 
     # --- hand-out ------------------------------------------------------------------------
     def handout(self, room: Room) -> dict[str, int]:
+        """A copy for each student without one, up to ``max_class_copies``; beyond it the
+        copies made stay and the answer is 429 naming the limit."""
         if room.rec.ended:
             raise CommandError(409, "this class has ended")
         todo = [st for st in list(room.rec.students) if st.session_id is None]
-        state = capture(self, room) if todo else None
-        for st in todo:
+        room_left = self.copies_left(room)
+        give, left_out = todo[:room_left], todo[room_left:]
+        state = capture(self, room) if give else None
+        for st in give:
             give_copy(self, room, st, state)
-        if not room.rec.handed_out:
+        if (give or not left_out) and not room.rec.handed_out:  # late joiners get one too
             _saved(self.store.set_flags, room.rec.id, handed_out=True)
             room.rec.handed_out = True
-        return {"handed_out": len(todo), "students": len(room.rec.students)}
+        if left_out:
+            raise CommandError(429, self._copies_full(len(give), len(left_out)))
+        return {"handed_out": len(give), "students": len(room.rec.students)}
+
+    def copies_left(self, room: Room) -> int:
+        made = sum(1 for st in room.rec.students if st.session_id is not None)
+        return max(0, self.settings.max_class_copies - made)
+
+    def _copies_full(self, made: int, without: int) -> str:
+        n = self.settings.max_class_copies
+        return (
+            f"at most {n} copies per class (KAN_WB_MAX_CLASS_COPIES): {made} handed out now,"
+            f" {without} student{'s' if without != 1 else ''} without one"
+        )
+
+    # --- expiry (expiry.expire_classes) --------------------------------------------------
+    def touch(self, room: Room, now: float | None = None) -> None:
+        """The teacher used the class (cheap: a write at most every tenth of the TTL, or
+        hour). A failed write is not the reader's problem: the class just looks older."""
+        ttl_s = self.settings.class_ttl_hours * 3600.0
+        now = time.time() if now is None else now
+        last = room.rec.used or room.rec.created
+        if ttl_s <= 0 or now - last < min(3600.0, ttl_s / 10.0):
+            return
+        try:
+            self.store.set_used(room.rec.id, now)
+        except StorageError:
+            return
+        room.rec.used = now
+
+    def expired(self, now: float | None = None) -> list[Room]:
+        """Classes whose teacher has not been back for ``class_ttl_hours`` (0: never)."""
+        ttl_s = self.settings.class_ttl_hours * 3600.0
+        if ttl_s <= 0:
+            return []
+        now = time.time() if now is None else now
+        with self._lock:
+            rooms = list(self._rooms.values())
+        return [r for r in rooms if (r.rec.used or r.rec.created) < now - ttl_s]
+
+    def delete(self, room: Room) -> None:
+        """Forget the class: its record and the students' links to their copies (the copies
+        stay, as their students' sessions, and expire like any session); a challenge's hidden
+        source session goes with it."""
+        _saved(self.store.delete_class, room.rec.id)
+        with self._lock:
+            self._rooms.pop(room.rec.id, None)
+            if self._codes.get(room.rec.code) == room.rec.id:
+                del self._codes[room.rec.code]
+        with room.lock:
+            room.rec.ended = True  # a request holding this room now sees an ended class
+        self.figures.forget([st.session_id for st in room.rec.students if st.session_id])
+        if room.challenge and room.rec.session_id:
+            try:
+                self.manager.delete(room.rec.session_id)
+            except CommandError as exc:  # gone already, or a storage fault: it has no class
+                log.warning("class %s: source session not deleted: %s", room.rec.id, exc.message)
 
     # --- teacher actions -----------------------------------------------------------------
     def follow(self, room: Room, session_id: str | None) -> None:

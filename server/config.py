@@ -56,9 +56,13 @@ class Settings(BaseSettings):
     create_rate_per_min: float = 60.0
     create_burst: int = 60
 
-    # Classes (docs/classes.md): live (not ended) classes, and students per class.
+    # Classes (docs/classes.md): live (not ended) classes, students and handed-out copies per
+    # class (429 naming the setting beyond); a class its teacher has not opened for
+    # class_ttl_hours is deleted with its hidden challenge session (expiry.py); 0 keeps them.
     max_classes: int = 100
     max_class_students: int = 60
+    max_class_copies: int = 60
+    class_ttl_hours: float = 24 * 14
 
     # Worker behaviour.
     # torch.set_num_threads is process-global; workers run with this budget (see sessions.py).

@@ -9,6 +9,9 @@ throttled (one per session per ``touch_every_s``), so reads stay reads. A sessio
 The app's housekeeping loop calls :meth:`AccessLog.sweep` every few minutes; it deletes through
 the manager (which stops a live worker and tells viewers ``deleted``) and skips, and touches, a
 live session that is busy (training or watched): that is use, not abandonment.
+
+Classes expire too (:func:`expire_classes`): one whose teacher has not been back for
+``class_ttl_hours`` (the class store keeps the teacher's last request, written hourly).
 """
 
 from __future__ import annotations
@@ -18,8 +21,13 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .manager import SessionManager
+from .sessions import CommandError
+
+if TYPE_CHECKING:
+    from .classes import Classes
 
 log = logging.getLogger("kan_workbench.expiry")
 SCHEMA = "CREATE TABLE IF NOT EXISTS access (id TEXT PRIMARY KEY, at REAL NOT NULL)"
@@ -101,3 +109,21 @@ class AccessLog:
     def _known(self) -> list[str]:
         with self._lock:
             return [r[0] for r in self._db.execute("SELECT id FROM access").fetchall()]
+
+
+def expire_classes(classes: Classes, now: float | None = None) -> list[str]:
+    """Delete the classes whose teacher has not been back for ``class_ttl_hours``: the record,
+    the students' links to their copies (the copies stay, and expire as sessions do) and a
+    challenge's hidden source session. Returns their ids. Blocking: call off the event loop."""
+    gone = []
+    for room in classes.expired(now):
+        try:
+            classes.delete(room)
+        except CommandError as exc:  # a storage fault: tried again at the next sweep
+            log.warning("class %s not deleted: %s", room.rec.id, exc.message)
+            continue
+        gone.append(room.rec.id)
+    if gone:
+        ttl = classes.settings.class_ttl_hours
+        log.info("deleted %d classes their teacher left for %g h: %s", len(gone), ttl, gone)
+    return gone

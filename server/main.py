@@ -19,7 +19,7 @@ from .class_store import ClassStore
 from .classes import Classes
 from .config import Settings, get_settings
 from .errors import install_error_handlers
-from .expiry import AccessLog
+from .expiry import AccessLog, expire_classes
 from .manager import SessionManager
 from .ratelimit import RateLimiter
 from .reads import Reads
@@ -42,7 +42,7 @@ FAVICON = (
 EXPIRE_EVERY_S = 300.0  # how often abandoned sessions are looked for (expiry.py)
 
 
-async def _housekeeping(manager: SessionManager, access: AccessLog) -> None:
+async def _housekeeping(manager: SessionManager, access: AccessLog, classes: Classes) -> None:
     loop = asyncio.get_running_loop()
     expire_due = loop.time()  # at start too: sessions stored before expiry get their rows
     while True:
@@ -52,6 +52,7 @@ async def _housekeeping(manager: SessionManager, access: AccessLog) -> None:
             if loop.time() >= expire_due:
                 expire_due = loop.time() + EXPIRE_EVERY_S
                 await asyncio.to_thread(access.sweep, manager)
+                await asyncio.to_thread(expire_classes, classes)
         except Exception:  # never let the watchdog die
             log.exception("housekeeping failed")
 
@@ -73,7 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         SCHEDULER.configure(settings.train_slots)
         class_store = ClassStore(settings.data_dir.resolve() / "classes.sqlite3")
         app.state.classes = Classes(settings, class_store, manager)
-        task = asyncio.create_task(_housekeeping(manager, app.state.access))
+        task = asyncio.create_task(_housekeeping(manager, app.state.access, app.state.classes))
         try:
             yield
         finally:
