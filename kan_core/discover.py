@@ -8,7 +8,8 @@ Strategy (docs/discover.md has the reasoning):
 2. A fixed plan of candidates, cheapest and most often right first: a power law (a [n, 1, 1]
    network whose edges are logs and whose output is exp, fitted in closed form then trained);
    a separable product (one mult node of arity n whose factors are found by alternating least
-   squares and snapped one by one); an additive network [n, 1]; products [n, [0, 1], 1] (arity 2 and n); g(Σ) [n, 1, 1]; a
+   squares and snapped one by one); v·g(u) for monomials u, v (``discover_monomial``); an
+   additive network [n, 1]; products [n, [0, 1], 1] (arity 2 and n); g(Σ) [n, 1, 1]; a
    product plus a sum [n, [1, 1], 1]; then wider networks that are pruned. Each network is
    trained with a small penalty, pruned where it has spare nodes, trained again, snapped edge
    by edge (auto_symbolic) and fine-tuned with its symbolic edges.
@@ -36,6 +37,7 @@ import sympy
 import torch
 
 from .datasets import validate_dataset
+from .discover_monomial import monomial_candidate
 from .formula import formula_complete, symbolic_formula
 from .model import KAN
 from .simplify import complexity, evaluate, snap_to_data, tidy
@@ -322,7 +324,8 @@ def _search(dataset, budget_s, seed, progress, var_names, max_candidates) -> Dis
         return progress(info) is not False if progress else True
 
     first = [("power law", None), ("separable product", "separable")]
-    first += [("exp of a separable product", "separable-exp")] + _plan(n)
+    first += [("exp of a separable product", "separable-exp"), ("function of monomials", "monomial")]
+    first += _plan(n)
     for rnd in range(100):
         for label, spec in first if rnd == 0 else _plan(n):
             left = budget_s - (time.monotonic() - t0)
@@ -352,6 +355,8 @@ def _run(d: _Data, spec, seed: int) -> KAN | None:
     try:
         if spec is None:
             return _power_law(d, seed)
+        if spec == "monomial":
+            return monomial_candidate(d.ds, seed, d.in_time)
         if spec in ("separable", "separable-exp"):
             return _separable_product(d, seed, "exp" if spec.endswith("exp") else "x")
         return _kan(d, *spec[:2], seed, *spec[2:])
