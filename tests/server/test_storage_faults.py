@@ -281,6 +281,28 @@ def test_a_refused_checkpoint_keeps_training_in_memory_warns_and_saves_again(cli
     assert train(client, s, 1)["kind"] == "trained" and store.load_session(s.id).step == 4
 
 
+@pytest.mark.parametrize("disk_back", [True, False])
+def test_progress_only_in_memory_gets_a_last_try_at_shutdown(
+    settings, monkeypatch, caplog, disk_back
+):
+    monkeypatch.setattr(manager_module, "CHECKPOINT_RETRY_S", 1e9)  # no retry but the last one
+    with caplog.at_level(logging.WARNING), TestClient(create_app(settings)) as c:
+        s = create(c, preset="toy")
+        store = _store(c)
+        real, store._db = store._db, FaultyConnection(store._db, FULL)
+        assert train(c, s, 2)["kind"] == "trained"
+        if disk_back:
+            store._db = real
+    lost = [r.message for r in caplog.records if "progress lost at shutdown" in r.message]
+    assert lost == (
+        []
+        if disk_back
+        else [f"session {s.id}: training progress lost at shutdown: the disk is full"]
+    ), lost
+    with TestClient(create_app(settings)) as c:
+        assert _snap(c, s)["step"] == (2 if disk_back else 0)
+
+
 def _wait(done, timeout: float = 10.0) -> None:
     end = time.monotonic() + timeout
     while not done():
