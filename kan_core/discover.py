@@ -324,7 +324,10 @@ def _search(dataset, budget_s, seed, progress, var_names, max_candidates) -> Dis
         return progress(info) is not False if progress else True
 
     first = [("power law", None), ("separable product", "separable")]
-    first += [("exp of a separable product", "separable-exp"), ("function of monomials", "monomial")]
+    first += [
+        ("exp of a separable product", "separable-exp"),
+        ("function of monomials", "monomial"),
+    ]
     first += _plan(n)
     for rnd in range(100):
         for label, spec in first if rnd == 0 else _plan(n):
