@@ -57,6 +57,8 @@ async function openSession(id) {
   }
   const store = new Store({ sessionId: id, role: viewToken ? "viewer" : "owner" });
   const controller = new Controller(store, api, toasts);
+  // A run the server stopped on a plateau (TrainSettings.stop_on_plateau) says so.
+  store.on("event", (ev) => ev.kind === "paused" && ev.data?.reason === "plateau" && toasts.show(`Training ${ev.message}.`, "info", 8000));
   const regions = buildWorkbench(app, { isOwner: store.isOwner });
   const select = (sel) => controller.select(sel);
   new NetworkView(regions.diagram, store, { onSelect: select });

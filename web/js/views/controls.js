@@ -4,6 +4,9 @@
 
 import { h } from "../dom.js";
 
+// A run the server stopped because the loss stopped improving (a "paused" event with
+// data.reason "plateau"): the status line says why until the next run starts.
+const PLATEAU_TEXT = "Stopped: the loss stopped improving";
 const STATUS_TEXT = {
   idle: "Ready: press Play", // a viewer, who has no Play button, reads VIEWER_IDLE instead
   training: "Training",
@@ -21,6 +24,9 @@ export class StatusView {
     this.errorText = h("span.error-text", { role: "alert" });
     root.append(this.pill, this.errorText, this.step, this.conn);
     store.on("status", () => this.render());
+    store.on("event", (ev) => {
+      if (ev.kind === "paused") this.plateauStep = ev.data?.reason === "plateau" ? ev.step : null;
+    });
     this.render();
   }
 
@@ -28,6 +34,7 @@ export class StatusView {
     const st = this.store;
     this.pill.dataset.status = st.status;
     this.pill.textContent = st.status === "idle" && !st.isOwner ? VIEWER_IDLE : STATUS_TEXT[st.status] || st.status;
+    if (st.status === "paused" && this.plateauStep === st.step) this.pill.textContent = PLATEAU_TEXT;
     this.pill.title = st.status === "error" && st.error ? st.error : "";
     this.errorText.textContent = st.status === "error" && st.error ? st.error : "";
     this.errorText.hidden = !this.errorText.textContent;
@@ -50,6 +57,7 @@ export class Toolbar {
     this.opt = h("select", { "aria-label": "optimizer", onchange: () => a.settings({ opt: this.opt.value }) }, h("option", { value: "LBFGS" }, "LBFGS"), h("option", { value: "Adam" }, "Adam"));
     this.lr = numberInput("learning rate", 0.0001, 100, (v) => a.settings({ lr: v }));
     this.lamb = numberInput("λ: sparsity regularisation", 0, 100, (v) => a.settings({ lamb: v }));
+    this.autoStop = h("input", { type: "checkbox", "aria-label": "stop when the loss plateaus", title: "stop training by itself when the loss stops improving", onchange: () => a.settings({ stop_on_plateau: this.autoStop.checked }) });
     this.edgeTh = h("input.num", { type: "number", min: 0, max: 1, step: 0.01, value: 0.03, "aria-label": "auto-prune edge threshold", title: "edges whose importance is below this are pruned" });
     this.autoPrune = h("button", { type: "button", onclick: () => a.autoPrune({ edge_th: this.edgeTh.valueAsNumber, node_th: 0.01 }), title: "prune every edge below the threshold" }, "Auto-prune");
     this.grid = h("select", { "aria-label": "new grid size" });
@@ -59,7 +67,7 @@ export class Toolbar {
     this.undo = h("button", { type: "button", onclick: () => a.undo(), title: "undo the last edit (Ctrl+Z)" }, "Undo");
     this.redo = h("button", { type: "button", onclick: () => a.redo(), title: "redo (Ctrl+Shift+Z)" }, "Redo");
     root.append(
-      group("Train", this.play, this.stepBtn, this.stepsInput, this.reset),
+      group("Train", this.play, this.stepBtn, this.stepsInput, this.reset, label("auto-stop", this.autoStop), explain("auto-stop", EXPLAIN.plateau)),
       group("Optimiser", this.opt, label("lr", this.lr), label("λ", this.lamb), explain("lambda", EXPLAIN.lambda)),
       group("Simplify", this.autoPrune, label("below", this.edgeTh), explain("prune", EXPLAIN.prune), this.grid, this.refine, explain("grid", EXPLAIN.grid),
         this.autoSym, label("R² ≥", this.r2), explain("snap", EXPLAIN.snap)),
@@ -98,6 +106,7 @@ export class Toolbar {
     if (document.activeElement !== this.lr) this.lr.value = s.train.lr;
     if (document.activeElement !== this.lamb) this.lamb.value = s.train.lamb;
     this.opt.value = s.train.opt;
+    this.autoStop.checked = s.train.stop_on_plateau !== false;
     const choices = [5, 10, 20, 50, 100].filter((g) => g > s.grid);
     this.grid.replaceChildren(...choices.map((g) => h("option", { value: g }, `grid ${s.grid} → ${g}`)));
     this.refine.disabled = choices.length === 0;
@@ -140,6 +149,7 @@ const EXPLAIN = {
   lambda: "λ is the sparsity penalty. Above 0 it pushes edges the data does not need towards zero, so they fade and can be pruned; at 0 training only fits the data. Auto-prune sets it to 0 for fine-tuning.",
   prune: "Pruning removes every edge whose importance is below this threshold (the faded boxes) and nodes left without edges. A smaller network reads as a shorter formula; train a few steps afterwards.",
   grid: "The grid is how many intervals each edge's spline has. Refine keeps the learned function and adds intervals, so curves can bend more finely; too fine a grid starts fitting noise (watch the test loss).",
+  plateau: "With auto-stop on, Play stops by itself once the loss has stopped improving (by default: less than 0.1 % over the last 20 steps; never during the grid updates of the first 50 steps); the status line says so. Off: training runs until you pause it.",
   snap: "Snapping replaces an edge's learned curve by the closest formula (x², sin, exp, …) fitted as c·f(a·x+b)+d. Auto-symbolic snaps every edge whose best fit reaches this R²; Undo takes it back.",
 };
 
