@@ -2,8 +2,9 @@
 server, every handed-out copy training, viewers and pollers attached, a few students editing.
 
 Measured over the window: per command p50/p95/max (ms), the dashboard GET and the students'
-state polls, frames received per viewer per second (min over viewers) and the longest gap
-between two frames of one viewer, and every session's steps (min, median; how many advanced).
+state polls, frames received per viewer per second (min over viewers), those of them that carry
+training progress (loss points or edges), the longest gap between two frames of one viewer, and
+every session's steps (min, median; how many advanced).
 """
 
 from __future__ import annotations
@@ -47,11 +48,13 @@ class Timings:
 
 
 class Viewer:
-    """One websocket viewer: counts frames and the longest silence between two."""
+    """One websocket viewer: counts frames, those that carry training progress (new loss
+    points or edge curves; not a status-only metrics frame, which the server sends while the
+    session waits for a turn), and the longest silence between two frames."""
 
     def __init__(self, ws_url: str, sid: str, token: str):
         self.uri = f"{ws_url}/api/sessions/{sid}/stream?token={token}"
-        self.frames, self.max_gap, self.last = 0, 0.0, None
+        self.frames, self.updates, self.max_gap, self.last = 0, 0, 0.0, None
         self.ready = asyncio.Event()
 
     async def run(self) -> None:
@@ -60,15 +63,26 @@ class Viewer:
         ) as ws:
             await ws.recv()  # the snapshot
             self.ready.set()
-            async for _ in ws:
+            async for raw in ws:  # not parsed: the client shares the cores with the server
                 now = time.monotonic()
                 if self.last is not None:
                     self.max_gap = max(self.max_gap, now - self.last)
                 self.last, self.frames = now, self.frames + 1
+                self.updates += _progress(raw)
 
     def window(self, now: float) -> None:
         """Count from now on (connect and warm-up excluded)."""
-        self.frames, self.max_gap, self.last = 0, 0.0, now
+        self.frames, self.updates, self.max_gap, self.last = 0, 0, 0.0, now
+
+
+def _progress(raw: str | bytes) -> bool:
+    """An edges frame, or a metrics frame with points (the server writes compact JSON with
+    "points" last, so a status-only one ends with an empty list)."""
+    if isinstance(raw, bytes):
+        return False
+    if raw.startswith('{"type":"edges"'):
+        return True
+    return raw.startswith('{"type":"metrics"') and not raw.endswith('"points":[]}')
 
 
 async def setup(http: httpx.AsyncClient, body: dict, n: int) -> tuple[dict, dict, list[dict]]:
@@ -166,6 +180,7 @@ async def classroom(
         await asyncio.gather(*work)
         after, elapsed = await steps_of(http, cl), time.monotonic() - start
         rates = [v.frames / elapsed for v in viewers]
+        updates = [v.updates / elapsed for v in viewers]
         gaps = [v.max_gap for v in viewers]
         for task in tasks:
             task.cancel()
@@ -176,6 +191,8 @@ async def classroom(
         "timings": t,
         "frames_min": min(rates),
         "frames_median": statistics.median(rates),
+        "updates_min": min(updates),
+        "updates_median": statistics.median(updates),
         "gap_max": max(gaps),
         "steps_min": min(advanced),
         "steps_median": statistics.median(advanced),

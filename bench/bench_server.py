@@ -71,6 +71,7 @@ def headless(body: dict, secs: float) -> float:
     """steps/s of kan_core's Trainer in this process, as a session worker would run it: the
     spec, dataset and model the server builds from `body`, its torch threads, from WARM_STEP."""
     import kan_core
+    from kan_core import TrainOptions
     from server.config import Settings
     from server.data import build_dataset, build_model, build_spec
     from server.schemas import SessionCreate
@@ -78,7 +79,9 @@ def headless(body: dict, secs: float) -> float:
     cfg, threads = Settings(), torch.get_num_threads()
     spec = build_spec(SessionCreate(**body), cfg)
     data = build_dataset(spec, None, cfg)
-    opts = kan_core.TrainOptions(**spec["train"], seed=spec["seed"])
+    # the session's options that kan_core's trainer takes (not the loss name, not auto-stop)
+    train = {k: v for k, v in spec["train"].items() if k in TrainOptions.__dataclass_fields__}
+    opts = kan_core.TrainOptions(**train, seed=spec["seed"])
     tr = kan_core.Trainer(build_model(spec, data), data, opts)
     torch.set_num_threads(cfg.torch_threads)
     while tr.steps_done < WARM_STEP:
@@ -223,7 +226,8 @@ def main():
     args = ap.parse_args()
     setup_torch(0)
     w = [int(v) for v in args.width.split(",")]
-    body = {"preset": args.preset, "width": w}
+    # Sustained training: a run that stops itself on a plateau would leave nothing to measure.
+    body = {"preset": args.preset, "width": w, "train": {"stop_on_plateau": False}}
     n_edges = sum(a * b for a, b in zip(w, w[1:], strict=False))
     print(f"session: {args.preset} {w} ({n_edges} edges), server defaults; from step {WARM_STEP}")
     print(probe_line())
@@ -290,6 +294,8 @@ def print_class(res: dict, n_edges: int, single: dict | None) -> None:
         print(f"  last error of {key}: {why}")
     rows = [
         ["frames/s per viewer (min, median)", f"{res['frames_min']:.1f}", f"{res['frames_median']:.1f}"],
+        ["  of which with progress (points, edges)", f"{res['updates_min']:.2f}",
+         f"{res['updates_median']:.2f}"],
         ["longest gap between frames, s", f"{res['gap_max']:.2f}", ""],
         ["steps per copy in the window (min, median)", res["steps_min"], res["steps_median"]],
         ["copies that advanced", f"{res['advancing']}/{res['sessions']}", ""],

@@ -31,6 +31,7 @@ class Cursor:
     structure: int = 0
     discover_version: int = 0
     focus_version: int = 0
+    pulse: int = 0
 
 
 @dataclass
@@ -55,12 +56,17 @@ class Hub:
     # The owner's selection (a class follows it): {"edge": [l,i,j] | None, "node": [l,i] | None}
     focus: dict[str, Any] = field(default_factory=lambda: {"edge": None, "node": None})
     focus_version: int = 0
+    # Bumped while the session trains but waits for a turn (no step, so no point to send): its
+    # viewers still get the status and step at least every sessions.PULSE_S.
+    pulse: int = 0
 
     def __post_init__(self):
         self._lock = threading.Lock()
         # (from_version, to_version) -> serialised edges frame: viewers that are equally up to
         # date (the usual case) share one json.dumps of the largest frame, not one each.
         self._edges_frames: dict[tuple[int, int], str] = {}
+        # (viewer's step, step, status, points kept) -> serialised metrics frame, shared the same way
+        self._metrics_frames: dict[tuple[int, int, str, int], str] = {}
         self._subscribers: dict[asyncio.Event, asyncio.AbstractEventLoop] = {}
 
     # --- subscribers (event loop side) ----------------------------------------------------
@@ -122,6 +128,12 @@ class Hub:
             self.discover_version += 1
         self._wake()
 
+    def publish_pulse(self) -> None:
+        """Nothing new, but the session is alive: viewers get a metrics frame (no points)."""
+        with self._lock:
+            self.pulse += 1
+        self._wake()
+
     def publish_focus(self, edge: list[int] | None, node: list[int] | None) -> None:
         with self._lock:
             self.focus = {"edge": edge, "node": node}
@@ -166,22 +178,14 @@ class Hub:
             if cur.structure != self.structure or cur.event_seq < oldest - 1:
                 return [], True  # edge set changed, or events were missed: resnapshot
             frames: list[str] = []
-            # Steps only grow, so the new points are a suffix: walk back from the end (this
-            # runs per viewer per frame; scanning the whole history would dominate).
-            new = itertools.takewhile(lambda p: p["step"] > cur.step, reversed(self.metrics))
-            points = list(itertools.islice(new, MAX_POINTS_PER_MESSAGE))[::-1]
-            if points or self.step != cur.step or self.status != cur.status:
-                frames.append(
-                    dumps(
-                        {
-                            "type": "metrics",
-                            "status": self.status,
-                            "step": self.step,
-                            "points": points,
-                        }
-                    )
-                )
-                cur.step, cur.status = self.step, self.status
+            if (
+                self.step != cur.step
+                or self.status != cur.status
+                or self.pulse != cur.pulse
+                or (self.metrics and self.metrics[-1]["step"] > cur.step)
+            ):
+                frames.append(self._metrics_frame(cur.step))
+                cur.step, cur.status, cur.pulse = self.step, self.status, self.pulse
             if self.edges_version > cur.edges_version:
                 frames.append(self._edges_frame(cur.edges_version))
                 cur.edges_version = self.edges_version
@@ -194,6 +198,22 @@ class Hub:
                 frames.append(dumps({"type": "focus", **self.focus}))
                 cur.focus_version = self.focus_version
             return frames, False
+
+    def _metrics_frame(self, since: int) -> str:
+        """Status, step and the points after step ``since``; viewers that are equally up to
+        date share one encoding (with 190 viewers, one per frame would cost the event loop)."""
+        key = (since, self.step, self.status, len(self.metrics))
+        frame = self._metrics_frames.get(key)
+        if frame is None:
+            if len(self._metrics_frames) > 16:
+                self._metrics_frames.clear()
+            # Steps only grow, so the new points are a suffix: walk back from the end (a full
+            # scan of the history per frame would dominate).
+            new = itertools.takewhile(lambda p: p["step"] > since, reversed(self.metrics))
+            points = list(itertools.islice(new, MAX_POINTS_PER_MESSAGE))[::-1]
+            msg = {"type": "metrics", "status": self.status, "step": self.step, "points": points}
+            frame = self._metrics_frames[key] = dumps(msg)
+        return frame
 
     def _edges_frame(self, since: int) -> str:
         key = (since, self.edges_version)
@@ -216,6 +236,7 @@ class Hub:
                 self.structure,
                 self.discover_version,
                 self.focus_version,
+                self.pulse,
             )
 
 

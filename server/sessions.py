@@ -39,6 +39,10 @@ from .store import SessionRecord, StorageError, Store
 log = logging.getLogger("kan_workbench.sessions")
 _threads_set = threading.Lock()
 SCORES_EVERY_S = 1.0  # edge/node scores shown while training may lag this much
+# While training, every viewer hears from its session at least this often: a metrics frame
+# (status, step, any new points) even while the session waits for a turn behind the others
+# (30 sessions share the cores, so a session steps only every few seconds in a class).
+PULSE_S = 0.4
 _DEFAULTS = TrainSettings()
 # settings the session applies itself (plateau auto-stop), not kan_core's TrainOptions
 _SESSION_ONLY = ("stop_on_plateau", "plateau_patience", "plateau_rel_tol")
@@ -185,7 +189,9 @@ class Session:
         if not t.granted:
             if not self._queue.empty():
                 return
-            t.event.wait()
+            while not t.event.wait(PULSE_S):  # in line: tell the viewers we are alive
+                if self.hub.n_subscribers:
+                    self.hub.publish_pulse()
             t.event.clear()
             if not t.granted:
                 return

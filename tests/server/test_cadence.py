@@ -1,0 +1,135 @@
+"""Frames to a viewer while its session waits for a turn (issue 13 item 11: frames to every
+viewer >= 2/s with 30 sessions training): the session sends its status and step on a timer
+(sessions.PULSE_S) even when it cannot step, and the loss points still arrive, every one, in
+order, once its turn comes. Frames are encoded once and shared by viewers that are equally up
+to date.
+
+A fake slow step holds the only step slot (a gate the test opens), so "waiting behind a busy
+session" does not depend on how fast this machine steps."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from srv_helpers import create
+
+from server import sessions as sessions_mod
+from server.hub import Cursor, Hub
+from server.scheduler import SCHEDULER
+
+
+def test_pulse_period_gives_at_least_two_frames_per_second():
+    assert 0 < sessions_mod.PULSE_S <= 0.5
+
+
+def test_a_pulse_is_a_status_frame_shared_by_viewers_and_nothing_is_sent_without_one():
+    hub = Hub(status="training", step=3)
+    a, b = hub.cursor_now(), hub.cursor_now()
+    assert hub.collect(a) == ([], False)  # nothing new: no frame
+    hub.publish_pulse()
+    fa, _ = hub.collect(a)
+    fb, _ = hub.collect(b)
+    assert fa == ['{"type":"metrics","status":"training","step":3,"points":[]}']
+    assert fa[0] is fb[0]  # one encoding for both viewers
+    assert hub.collect(a) == ([], False)
+    # a point after a pulse: the frame carries it, and a viewer that missed the pulse is sent
+    # one frame, not two
+    hub.publish_pulse()
+    hub.publish_point({"step": 4, "train_loss": 0.5, "test_loss": 0.6, "reg": 0.0})
+    fa, _ = hub.collect(a)
+    assert len(fa) == 1 and '"step":4,"points":[{"step":4,' in fa[0]
+    behind = Cursor(step=3, status="training")  # an old cursor (no pulses seen) gets the point
+    assert hub.collect(behind)[0] == fa
+
+
+def _hold_the_slot(live, gate: threading.Event, entered: threading.Event) -> None:
+    """Replace ``live``'s step with one that waits for ``gate`` first (inside its turn)."""
+    step = live._train_one
+
+    def slow_step() -> None:
+        entered.set()
+        gate.wait(30)
+        step()
+
+    live._train_one = slow_step
+
+
+def test_a_waiting_session_streams_at_least_two_frames_per_second_then_every_point(
+    client, monkeypatch
+):
+    monkeypatch.setattr(sessions_mod, "PULSE_S", 0.05)  # 20/s expected; asserted >= 2/s
+    manager = client.app.state.manager
+    SCHEDULER.configure(1)
+    gate, entered = threading.Event(), threading.Event()
+    timer = threading.Timer(60, gate.set)  # never hang: the busy step ends by itself
+    timer.start()
+    try:
+        busy, waiting = create(client, preset="toy", seed=1), create(client, preset="toy", seed=2)
+        _hold_the_slot(manager.get_live(busy.id), gate, entered)
+        r = client.post(busy.url("/train"), json={"steps": 3}, headers=busy.headers)
+        assert r.status_code == 200 and entered.wait(30)  # busy holds the only slot
+        with client.websocket_connect(waiting.url(f"/stream?token={waiting.viewer}")) as ws:
+            assert ws.receive_json()["type"] == "snapshot"
+            r = client.post(waiting.url("/train"), json={"steps": 4}, headers=waiting.headers)
+            assert r.status_code == 200
+            frames, t0 = [], time.monotonic()
+            while len(frames) < 10:
+                msg = ws.receive_json()
+                if msg["type"] == "metrics":
+                    frames.append(msg)
+            elapsed = time.monotonic() - t0
+            assert not gate.is_set()  # all of this while busy still held the slot
+            assert manager.get_live(waiting.id).step == 0
+            # status-only frames: training, not a step taken, no point made up
+            assert all(m["status"] == "training" and m["step"] == 0 for m in frames)
+            assert all(m["points"] == [] for m in frames)
+            assert len(frames) / elapsed >= 2.0, (len(frames), elapsed)
+            gate.set()  # busy steps and leaves the slot: waiting gets its turns
+            points, last = [], frames[-1]
+            while not (last["status"] == "paused" and last["step"] == 4):
+                msg = ws.receive_json()
+                if msg["type"] == "metrics":
+                    points, last = points + [p["step"] for p in msg["points"]], msg
+            assert points == [1, 2, 3, 4]  # every point, in order, after the pulses
+        assert manager.get_live(busy.id).step == 3
+    finally:
+        gate.set()
+        timer.cancel()
+        SCHEDULER.configure(0)
+
+
+def test_no_pulse_without_viewers_or_when_not_waiting(client, monkeypatch):
+    """A paused session sends nothing on a timer; a training one with no viewer publishes no
+    pulse (its hub does not change)."""
+    monkeypatch.setattr(sessions_mod, "PULSE_S", 0.05)
+    manager = client.app.state.manager
+    SCHEDULER.configure(1)
+    gate, entered = threading.Event(), threading.Event()
+    timer = threading.Timer(60, gate.set)
+    timer.start()
+    try:
+        busy, other = create(client, preset="toy", seed=1), create(client, preset="toy", seed=2)
+        _hold_the_slot(manager.get_live(busy.id), gate, entered)
+        client.post(busy.url("/train"), json={"steps": 1}, headers=busy.headers)
+        assert entered.wait(30)
+        live = manager.get_live(other.id)
+        client.post(other.url("/train"), json={"steps": 2}, headers=other.headers)
+        deadline = time.monotonic() + 10
+        while SCHEDULER.waiting < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert SCHEDULER.waiting == 1  # other is in line
+        time.sleep(0.5)  # ~10 pulse periods
+        assert live.hub.pulse == 0
+        gate.set()
+        deadline = time.monotonic() + 30
+        while live.status != "paused" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        with client.websocket_connect(other.url(f"/stream?token={other.viewer}")) as ws:
+            assert ws.receive_json()["type"] == "snapshot"
+            time.sleep(0.5)
+            assert live.hub.pulse == 0  # paused: nothing on a timer
+    finally:
+        gate.set()
+        timer.cancel()
+        SCHEDULER.configure(0)
