@@ -199,11 +199,17 @@ def check_limits(spec: dict[str, Any], settings: Settings, samples: int) -> None
     arity = spec.get("mult_arity", 2)
     if width[0] not in (n_var, [n_var, 0]):
         raise SpecError(f"width: first layer must be {n_var} (one per variable), got {width[0]}")
+    n_out = width[-1] if isinstance(width[-1], int) else sum(width[-1])
     if spec.get("task") == "classification":
-        if width[-1] not in (2, [2, 0]):
+        if spec.get("kind") != "csv" and n_out != 2:  # the presets have two classes
             raise SpecError(f"width: last layer must be 2 (one logit per class), got {width[-1]}")
-    elif width[-1] not in (1, [1, 0]):
-        raise SpecError(f"width: last layer must be 1 (one target), got {width[-1]}")
+    elif n_out != len(targets(spec)):
+        n = len(targets(spec))
+        raise SpecError(
+            f"width: last layer must be {n} (one per target), got {width[-1]}"
+            if n > 1
+            else f"width: last layer must be 1 (one target), got {width[-1]}"
+        )
     if len(width) - 1 > settings.max_depth:
         raise SpecError(f"width: at most {settings.max_depth} layers")
     if any(isinstance(w, list) and sum(w) == 0 for w in width):
@@ -259,20 +265,7 @@ def build_dataset(
 ) -> dict[str, torch.Tensor]:
     """The session's dataset, reproducible from spec (+ stored CSV) alone."""
     if spec["kind"] == "csv":
-        header, table = parse_csv(csv_text or "", settings)
-        target = header.index(spec["target"])
-        inputs = [c for c in range(len(header)) if c != target]
-        gen = torch.Generator().manual_seed(spec["seed"])
-        perm = torch.randperm(table.shape[0], generator=gen)
-        n_test = max(1, int(round(table.shape[0] * spec["test_fraction"])))
-        n_test = min(n_test, table.shape[0] - 1)
-        test, train = perm[:n_test], perm[n_test:]
-        dataset = {
-            "train_input": table[train][:, inputs],
-            "train_label": table[train][:, [target]],
-            "test_input": table[test][:, inputs],
-            "test_label": table[test][:, [target]],
-        }
+        dataset = _csv_dataset(spec, csv_text, settings)
     elif spec.get("task") == "classification":
         try:
             dataset = classification.classification_dataset(
@@ -293,6 +286,38 @@ def build_dataset(
     except ValueError as exc:
         raise SpecError(f"dataset: {exc}") from None
     return dataset
+
+
+def targets(spec: dict[str, Any]) -> list[str]:
+    """The target column(s) of a spec: ``spec["target"]`` is one name, or a list of names (a
+    model with several outputs, one per target)."""
+    target = spec.get("target", "y")
+    return list(target) if isinstance(target, list) else [target]
+
+
+def _csv_dataset(spec: dict[str, Any], csv_text: str | None, settings: Settings) -> dict:
+    """A CSV session's split (seeded): labels ``(n, targets)``, or a classifier's class indices
+    ``(n,)`` (int64)."""
+    header, table = parse_csv(csv_text or "", settings)
+    missing = [t for t in targets(spec) if t not in header]
+    if missing:
+        raise SpecError(f"target: no column {missing[0]!r} in the CSV header {header}")
+    outs = [header.index(t) for t in targets(spec)]
+    inputs = [c for c in range(len(header)) if c not in outs]
+    gen = torch.Generator().manual_seed(spec["seed"])
+    perm = torch.randperm(table.shape[0], generator=gen)
+    n_test = max(1, int(round(table.shape[0] * spec["test_fraction"])))
+    n_test = min(n_test, table.shape[0] - 1)
+    labels = table[:, outs]
+    if spec.get("task") == "classification":
+        labels = labels[:, 0].round().long()  # class indices (checked when the session is made)
+    test, train = perm[:n_test], perm[n_test:]
+    return {
+        "train_input": table[train][:, inputs],
+        "train_label": labels[train],
+        "test_input": table[test][:, inputs],
+        "test_label": labels[test],
+    }
 
 
 def build_model(spec: dict[str, Any], dataset: dict[str, torch.Tensor]) -> kan_core.KAN:

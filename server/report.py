@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from html import escape
 
 from .export import fit_text
+from .views import output_label
 
 STYLE = """
 body { font-family: system-ui, Helvetica, Arial, sans-serif; color: #0f172a; margin: 2rem auto;
@@ -68,13 +69,13 @@ def mathml_or_text(mathml: str | None, text: str) -> str:
     return f"<code>{escape(text)}</code>"
 
 
-def formula_section(formula: dict, target: str, snap_edges: list[dict]) -> str:
+def formula_section(formula: dict, target: str | list[str], snap_edges: list[dict]) -> str:
     outputs = formula.get("outputs") or []
     if not outputs:
         return f'<p class="muted">{_t(formula.get("message") or "no formula yet")}</p>'
     lines = []
     for k, out in enumerate(outputs):
-        name = target if len(outputs) == 1 else f"{target}{k}"
+        name = output_label(target, k, len(outputs))
         lines.append(
             f'<div class="formula"><code>{escape(name)}</code> = '
             f"{mathml_or_text(out.get('mathml'), out.get('sympy', ''))}</div>"
@@ -162,7 +163,7 @@ def training_facts(snap: dict) -> str:
     )
 
 
-def build(snap: dict, formula: dict, data: dict, svg: str, target: str) -> str:
+def build(snap: dict, formula: dict, data: dict, svg: str, target: str | list[str]) -> str:
     """The report page. ``svg``: the diagram (export.to_svg: escaped already)."""
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!DOCTYPE html>
@@ -188,18 +189,21 @@ def build(snap: dict, formula: dict, data: dict, svg: str, target: str) -> str:
 """
 
 
-def dataset_summary(dataset: dict, variables: list[str], target: str, spec: dict) -> dict:
+def dataset_summary(
+    dataset: dict, variables: list[str], target: str | list[str], spec: dict
+) -> dict:
     """What the dataset section shows, from a session's dataset tensors and spec."""
     import torch
 
     x = torch.cat([dataset["train_input"], dataset["test_input"]]).double()
     y = torch.cat([dataset["train_label"], dataset["test_label"]]).double()
+    y = y[:, None] if y.dim() == 1 else y  # a classifier's class indices: one column
     columns = [
         {"name": name, "role": "input", "min": float(x[:, k].min()), "max": float(x[:, k].max())}
         for k, name in enumerate(variables)
     ]
     for k in range(y.shape[1]):
-        name = target if y.shape[1] == 1 else f"{target}{k}"
+        name = output_label(target, k, y.shape[1])
         columns.append(
             {
                 "name": name,

@@ -102,7 +102,7 @@ def edges(
 def nodes(
     model: kan_core.KAN,
     variables: list[str],
-    target: str,
+    target: str | list[str],
     edge_list: list[dict[str, Any]],
     scores: list[torch.Tensor],
 ) -> list[dict[str, Any]]:
@@ -120,7 +120,7 @@ def nodes(
             if l == 0:
                 label, alive = (variables[i] if i < len(variables) else f"x{i}"), (l, i) in live_out
             elif l == len(width) - 1:
-                label, alive = (target if w == 1 else f"{target}{i}"), (l, i) in live_in
+                label, alive = output_label(target, i, w), (l, i) in live_in
             else:
                 label, alive = f"h{l}.{i}", (l, i) in live_in and (l, i) in live_out
             node = {
@@ -134,6 +134,14 @@ def nodes(
                 node["kind"] = "mult"
             out.append(node)
     return out
+
+
+def output_label(target: str | list[str], i: int, n_out: int) -> str:
+    """Output ``i``'s name: its own target column's (a multi-output regression names one per
+    output), the target's for one output, else ``target`` + index (a classifier's ``class0``)."""
+    if isinstance(target, list):
+        return target[i] if i < len(target) else f"y_{i + 1}"
+    return target if n_out == 1 else f"{target}{i}"
 
 
 REFIT_MAX_EDGES = 64  # near-ties are tried in a refitted copy of models up to this size
@@ -219,6 +227,9 @@ def formula(model: kan_core.KAN, dataset: dict, variables: list[str]) -> dict[st
     }
     if complete:
         result["python"] = kan_core.to_python(exprs, variables)
+        if dataset["test_label"].dim() == 1:  # a classifier's class indices
+            result.update(_class_fidelity(model, dataset, exprs, variables))
+            return result
         fid = kan_core.formula_fidelity(model, dataset)
         result["formula_rmse"] = rnd(fid["formula_rmse"])
         result["network_rmse"] = rnd(fid["network_rmse"])
@@ -228,3 +239,24 @@ def formula(model: kan_core.KAN, dataset: dict, variables: list[str]) -> dict[st
             result["complexity"] = kan_core.complexity(exprs[0])
             result["test_nrmse"] = rnd(fid["formula_rmse"] / spread)
     return result
+
+
+def _class_fidelity(model: kan_core.KAN, dataset: dict, exprs, variables: list[str]) -> dict:
+    """A classifier's formula (one logit per class) against its network on the test data: the
+    RMS distance between their logits (``formula_rmse``; ``network_rmse`` 0, the reference) and
+    both accuracies in the message."""
+    x, labels = dataset["test_input"], dataset["test_label"]
+    with torch.no_grad():
+        net = model(x).double()
+    pred = kan_core.compile_formula(exprs, variables)(x).double()
+    gap = float(torch.sqrt(torch.mean((pred - net) ** 2)))
+
+    def acc(logits: torch.Tensor) -> str:
+        return f"{100 * float((logits.argmax(1) == labels).double().mean()):.1f} %"
+
+    return {
+        "formula_rmse": rnd(gap) if math.isfinite(gap) else None,
+        "network_rmse": 0.0,
+        "message": f"a classifier: the error is the formula's distance from the network's "
+        f"logits; test accuracy: formula {acc(pred)}, network {acc(net)}",
+    }

@@ -20,12 +20,13 @@ export class FormulaView {
     const symbolic = [...this.store.edges.values()].filter((e) => e.state === "symbolic").length;
     const live = [...this.store.edges.values()].filter((e) => e.state !== "pruned").length;
     const math = h("div.math", { "data-formula": f.complete ? "complete" : "partial" });
+    const names = outputNames(this.store.nodes, f.outputs.length);
     for (const [k, out] of f.outputs.entries()) {
-      const lhs = f.outputs.length > 1 ? `y${k} = ` : "y = ";
-      math.append(h("div.math-line", {}, h("span.lhs", {}, lhs), mathml(out.mathml, out.sympy)));
+      const line = h("div.math-line", { "data-output": String(k) }, h("span.lhs", {}, `${names[k]} = `), mathml(out.mathml, out.sympy));
+      math.append(line);
     }
     const status = f.complete
-      ? h("p.fit-quality", {}, `Error on test data (RMSE): formula ${fmt(f.formula_rmse)} · network ${fmt(f.network_rmse)}. `, verdict(f))
+      ? h("p.fit-quality", {}, `Error on test data (RMSE): formula ${fmt(f.formula_rmse)} · network ${fmt(f.network_rmse)}. `, f.message ? `${f.message}.` : verdict(f))
       : h("p.muted", {}, `${symbolic} of ${live} live edges are symbolic. φ with subscript l,i,j is edge (l, i, j), still a learned spline${this.store.isOwner ? ": snap the edges (or use Auto-symbolic) to finish the formula." : "."}`);
     const copy = h(
       "div.panel-actions",
@@ -35,6 +36,14 @@ export class FormulaView {
     );
     replace(this.root, head, math, status, copy);
   }
+}
+
+/** Each output's name as the network labels its output node (a CSV's target column, y_1 … y_n,
+ * class0 …); "y" / "y0 …" before the nodes arrive. */
+function outputNames(nodes, n) {
+  const last = Math.max(-1, ...nodes.map((node) => node.l));
+  const labels = nodes.filter((node) => node.l === last).sort((a, b) => a.i - b.i).map((node) => node.label);
+  return Array.from({ length: n }, (_, k) => labels.length === n ? labels[k] : n > 1 ? `y${k}` : "y");
 }
 
 function verdict(f) {
