@@ -246,8 +246,8 @@ def _leaks(page) -> bool:
 def test_challenge_dashboard_leaderboard_and_reveal(screens, base_url, live_server):
     teacher, teacher_problems = screens(LAPTOP)
     teacher.goto(base_url + "/join")
-    teacher.get_by_role("link", name="start a formula challenge").click()
-    form = teacher.get_by_role("form", name="start a formula challenge")
+    teacher.get_by_role("link", name="start a challenge").click()
+    form = teacher.get_by_role("form", name="start a challenge")
     form.locator("input[name=formula]").fill("__import__('os')")
     form.get_by_role("button", name="Start the challenge").click()
     expect(form.get_by_role("alert")).to_contain_text("formula")

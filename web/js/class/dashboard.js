@@ -1,7 +1,8 @@
 // /classes/{id} for the teacher: a card per student (name, step, test RMSE, live and symbolic
-// edges, formula so far, a mini diagram of the edges), sorted by progress and refreshed every
-// 1.5 s; open a student's session read-only or show it to everyone; hand out, pause all, end;
-// a challenge adds the leaderboard and Reveal. Names are data: set as text or attribute only.
+// edges, formula so far, a mini diagram of the network), sorted by progress and refreshed every
+// 1.5 s (each read starts 1.5 s after the previous one started); open a student's session
+// read-only or show it to everyone; hand out, pause all, end; a challenge adds the leaderboard
+// and Reveal. Names are data: set as text or attribute only.
 
 import { h, s, fmt, replace, prettyFormula } from "../dom.js";
 import { rememberSession } from "../tokens.js";
@@ -26,6 +27,7 @@ export async function renderDashboard(root, classId, token, toasts) {
   const byKey = new Map();
   let first = true;
   for (;;) {
+    const started = performance.now();
     try {
       const view = await api.get();
       if (first) {
@@ -46,7 +48,8 @@ export async function renderDashboard(root, classId, token, toasts) {
       summary.textContent = `Cannot read the class: ${err.message}`;
       if (err.status === 401 || err.status === 403 || err.status === 404) return;
     }
-    await new Promise((r) => setTimeout(r, POLL_MS));
+    // A fixed rate: the next read starts POLL_MS after this one started (its own time included).
+    await new Promise((r) => setTimeout(r, Math.max(0, POLL_MS - (performance.now() - started))));
   }
 }
 
@@ -125,7 +128,8 @@ function studentCard(st, api, toasts) {
     el.dataset.progress = String(next.complete ? 1 : 0);
     formula.title = next.formula ? readable(next.formula) : "";
     formula.textContent = next.formula ? readable(next.formula) : next.session ? "no formula yet" : "no copy yet (hand out copies)";
-    replace(mini, miniDiagram(next.live_edges || 0, next.symbolic_edges || 0));
+    const shape = JSON.stringify([next.layers, next.live_edges, next.symbolic_edges, !!next.session]);
+    if (mini.dataset.shape !== shape) (replace(mini, miniDiagram(next)), (mini.dataset.shape = shape));
     const viewer = next.session?.viewer_token;
     open.hidden = !viewer;
     if (viewer) open.href = `/sessions/${encodeURIComponent(next.session.id)}?view=${encodeURIComponent(viewer)}`;
@@ -136,13 +140,53 @@ function studentCard(st, api, toasts) {
 
 const fact = (label, value) => h("div", {}, h("dt", {}, label), h("dd", {}, String(value)));
 
-/** One square per edge left (not pruned), red when snapped to a formula: progress at a glance. */
-function miniDiagram(live, symbolic) {
+/** The student's network at a glance: nodes in rows (inputs at the bottom, as the diagram
+ *  draws them), an edge per line — blue while it is a spline, red once snapped to a formula,
+ *  faint when pruned. A large network (no per-edge states) gets a bar per layer instead. Built
+ *  from the card's numbers and letters only: nothing from the server becomes markup. */
+export function miniDiagram(card) {
+  const layers = card.layers;
+  if (!layers?.length) return miniCounts(card.live_edges || 0, card.symbolic_edges || 0, !!card.session);
+  const W = 132, GAP = 30, PAD = 6;
+  const H = PAD * 2 + GAP * layers.length;
+  const live = layers.reduce((n, l) => n + l.live, 0), sym = layers.reduce((n, l) => n + l.symbolic, 0);
+  const pruned = layers.reduce((n, l) => n + l.pruned, 0);
+  const svg = s("svg.mini-diagram", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img", "aria-label": `${live} spline edges, ${sym} symbolic, ${pruned} pruned` });
+  const y = (row) => H - PAD - row * GAP;
+  const x = (k, n) => (W * (k + 0.5)) / n;
+  const cls = { l: "mini-live", s: "mini-sym", p: "mini-pruned" };
+  layers.forEach((l, row) => {
+    if (typeof l.edges === "string" && l.edges.length === l.inputs * l.outputs) {
+      for (let k = 0; k < l.edges.length; k++) {
+        const i = Math.floor(k / l.outputs), j = k % l.outputs;
+        svg.append(s("line", { x1: x(i, l.inputs), y1: y(row), x2: x(j, l.outputs), y2: y(row + 1), class: cls[l.edges[k]] || "mini-pruned" }));
+      }
+    } else {
+      const total = l.live + l.symbolic + l.pruned || 1;
+      let at = 4;
+      for (const [n, c] of [[l.symbolic, "mini-sym"], [l.live, "mini-live"], [l.pruned, "mini-pruned"]]) {
+        const w = ((W - 8) * n) / total;
+        if (w > 0) svg.append(s("rect", { x: at, y: y(row + 1) + 6, width: w, height: GAP - 12, class: `${c} mini-bar` }));
+        at += w;
+      }
+    }
+  });
+  const rows = [...layers.map((l) => l.inputs), layers[layers.length - 1].outputs];
+  rows.forEach((n, row) => {
+    const r = n > 24 ? 1.2 : 2.6;
+    for (let k = 0; k < n; k++) svg.append(s("circle", { cx: x(k, n), cy: y(row), r, class: "mini-node" }));
+  });
+  return svg;
+}
+
+/** Before the first figures (or with no copy): one square per edge left, red when symbolic. */
+function miniCounts(live, symbolic, hasCopy) {
   const n = Math.min(live + symbolic, 48);
   const per = 12;
   const cols = Math.min(n, 16) || 1;
   const rows = Math.ceil(n / cols) || 1;
-  const svg = s("svg.mini-diagram", { viewBox: `0 0 ${cols * per} ${rows * per}`, width: cols * per, height: rows * per, role: "img", "aria-label": `${live} spline edges, ${symbolic} symbolic` });
+  const label = hasCopy ? `${live} spline edges, ${symbolic} symbolic` : "no copy yet";
+  const svg = s("svg.mini-diagram", { viewBox: `0 0 ${cols * per} ${rows * per}`, width: cols * per, height: rows * per, role: "img", "aria-label": label });
   for (let k = 0; k < n; k++) {
     svg.append(s("rect", { x: (k % cols) * per + 1, y: Math.floor(k / cols) * per + 1, width: per - 2, height: per - 2, rx: 2, class: k < symbolic ? "sym-edge" : "live-edge" }));
   }

@@ -51,7 +51,7 @@ export function renderJoin(root) {
     input?.focus();
   }
   for (const input of [code, name]) input.addEventListener("input", () => input.removeAttribute("aria-invalid"));
-  const teach = h("p.muted", {}, "Teaching? Open a session and press Start a class, or ", h("a", { href: "/classes/new" }, "start a formula challenge"), ".");
+  const teach = h("p.muted", {}, "Teaching? Open a session and press Start a class, or ", h("a", { href: "/classes/new" }, "start a challenge"), " (a hidden formula or a CSV).");
   replace(root, h("main.join-page", {}, h("a.brand-dark", { href: "/" }, "KAN Workbench"), form, teach));
   (code.value ? name : code).focus();
 }

@@ -7,6 +7,7 @@ import { classTokens } from "./api.js";
 import { renderDashboard } from "./dashboard.js";
 import { enterClass, ClassBar } from "./follow.js";
 import { classButton, mirrorFocus } from "./start.js";
+import { ViewerFollow } from "./viewer.js";
 import { renderChallengeForm } from "./challenge.js";
 
 export { renderJoin } from "./join.js";
@@ -21,12 +22,16 @@ export function renderClassPage(root, classId, toasts) {
       h("p", {}, h("a", { href: "/join" }, "Join with the class code")))));
 }
 
-/** On a session page: a student's bar (?class=), or the owner's class button and focus mirror. */
+/** On a session page: a student's bar (?class=); the owner's class button and focus mirror;
+ *  or, for a plain viewer link, a bar that follows the owner's selection. */
 export function classSessionHooks({ sessionId, store, controller, regions, ownerToken, toasts }) {
   const classId = new URLSearchParams(location.search).get("class");
   const bar = classId ? new ClassBar({ classId, sessionId, store, controller, regions }) : null;
-  if (ownerToken && !bar?.ok) {
+  if (bar?.ok) return;
+  if (ownerToken) {
     regions.share.append(classButton({ sessionId, ownerToken, toasts }));
     mirrorFocus(store, sessionId, ownerToken);
+  } else {
+    new ViewerFollow({ store, controller, regions });
   }
 }

@@ -1,6 +1,6 @@
 // The teacher's side inside a session page: "Start a class" (a code, the join link on the LAN
-// and a QR code fill the screen; hand out copies, dashboard, pause all, end), and the teacher's
-// selection mirrored to every follower (POST …/focus).
+// and a QR code fill the screen; hand out copies, dashboard, pause all, end), and the owner's
+// selection mirrored to every follower and viewer (POST …/focus).
 
 import { h } from "../dom.js";
 import { ClassApi, classOfSession, createClass, postFocus, rememberClass } from "./api.js";
@@ -37,11 +37,10 @@ export function classButton({ sessionId, ownerToken, toasts }) {
   return btn;
 }
 
-/** Send the owner's selection to followers while a class runs from this session. */
+/** Send the owner's selection to followers: a class's students and plain viewer links. */
 export function mirrorFocus(store, sessionId, ownerToken) {
   let timer = null;
   store.on("selection", () => {
-    if (!classOfSession(sessionId)) return;
     clearTimeout(timer);
     timer = setTimeout(() => {
       const sel = store.selection;
