@@ -131,9 +131,11 @@ MODEL_UPLOAD = {
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "description": "open a model: 'model' (a kan_core file) or 'pykan_config' + "
-                    "'pykan_state' (+ 'pykan_cache_data'), and an optional CSV 'data'",
-                    "properties": {name: _BINARY for name in bridge.PARTS},
+                    "description": bridge.UPLOAD_HELP,
+                    "properties": {
+                        name: _BINARY if name != "loss" else {"enum": list(bridge.LOSSES)}
+                        for name in bridge.PARTS
+                    },
                     "additionalProperties": False,
                 }
             }
