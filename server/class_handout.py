@@ -16,13 +16,16 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from .class_schemas import Challenge
 from .class_store import StudentRecord
+from .data import SpecError
 from .schemas import SessionCreate, TrainSettings
 from .sessions import CommandError, Session
 from .store import SessionRecord, StorageError
 
 if TYPE_CHECKING:
     from .classes import Classes, Room
+    from .manager import SessionManager
 
 CAPTURE_WAIT_S = 10.0
 
@@ -62,6 +65,37 @@ def student_csv(spec: dict[str, Any], dataset: dict) -> tuple[str, str, float]:
     if spec["kind"] == "csv":
         return train_rows_csv(spec, dataset)
     return challenge_csv(spec, dataset)
+
+
+def source_session(manager: SessionManager, ch: Challenge) -> tuple[Session, dict[str, Any]]:
+    """A challenge's hidden source session and what its class record keeps of the challenge.
+    SpecError (422) for bad input, or data too large to hand out."""
+    common = dict(width=ch.width, grid=ch.grid, k=ch.k, seed=ch.seed, train=ch.train)
+    if ch.csv is None:
+        req = SessionCreate(
+            formula=ch.formula,
+            ranges=ch.ranges,
+            train_num=ch.train_num,
+            test_num=ch.test_num,
+            **common,
+        )
+        record = ch.model_dump(include={"formula", "ranges"})
+    else:
+        req = SessionCreate(csv=ch.csv, target=ch.target, test_fraction=ch.test_fraction, **common)
+        record = {"kind": "csv", "answer": ch.answer}
+    s = manager.create(req)
+    try:
+        csv_text = student_csv(s.spec, s.dataset)[0]
+    except Exception:
+        manager.delete(s.id)
+        raise
+    limit = manager.settings.max_upload_bytes
+    if len(csv_text.encode()) > limit:
+        manager.delete(s.id)
+        raise SpecError(
+            f"challenge: its data would be over {limit} bytes of CSV; use fewer samples"
+        )
+    return s, record
 
 
 def capture(classes: Classes, room: Room) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from .class_store import StudentRecord
 from .classes import Classes, Room
+from .sessions import CommandError
 
 CARD_FIGURES = (
     "status", "step", "test_rmse", "live_edges", "symbolic_edges", "formula", "layers",
@@ -56,6 +57,20 @@ def state(classes: Classes, room: Room, student: StudentRecord | None) -> dict[s
     }
 
 
+def heldout(classes: Classes, room: Room) -> dict | None:
+    """A CSV challenge's held-out rows (the source session's test rows), read once; None for
+    any other class or when the source session is gone. Blocking (may load it)."""
+    if not room.csv_challenge:
+        return None
+    if room.heldout is None and room.rec.session_id is not None:
+        try:
+            s = classes.manager.get(room.rec.session_id)
+        except CommandError:
+            return None
+        room.heldout = {k: s.dataset[k] for k in ("test_input", "test_label")}
+    return room.heldout
+
+
 def _figures(classes: Classes, sid: str, heldout: dict | None) -> dict[str, Any]:
     return classes.figures.card(classes.manager.get_live(sid), sid, heldout)
 
@@ -93,20 +108,19 @@ def dashboard(
                     "viewer_token": tokens.viewer_token,
                     "formula": room.answer,
                 }
-    heldout = classes.heldout(room)
-    out["students"] = [_card(classes, room, st, teacher, heldout) for st in room.rec.students]
+    rows = heldout(classes, room)
+    out["students"] = [_card(classes, room, st, teacher, rows) for st in room.rec.students]
     return out
 
 
 def leaderboard(classes: Classes, room: Room) -> list[dict[str, Any]]:
     """Students with a session, best first: test NRMSE (on the held-out rows in a CSV
     challenge), then complexity; no figure yet: last. Blocking (may load the source once)."""
-    rows = []
-    heldout = classes.heldout(room)
+    rows, held = [], heldout(classes, room)
     for st in room.rec.students:
         if st.session_id is None:
             continue
-        fig = _figures(classes, st.session_id, heldout)
+        fig = _figures(classes, st.session_id, held)
         rows.append(
             {
                 "name": st.name,

@@ -15,7 +15,6 @@ import hashlib
 import logging
 import secrets
 import threading
-import time
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,13 +23,11 @@ import kan_core
 
 from . import commands
 from .class_figures import Figures
-from .class_handout import capture, challenge_csv, give_copy, student_csv
+from .class_handout import capture, challenge_csv, give_copy, source_session
 from .class_schemas import Challenge
 from .class_store import ClassRecord, ClassStore, StudentRecord
 from .config import Settings
-from .data import SpecError
 from .manager import SessionManager
-from .schemas import SessionCreate
 from .sessions import CommandError, Session
 from .store import StorageError
 
@@ -161,33 +158,7 @@ class Classes:
     def create_challenge(self, ch: Challenge) -> Room:
         """A hidden source session: from the formula (students get its data), or from the CSV
         (students get its training rows; the held-out rows rank them)."""
-        common = dict(width=ch.width, grid=ch.grid, k=ch.k, seed=ch.seed, train=ch.train)
-        if ch.csv is None:
-            req = SessionCreate(
-                formula=ch.formula,
-                ranges=ch.ranges,
-                train_num=ch.train_num,
-                test_num=ch.test_num,
-                **common,
-            )
-            record = ch.model_dump(include={"formula", "ranges"})
-        else:
-            req = SessionCreate(
-                csv=ch.csv, target=ch.target, test_fraction=ch.test_fraction, **common
-            )
-            record = {"kind": "csv", "answer": ch.answer}
-        s = self.manager.create(req)  # SpecError (422) for bad input: the creator's only
-        try:
-            csv_text = student_csv(s.spec, s.dataset)[0]
-        except Exception:
-            self.manager.delete(s.id)
-            raise
-        if len(csv_text.encode()) > self.settings.max_upload_bytes:
-            self.manager.delete(s.id)
-            raise SpecError(
-                f"challenge: its data would be over {self.settings.max_upload_bytes} bytes "
-                "of CSV; use fewer samples"
-            )
+        s, record = source_session(self.manager, ch)  # SpecError (422): the creator's only
         with self._lock:
             room = self._add(self._new_record(s.id, record))
         room.viewer_tokens[s.id] = s.viewer_token
@@ -199,11 +170,13 @@ class Classes:
         with self._lock:
             class_id = self._codes.get(code)
         if class_id is None:
-            ended = any(r.rec.code == code and r.rec.ended for r in self._rooms.values())
+            ended = any(r.rec.code == code and r.rec.ended for r in list(self._rooms.values()))
             if ended:
                 raise CommandError(410, "this class has ended")
             raise CommandError(404, "no class with this code")
-        room = self._rooms[class_id]
+        room = self._rooms.get(class_id)
+        if room is None:  # deleted (expired) a moment ago
+            raise CommandError(404, "no class with this code")
         with room.lock:
             if room.rec.ended:
                 raise CommandError(410, "this class has ended")
@@ -263,30 +236,10 @@ class Classes:
             f" {without} student{'s' if without != 1 else ''} without one"
         )
 
-    # --- expiry (expiry.expire_classes) --------------------------------------------------
-    def touch(self, room: Room, now: float | None = None) -> None:
-        """The teacher used the class (cheap: a write at most every tenth of the TTL, or
-        hour). A failed write is not the reader's problem: the class just looks older."""
-        ttl_s = self.settings.class_ttl_hours * 3600.0
-        now = time.time() if now is None else now
-        last = room.rec.used or room.rec.created
-        if ttl_s <= 0 or now - last < min(3600.0, ttl_s / 10.0):
-            return
-        try:
-            self.store.set_used(room.rec.id, now)
-        except StorageError:
-            return
-        room.rec.used = now
-
-    def expired(self, now: float | None = None) -> list[Room]:
-        """Classes whose teacher has not been back for ``class_ttl_hours`` (0: never)."""
-        ttl_s = self.settings.class_ttl_hours * 3600.0
-        if ttl_s <= 0:
-            return []
-        now = time.time() if now is None else now
+    # --- expiry (expiry.py decides which; this forgets them) ------------------------------
+    def rooms(self) -> list[Room]:
         with self._lock:
-            rooms = list(self._rooms.values())
-        return [r for r in rooms if (r.rec.used or r.rec.created) < now - ttl_s]
+            return list(self._rooms.values())
 
     def delete(self, room: Room) -> None:
         """Forget the class: its record and the students' links to their copies (the copies
@@ -340,7 +293,7 @@ class Classes:
 
     def paused_copy(self, session_id: str) -> str | None:
         """Why a student's copy may not train now (its class is paused), or ``None``."""
-        for room in self._rooms.values():
+        for room in list(self._rooms.values()):  # a copy: expiry may delete one
             rec = room.rec
             if (
                 rec.paused
@@ -386,19 +339,6 @@ class Classes:
         except Exception:  # a CSV challenge's answer may be words, not a formula
             latex = None
         return {"formula": formula, "latex": latex}
-
-    def heldout(self, room: Room) -> dict | None:
-        """A CSV challenge's held-out rows (the source session's test rows), read once; None
-        for any other class or when the source session is gone. Blocking (may load it)."""
-        if not room.csv_challenge:
-            return None
-        if room.heldout is None and room.rec.session_id is not None:
-            try:
-                s = self.manager.get(room.rec.session_id)
-            except CommandError:
-                return None
-            room.heldout = {k: s.dataset[k] for k in ("test_input", "test_label")}
-        return room.heldout
 
 
 def _saved(method, *args, **kwargs):

@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING
 
 from .manager import SessionManager
 from .sessions import CommandError
+from .store import StorageError
 
 if TYPE_CHECKING:
-    from .classes import Classes
+    from .classes import Classes, Room
 
 log = logging.getLogger("kan_workbench.expiry")
 SCHEMA = "CREATE TABLE IF NOT EXISTS access (id TEXT PRIMARY KEY, at REAL NOT NULL)"
@@ -111,12 +112,35 @@ class AccessLog:
             return [r[0] for r in self._db.execute("SELECT id FROM access").fetchall()]
 
 
+def touch_class(classes: Classes, room: Room, now: float | None = None) -> None:
+    """The teacher used the class (cheap: a write at most every tenth of the TTL, or hour).
+    A failed write is not the reader's problem: the class just looks older."""
+    ttl_s = classes.settings.class_ttl_hours * 3600.0
+    now = time.time() if now is None else now
+    if ttl_s <= 0 or now - (room.rec.used or room.rec.created) < min(3600.0, ttl_s / 10.0):
+        return
+    try:
+        classes.store.set_used(room.rec.id, now)
+    except StorageError:
+        return
+    room.rec.used = now
+
+
+def expired_classes(classes: Classes, now: float | None = None) -> list[Room]:
+    """Classes whose teacher has not been back for ``class_ttl_hours`` (0: never)."""
+    ttl_s = classes.settings.class_ttl_hours * 3600.0
+    if ttl_s <= 0:
+        return []
+    now = time.time() if now is None else now
+    return [r for r in classes.rooms() if (r.rec.used or r.rec.created) < now - ttl_s]
+
+
 def expire_classes(classes: Classes, now: float | None = None) -> list[str]:
     """Delete the classes whose teacher has not been back for ``class_ttl_hours``: the record,
     the students' links to their copies (the copies stay, and expire as sessions do) and a
     challenge's hidden source session. Returns their ids. Blocking: call off the event loop."""
     gone = []
-    for room in classes.expired(now):
+    for room in expired_classes(classes, now):
         try:
             classes.delete(room)
         except CommandError as exc:  # a storage fault: tried again at the next sweep

@@ -45,6 +45,7 @@ from ..deps import (
     find_session,
     token_role,
 )
+from ..expiry import touch_class
 from ..netinfo import ALL_INTERFACES, lan_addresses, lan_info, url_host
 from ..sessions import CommandError
 
@@ -84,7 +85,7 @@ def _access(classes: Classes, class_id: str, creds) -> tuple[Room, StudentRecord
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         raise HTTPException(exc.status, exc.message, headers=headers) from None
     if role == "teacher":
-        classes.touch(room)  # the teacher is here: the class does not expire (hourly write)
+        touch_class(classes, room)  # the teacher is here: the class does not expire
     return room, st if role == "student" else None
 
 
