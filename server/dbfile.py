@@ -4,8 +4,11 @@ A file SQLite cannot open (a damaged header: "file is not a database") or an emp
 with no write-ahead log that could still hold its contents: something truncated it) is renamed
 aside as ``<name>.damaged-<UTC time>`` (or ``.empty-``; never overwriting an earlier one),
 together with its ``-wal``/``-shm`` files, and a fresh database is started; the server says so at
-ERROR. A file that opens but fails ``PRAGMA quick_check`` is copied aside the same way and kept in
-use: its readable sessions go on serving, and one that cannot be read is reported damaged.
+ERROR. A file that opens but fails ``PRAGMA quick_check`` is rebuilt when its owner gives a
+``salvage`` (copy what can be read into a fresh file, which takes its place; the damaged file is
+renamed aside): SQLite cannot change a row whose pages are damaged, so without a rebuild such a
+session could never be deleted. Without ``salvage``, or if the rebuild fails, the file is copied
+aside and kept in use: its readable rows go on serving.
 """
 
 from __future__ import annotations
@@ -23,8 +26,14 @@ log = logging.getLogger("kan_workbench.store")
 SIDE_FILES = ("-wal", "-shm")
 
 
-def open_database(path: Path, prepare: Callable[[sqlite3.Connection], None]) -> sqlite3.Connection:
-    """A connection to ``path`` after ``prepare(db)`` (schema, settings); see the module doc."""
+Salvage = Callable[[sqlite3.Connection, sqlite3.Connection], list[str]]
+
+
+def open_database(
+    path: Path, prepare: Callable[[sqlite3.Connection], None], salvage: Salvage | None = None
+) -> sqlite3.Connection:
+    """A connection to ``path`` after ``prepare(db)`` (schema, settings); see the module doc.
+    ``salvage(damaged, fresh)`` copies what it can read and returns notes on what it could not."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if _is_truncated(path):
         kept = set_aside(path, "empty")
@@ -52,16 +61,69 @@ def open_database(path: Path, prepare: Callable[[sqlite3.Connection], None]) -> 
             kept.name,
         )
         return _connect(path, prepare)
+    # quick_check's rows may hold several lines, and a "*** in database main ***" heading
+    detail = "; ".join(
+        line for row in problems for line in row.splitlines() if not line.startswith("***")
+    )
+    if problems != ["ok"] and salvage is not None:
+        rebuilt = _rebuild(path, db, prepare, salvage, detail)
+        if rebuilt is not None:
+            return rebuilt
     if problems != ["ok"]:
         kept = _copy_aside(path, "damaged")
         log.error(
             "the database %s is partly damaged (%s); a copy is kept as %s; sessions that "
             "cannot be read will be reported damaged",
             path,
-            "; ".join(problems),
+            detail,
             kept.name,
         )
     return db
+
+
+def _rebuild(
+    path: Path,
+    db: sqlite3.Connection,
+    prepare: Callable[[sqlite3.Connection], None],
+    salvage: Salvage,
+    problems: str,
+) -> sqlite3.Connection | None:
+    """Copy what ``salvage`` can read from ``db`` into a fresh file that replaces ``path`` (kept
+    aside); None, with ``db`` still open and ``path`` untouched, if that fails."""
+    fresh = path.with_name(path.name + ".rebuilding")
+    _remove(fresh)
+    try:
+        new = _connect(fresh, prepare)
+        try:
+            new.execute("BEGIN")
+            notes = salvage(db, new)
+            new.execute("COMMIT")
+        finally:
+            new.close()
+    except Exception as exc:
+        log.error("could not rebuild the partly damaged database %s: %r", path, exc)
+        _remove(fresh)
+        return None
+    db.close()
+    kept = set_aside(path, "damaged")
+    for side in ("", *SIDE_FILES):
+        src = fresh.with_name(fresh.name + side)
+        if src.exists():
+            src.rename(path.with_name(path.name + side))
+    log.error(
+        "the database %s is partly damaged (%s); kept it as %s and rebuilt it from what could be "
+        "read%s",
+        path,
+        problems,
+        kept.name,
+        (": " + "; ".join(notes)) if notes else " (every row)",
+    )
+    return _connect(path, prepare)
+
+
+def _remove(path: Path) -> None:
+    for side in ("", *SIDE_FILES):
+        path.with_name(path.name + side).unlink(missing_ok=True)
 
 
 def _connect(path: Path, prepare: Callable[[sqlite3.Connection], None]) -> sqlite3.Connection:

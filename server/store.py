@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .store_db import RecordDamaged, SqliteDatabase, StorageError, parse_json
+from .store_db import DAMAGED_FILE, RecordDamaged, SqliteDatabase, StorageError, parse_json
 from .store_edits import (
     EDITS_SCHEMA,
     MAX_EDITS_KEPT,
@@ -23,6 +23,7 @@ from .store_edits import (
     EditHistory,
     EditRecord,
 )
+from .store_salvage import UNREADABLE, salvage
 
 __all__ = [
     "MAX_EDITS_KEPT",
@@ -87,6 +88,8 @@ class Store(EditHistory, SqliteDatabase):
         self.max_history_bytes = max_history_bytes
         super().__init__(path)
 
+    _salvage = staticmethod(salvage)  # a partly damaged file is rebuilt (store_salvage.py)
+
     @staticmethod
     def _prepare(db: sqlite3.Connection) -> None:
         """Settings, schema and migrations of a freshly opened connection."""
@@ -122,11 +125,16 @@ class Store(EditHistory, SqliteDatabase):
     def load_session(self, session_id: str) -> SessionRecord | None:
         """The stored session, None if there is none; :class:`RecordDamaged` if it cannot be
         parsed (or was marked damaged before)."""
-        rows = self._query(
-            "SELECT id, owner_token, viewer_token, spec, model, csv, step, rejects, metrics,"
-            " fits, damage FROM sessions WHERE id = ?",
-            (session_id,),
-        )
+        try:
+            rows = self._query(
+                "SELECT id, owner_token, viewer_token, spec, model, csv, step, rejects, metrics,"
+                " fits, damage FROM sessions WHERE id = ?",
+                (session_id,),
+            )
+        except StorageError as exc:  # damaged pages: this row's, if its tokens still read
+            if exc.why == DAMAGED_FILE and self.tokens(session_id) is not None:
+                raise RecordDamaged(UNREADABLE) from None
+            raise
         if not rows:
             return None
         sid, owner, viewer, spec, model, csv, step, rejects, metrics, fits, damage = rows[0]

@@ -20,9 +20,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .dbfile import open_database
+from .dbfile import Salvage, open_database
 
-__all__ = ["RecordDamaged", "SqliteDatabase", "StorageError", "parse_json"]
+__all__ = ["DAMAGED_FILE", "RecordDamaged", "SqliteDatabase", "StorageError", "parse_json"]
+
+
+DAMAGED_FILE = "the database file is damaged"
 
 
 class StorageError(Exception):
@@ -41,7 +44,7 @@ class StorageError(Exception):
         elif "readonly" in text or "read-only" in text:
             why = "the database is read-only"
         elif "malformed" in text or "not a database" in text:
-            why = "the database file is damaged"
+            why = DAMAGED_FILE
         elif "i/o" in text:
             why = "a disk I/O error"
         elif "locked" in text or "busy" in text:
@@ -66,10 +69,14 @@ class SqliteDatabase:
     """One SQLite file behind a lock: each ``_tx`` is one committed transaction, errors come out
     as :class:`StorageError`. Subclasses give ``_prepare`` (settings and schema)."""
 
+    # ``salvage(damaged, fresh)``: copies what can be read of a file that fails its check into
+    # a fresh one that takes its place (dbfile.open_database); None keeps such a file in use.
+    _salvage: Salvage | None = None
+
     def __init__(self, path: Path):
         self.path = path
         self._lock = threading.Lock()
-        self._db = open_database(path, self._prepare)
+        self._db = open_database(path, self._prepare, self._salvage)
 
     @staticmethod
     def _prepare(db: sqlite3.Connection) -> None:

@@ -242,6 +242,52 @@ def test_a_damaged_database_header_is_kept_aside_and_a_fresh_one_started(setting
         settings.db_path.write_bytes(garbage)
 
 
+def _first_overflow_page(db_path, table: str, cell: int) -> int:
+    """The page holding the first overflow part of ``table``'s ``cell``-th row (SQLite's dbstat)."""
+    with sqlite3.connect(db_path) as db:
+        try:
+            row = db.execute(
+                "SELECT pageno FROM dbstat WHERE name = ? AND path = ?",
+                (table, f"/{cell:03x}+000000"),
+            ).fetchone()
+        except sqlite3.OperationalError:
+            pytest.skip("this SQLite has no dbstat table")
+    db.close()
+    assert row is not None, f"{table} row {cell} has no overflow page"
+    return row[0]
+
+
+def test_a_partly_damaged_database_is_rebuilt_and_its_damaged_session_can_be_deleted(
+    settings, caplog
+):
+    with TestClient(create_app(settings)) as c:
+        bad = create(c, preset="toy")
+        good = create(c, preset="toy")
+        for s in (bad, good):
+            assert c.post(s.url("/edges/0/0/0/prune"), headers=s.headers).status_code == 200
+    # The model of ``bad`` (its row's first overflow page) now points to a page that is not there.
+    page = _first_overflow_page(settings.db_path, "sessions", 0)
+    data = bytearray(settings.db_path.read_bytes())
+    data[(page - 1) * 4096 : (page - 1) * 4096 + 4] = b"\xff" * 4
+    settings.db_path.write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING), TestClient(create_app(settings)) as c:
+        r = c.get(bad.url(), headers=bad.headers)
+        assert r.status_code == 409 and "database file is damaged there" in r.text, r.text
+        snap = _snap(c, good)  # the other session serves as usual, with its history
+        assert _edge(snap, 0, 0, 0)["state"] == "pruned" and snap["can_undo"]
+        assert c.post(good.url("/undo"), headers=good.headers).status_code == 200
+        assert c.delete(bad.url(), headers=bad.headers).status_code == 204
+        assert c.get(bad.url(), headers=bad.headers).status_code == 404
+        create(c, preset="toy")
+    logged = [r.message for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any("partly damaged" in m and f"session {bad.id} is damaged" in m for m in logged)
+    kept = list(settings.data_dir.glob("workbench.sqlite3.damaged-*[0-9Z]"))
+    assert len(kept) == 1 and kept[0].read_bytes() == bytes(data)  # the damaged file, as it was
+    with sqlite3.connect(settings.db_path) as db:
+        assert db.execute("PRAGMA quick_check").fetchall() == [("ok",)]
+    db.close()
+
+
 def test_an_empty_database_file_is_reported_and_kept_aside(settings, caplog):
     settings.data_dir.mkdir(parents=True)
     settings.db_path.write_bytes(b"")

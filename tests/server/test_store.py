@@ -1,5 +1,7 @@
 """Store: committed writes, undo/redo over model snapshots, history trimming, reopen."""
 
+import logging
+
 import pytest
 
 from server.store import MAX_EDITS_KEPT, SessionRecord, StorageError, Store
@@ -128,3 +130,59 @@ def test_fork_copies_the_state_and_history_under_new_tokens_in_one_transaction(t
     with pytest.raises(StorageError, match="UNIQUE"):  # the id is taken: nothing is written
         store.fork("s1", SessionRecord("s2", "o", "v", {}, b"x"))
     assert store.load_session("s2").owner_token == "own2" and len(store.edits("s2")) == 2
+
+
+def _break_first_overflow_page(path, table: str) -> bytes:
+    """Point ``table``'s first row's overflow chain at a page that is not there (needs dbstat)."""
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        try:
+            (page,) = db.execute(
+                "SELECT pageno FROM dbstat WHERE name = ? AND path = '/000+000000'", (table,)
+            ).fetchone()
+        except sqlite3.OperationalError:
+            pytest.skip("this SQLite has no dbstat table")
+    db.close()
+    data = bytearray(path.read_bytes())
+    data[(page - 1) * 4096 : (page - 1) * 4096 + 4] = b"\xff" * 4
+    path.write_bytes(bytes(data))
+    return bytes(data)
+
+
+def _partly_damaged(tmp_path):
+    path = tmp_path / "db.sqlite3"
+    store = Store(path)
+    store.create_session(_rec())
+    store.record_edit("s1", "k", {}, "big", b"a" * 9000, b"b" * 9000, 1, [])  # overflows a page
+    store.record_edit("s1", "k", {}, "small", b"b", b"c", 2, [])
+    store.close()
+    return path, _break_first_overflow_page(path, "edits")
+
+
+def test_a_partly_damaged_file_is_rebuilt_without_the_rows_it_cannot_read(tmp_path, caplog):
+    path, damaged = _partly_damaged(tmp_path)
+    with caplog.at_level(logging.ERROR):
+        store = Store(path)
+    assert [e.summary for e in store.edits("s1")] == ["small"]
+    assert store.load_session("s1").model == b"c" and store.undo("s1", 2, [])[1] == b"b"
+    assert [p.read_bytes() for p in tmp_path.glob("db.sqlite3.damaged-*[0-9Z]")] == [damaged]
+    assert "session s1: 1 edit(s) of its history could not be read" in caplog.text
+    assert store._query("PRAGMA quick_check") == [("ok",)]
+
+
+def test_a_partly_damaged_file_that_cannot_be_rebuilt_is_copied_aside_and_kept(
+    tmp_path, caplog, monkeypatch
+):
+    path, damaged = _partly_damaged(tmp_path)
+
+    def fail(old, new):
+        raise RuntimeError("no room for the copy")
+
+    monkeypatch.setattr(Store, "_salvage", staticmethod(fail))
+    with caplog.at_level(logging.ERROR):
+        store = Store(path)
+    assert "could not rebuild" in caplog.text and "a copy is kept" in caplog.text
+    assert store.load_session("s1").model == b"c"  # still served, from the damaged file
+    assert [p.read_bytes() for p in tmp_path.glob("db.sqlite3.damaged-*[0-9Z]")] == [damaged]
+    assert not list(tmp_path.glob("*.rebuilding*"))
