@@ -15,7 +15,7 @@ export class DiscoverView {
     this.root = root;
     this.store = store;
     this.controller = controller;
-    this.picked = null;
+    this.picked = null; // the user's pick; null: the search's suggestion, which moves as it runs
     this.budget = 30;
     store.on("discover", () => this.render());
     this.render();
@@ -34,10 +34,7 @@ export class DiscoverView {
       parts.push(h("p.discover-status", { role: "status" }, statusText(st)));
     }
     if (st.front.length || trail.length) parts.push(this.plot(st, trail));
-    if (st.front.length) {
-      if (this.picked === null || this.picked >= st.front.length) this.picked = st.best ?? 0;
-      parts.push(this.detail(st.front[this.picked], st));
-    }
+    if (st.front.length) parts.push(this.detail(st.front[this.shown(st)], st));
     replace(this.root, ...parts);
   }
 
@@ -92,7 +89,7 @@ export class DiscoverView {
       const dot = s("circle.point", { cx: px(xs[k]), cy: py(ys[k]), r: 6, "data-candidate": k, tabindex: 0 },
         s("title", {}, `${c.formula}\nerror ${fmt(c.test_nrmse)} · complexity ${c.complexity}`));
       dot.classList.toggle("best", k === st.best);
-      dot.classList.toggle("picked", k === this.picked);
+      dot.classList.toggle("picked", k === this.shown(st));
       const pick = () => {
         this.picked = k;
         this.render();
@@ -103,6 +100,11 @@ export class DiscoverView {
     });
     const note = trail.length ? " · ■ your session's formulas (filled: now)" : "";
     return h("div.pareto-wrap", {}, svg, h("div.axis-note.muted", {}, `test error (NRMSE, log) ↑ · simpler ←${note}`));
+  }
+
+  /** The front point shown below the plot: the user's pick, else the current suggestion. */
+  shown(st) {
+    return this.picked !== null && this.picked < st.front.length ? this.picked : (st.best ?? 0);
   }
 
   detail(c, st) {
