@@ -302,22 +302,26 @@ def _kinds(live) -> list[str]:
     return [ev["kind"] for ev in live.hub.events]
 
 
-def test_a_refused_checkpoint_keeps_training_in_memory_warns_and_saves_again(client, monkeypatch):
+@pytest.mark.parametrize(("message", "why"), [(FULL, "the disk is full"), (READ_ONLY, "read-only")])
+def test_a_refused_checkpoint_keeps_training_in_memory_warns_and_saves_again(
+    client, monkeypatch, message, why
+):
     monkeypatch.setattr(manager_module, "CHECKPOINT_RETRY_S", 0.0)
     s = create(client, preset="toy")
     store, manager = _store(client), client.app.state.manager
     live = manager.get_live(s.id)
-    with bad_disk(store):
+    with bad_disk(store, message):
         assert train(client, s, 3)["kind"] == "trained"
         snap = _snap(client, s)
         assert (snap["status"], snap["step"], snap["error"]) == ("paused", 3, None)
         assert store.load_session(s.id).step == 0  # the disk keeps its last written checkpoint
         manager.housekeeping()  # a retry while the disk is still full: no second warning
-        _refused(client.post(s.url("/edges/0/0/0/prune"), headers=s.headers), "the disk is full")
+        _refused(client.post(s.url("/edges/0/0/0/prune"), headers=s.headers), why)
         assert _kinds(live).count("unsaved") == 1 and "saved" not in _kinds(live)
-        assert live.unsaved == "the disk is full" and live.status == "paused"
+        assert why in live.unsaved and live.status == "paused"
         warning = next(ev for ev in live.hub.events if ev["kind"] == "unsaved")
-        assert "step 3 is not saved (the disk is full)" in warning["message"]
+        assert f"step 3 is not saved ({live.unsaved})" in warning["message"]
+        assert why in warning["message"] and warning["data"] == {"reason": live.unsaved}
         _wait(lambda: live.hub.n_subscribers == 0)
         assert manager._evict(force_one=True) == []  # its progress lives only in memory
     _wait(lambda: manager.housekeeping() or store.load_session(s.id).step == 3)
