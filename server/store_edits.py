@@ -225,7 +225,7 @@ def _edit_record(seq: Any, kind: Any, params: Any, summary: Any, step: Any, undo
         step = 0
         problems.append("its step is not a number")
     try:
-        params = parse_json(params, dict, "parameters")
+        params = parse_json(params, dict, "parameter record")
     except RecordDamaged as exc:
         params = {}
         problems.append(str(exc))

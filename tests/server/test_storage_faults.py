@@ -138,8 +138,8 @@ def test_create_on_a_really_full_database_is_a_503(client):
     [
         ("before", b"junk", "its saved model cannot be read"),
         ("before", "model as text", "its saved model cannot be read (TypeError"),
-        ("params", "{not json", "its parameters is not valid JSON"),
-        ("params", "[1, 2]", "its parameters is not a JSON dict"),
+        ("params", "{not json", "its parameter record is not valid JSON"),
+        ("params", "[1, 2]", "its parameter record is not a JSON dict"),
         ("step", "three", "its step is not a number"),
     ],
 )
