@@ -8,6 +8,8 @@ Screenshots go to /tmp/kanwb-class/ (look at them).
 from __future__ import annotations
 
 import re
+import statistics
+import time
 from pathlib import Path
 
 import pytest
@@ -102,6 +104,9 @@ def test_every_dashboard_card_draws_a_mini_diagram(screens, base_url, live_serve
     students = {n: live_server.api("POST", "/api/classes/join", {"code": cl["code"], "name": n})[1]
                 for n in names}  # fmt: skip
     teacher, problems = screens(LAPTOP)
+    reads: list[float] = []  # when the dashboard read the class (monotonic seconds)
+    dash_url = re.compile(rf"/api/classes/{re.escape(cl['id'])}$")
+    teacher.on("request", lambda r: dash_url.search(r.url) and reads.append(time.monotonic()))
     _store(teacher, base_url, "kanwb.classes", {cl["id"]: {**cl, "session": created["id"]}})
     teacher.goto(base_url + f"/classes/{cl['id']}")
     expect(teacher.locator("[data-student]")).to_have_count(3)
@@ -137,6 +142,11 @@ def test_every_dashboard_card_draws_a_mini_diagram(screens, base_url, live_serve
     )
     _shot(teacher, "teacher-dashboard-mini-diagrams")
     problems.assert_none()
+
+    # The dashboard reads the class at a fixed 1.5 s rate: at least every 2 s.
+    gaps = [b - a for a, b in zip(reads, reads[1:], strict=False)]
+    assert len(gaps) >= 3, reads
+    assert max(gaps) <= 2.0 and statistics.median(gaps) >= 1.4, gaps
 
 
 CSV = "a,b,out\n" + "".join(
