@@ -4,7 +4,10 @@ idle ones to disk, and watches for hung steps. Lives in the app's lifespan.
 Faults: a store that cannot write answers 503 (:class:`StorageError`'s reason) and nothing
 changes, in memory or on disk. A stored session that cannot be rebuilt (a damaged model, spec or
 CSV) is marked damaged: every access answers 409 naming the damage, it no longer counts against
-the cap, and its owner can still delete it.
+the cap, and its owner can still delete it. A checkpoint of training progress that the disk
+refuses is not an edit refused: the session goes on with its progress in memory
+(``Session.unsaved`` says why), ``housekeeping`` tries again every ``CHECKPOINT_RETRY_S``, such a
+session is never evicted, and ``close`` makes one last try (logging what is lost).
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ async def stream(ws: WebSocket, session_id: str, token: str = "") -> None:
         return
     except Exception as exc:  # never a hanging socket
         log.exception("stream %s: cannot load the session", session_id)
-        await ws.close(code=1011, reason=close_reason(f"cannot load the session: {exc!r}"))
+        await ws.close(code=1011, reason=f"cannot load the session ({type(exc).__name__})")
         return
     if s is None:
         await ws.close(code=4404, reason="no such session")
