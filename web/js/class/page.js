@@ -27,7 +27,10 @@ export function renderClassPage(root, classId, toasts) {
 export function classSessionHooks({ sessionId, store, controller, regions, ownerToken, toasts }) {
   const classId = new URLSearchParams(location.search).get("class");
   const bar = classId ? new ClassBar({ classId, sessionId, store, controller, regions }) : null;
-  if (bar?.ok) return;
+  if (bar?.ok) {
+    if (ownerToken) mirrorFocus(store, sessionId, ownerToken); // a student's copy, shown to all
+    return;
+  }
   if (ownerToken) {
     regions.share.append(classButton({ sessionId, ownerToken, toasts }));
     mirrorFocus(store, sessionId, ownerToken);
