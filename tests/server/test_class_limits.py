@@ -183,3 +183,26 @@ def test_cards_carry_each_layers_edges_for_the_mini_diagram(client):
         time.sleep(0.1)
     assert card["layers"] == want, card["layers"]
     assert card["live_edges"] == sum(w["live"] for w in want) and card["symbolic_edges"] == 1
+
+
+def test_a_class_file_from_before_expiry_gains_the_use_column(tmp_path):
+    path = tmp_path / "classes.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(
+        """CREATE TABLE classes (id TEXT PRIMARY KEY, code TEXT NOT NULL,
+        teacher_token TEXT NOT NULL, session_id TEXT, challenge TEXT, follow TEXT,
+        paused INTEGER NOT NULL DEFAULT 0, ended INTEGER NOT NULL DEFAULT 0,
+        handed_out INTEGER NOT NULL DEFAULT 0, revealed INTEGER NOT NULL DEFAULT 0,
+        created REAL NOT NULL);
+        INSERT INTO classes (id, code, teacher_token, created) VALUES ('c1', 'ACDEFG', 't', 5.0);"""
+    )
+    db.commit()
+    db.close()
+    store = ClassStore(path)
+    try:
+        (rec,) = store.load_all()
+        assert (rec.id, rec.created, rec.used) == ("c1", 5.0, None)
+        store.set_used("c1", 7.0)
+        assert store.load_all()[0].used == 7.0
+    finally:
+        store.close()
