@@ -38,6 +38,7 @@ class Cursor:
 class _Edge:
     data: dict[str, Any]
     version: int
+    json: str  # dumps(data), encoded once by the worker that published it
 
 
 @dataclass
@@ -67,6 +68,7 @@ class Hub:
         self._edges_frames: dict[tuple[int, int], str] = {}
         # (viewer's step, step, status, points kept) -> serialised metrics frame, shared the same way
         self._metrics_frames: dict[tuple[int, int, str, int], str] = {}
+        self._nodes_json = "[]"
         self._subscribers: dict[asyncio.Event, asyncio.AbstractEventLoop] = {}
 
     # --- subscribers (event loop side) ----------------------------------------------------
@@ -141,26 +143,31 @@ class Hub:
         self._wake()
 
     def publish_edges(self, edges: list[dict[str, Any]], nodes: list[dict[str, Any]]) -> int:
-        """Store a fresh computation; returns how many edges changed visibly."""
-        changed = 0
+        """Store a fresh computation; returns how many edges changed visibly. Worker thread
+        (the only writer): the changed edges are encoded here, once, so an edges frame for
+        any viewer is a join of ready strings, not a json.dumps on the event loop."""
+        old_edges = self.edges
+        same_set = {(e["l"], e["i"], e["j"]) for e in edges} == set(old_edges)
+        fresh = []
+        for e in edges:
+            key = (e["l"], e["i"], e["j"])
+            old = old_edges.get(key) if same_set else None
+            if old is None or _visibly_changed(old.data, e):
+                fresh.append((key, e, dumps(e)))
+        nodes_json = dumps(nodes)
         with self._lock:
-            keys = {(e["l"], e["i"], e["j"]) for e in edges}
-            if keys != set(self.edges):
+            if not same_set:
                 self.structure += 1
                 self.edges = {}
             version = self.edges_version + 1
-            for e in edges:
-                key = (e["l"], e["i"], e["j"])
-                old = self.edges.get(key)
-                if old is None or _visibly_changed(old.data, e):
-                    self.edges[key] = _Edge(e, version)
-                    changed += 1
-            self.nodes = nodes
-            if changed:
+            for key, e, text in fresh:
+                self.edges[key] = _Edge(e, version, text)
+            self.nodes, self._nodes_json = nodes, nodes_json
+            if fresh:
                 self.edges_version = version
-        if changed:
+        if fresh:
             self._wake()
-        return changed
+        return len(fresh)
 
     # --- reading (viewer side) ------------------------------------------------------------
     def metrics_list(self) -> list[dict[str, Any]]:
@@ -220,9 +227,11 @@ class Hub:
         if key not in self._edges_frames:
             if len(self._edges_frames) > 8:
                 self._edges_frames.clear()
-            changed = [e.data for k, e in sorted(self.edges.items()) if e.version > since]
-            self._edges_frames[key] = dumps(
-                {"type": "edges", "step": self.step, "edges": changed, "nodes": self.nodes}
+            changed = ",".join(e.json for _, e in sorted(self.edges.items()) if e.version > since)
+            # what dumps({"type": "edges", "step", "edges", "nodes"}) writes, from the parts
+            self._edges_frames[key] = (
+                f'{{"type":"edges","step":{int(self.step)},"edges":[{changed}],'
+                f'"nodes":{self._nodes_json}}}'
             )
         return self._edges_frames[key]
 

@@ -205,8 +205,9 @@ class Session:
                     break
             # The viewers' edges (as costly as a small step) within the same turn: background
             # work shares one budget, and the other cores stay free for requests and edits.
+            # A command that is waiting goes first (an edit republishes the edges anyway).
             t1 = time.perf_counter()
-            if self._edge_budget.allow(contended=SCHEDULER.waiting > 0):
+            if self._queue.empty() and self._edge_budget.allow(contended=SCHEDULER.waiting > 0):
                 if self._maybe_publish_edges():
                     self._edge_budget.published(time.perf_counter() - t1)
         finally:

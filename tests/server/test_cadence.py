@@ -15,7 +15,7 @@ import time
 from srv_helpers import create
 
 from server import sessions as sessions_mod
-from server.hub import Cursor, Hub
+from server.hub import Cursor, Hub, dumps
 from server.scheduler import SCHEDULER
 
 
@@ -41,6 +41,25 @@ def test_a_pulse_is_a_status_frame_shared_by_viewers_and_nothing_is_sent_without
     assert len(fa) == 1 and '"step":4,"points":[{"step":4,' in fa[0]
     behind = Cursor(step=3, status="training")  # an old cursor (no pulses seen) gets the point
     assert hub.collect(behind)[0] == fa
+
+
+def _edge(j: int, y: float) -> dict:
+    curve = {"x": [0.0, 0.5, 1.0], "y": [0.0, y, 2 * y]}
+    return {"l": 0, "i": 0, "j": j, "state": "numeric", "symbolic": None, "score": 1.0,
+            "curve": curve, "name": "é\u2028<b>"}  # fmt: skip
+
+
+def test_edges_frames_are_joined_from_parts_encoded_once_and_equal_a_full_encoding():
+    hub = Hub(status="training", step=7)
+    nodes = [{"l": 0, "i": 0, "score": 0.5}]
+    assert hub.publish_edges([_edge(0, 1.0), _edge(1, 1.0)], nodes) == 2
+    new, old = hub.cursor_now(), Cursor(structure=hub.structure)
+    assert hub.publish_edges([_edge(0, 1.0), _edge(1, 3.0)], nodes) == 1  # one changed
+    frame = [f for f in hub.collect(new)[0] if f.startswith('{"type":"edges"')]
+    want = {"type": "edges", "step": 7, "edges": [_edge(1, 3.0)], "nodes": nodes}
+    assert frame == [dumps(want)]
+    full = [f for f in hub.collect(old)[0] if f.startswith('{"type":"edges"')]
+    assert full == [dumps({**want, "edges": [_edge(0, 1.0), _edge(1, 3.0)]})]
 
 
 def _hold_the_slot(live, gate: threading.Event, entered: threading.Event) -> None:
