@@ -108,3 +108,20 @@ def test_a_students_copy_stops_by_itself_too(client):
     ev = run_until_stopped(client, copy["id"], copy["owner_token"], copy["viewer_token"], "/play")
     assert ev["kind"] == "paused" and ev["data"] == {"reason": "plateau"}, ev
     assert 50 + 2 * 6 <= ev["step"] <= 1000, ev
+
+
+def test_every_preset_and_custom_session_starts_with_lambda_and_auto_stop(client):
+    """The first phase trains with a sparsity penalty and stops by itself, whatever the source
+    (a new user changes nothing)."""
+    presets = [p["name"] for p in client.get("/api/presets").json()]
+    assert "toy" in presets and "circle" in presets
+    sources = [{"preset": name} for name in presets]
+    sources += [
+        {"formula": "x_1*x_2", "ranges": [-1, 1]},
+        {"csv": "a,b,y\n" + "\n".join(f"{k / 10},{k % 7},{2 * k / 10 + k % 7}" for k in range(30))},
+    ]
+    for body in sources:
+        s = create(client, **body)
+        train = client.get(s.url(), headers=s.headers).json()["train"]
+        assert train["lamb"] > 0 and train["stop_on_plateau"] is True, (body, train)
+        client.delete(s.url(), headers=s.headers)
