@@ -171,6 +171,7 @@ def test_a_challenge_from_a_csv_file(screens, base_url, live_server):
     expect(target).to_have_value("out")  # the last column, as for an upload
     form.locator("input[name=answer]").fill("out = a*b + 0.123456")
     form.locator("input[name=hidden]").fill("2")
+    _shot(teacher, "teacher-challenge-from-csv")
     form.get_by_role("button", name="Start the challenge").click()
     expect(teacher.locator("[data-class-code]")).to_be_visible()
     cl = teacher.evaluate(
