@@ -51,6 +51,7 @@ LIB = ["x", "x^2", "x^3", "x^4", "1/x", "1/x^2", "sqrt", "1/sqrt(x)", "x^1.5", "
        "sin", "cos", "tanh", "arctan", "gaussian", "0"]  # fmt: skip
 EXACT = 1e-4  # a test NRMSE below this counts as exact
 STEPS = 40  # L-BFGS steps per training phase
+MAX_TIDY_OPS = 120  # operations (as written, and expanded) beyond which a formula is not tidied
 
 
 @dataclass
@@ -244,10 +245,10 @@ def _judge(model: KAN, d: _Data, source: str) -> dict | None:
         return None
     x_test, y_test = d.ds["test_input"], d.ds["test_label"][:, 0].double().numpy()
     x_train, y_train = d.ds["train_input"], d.ds["train_label"][:, 0].double().numpy()
-    expr = tidy(expr, d.names, x_test[:256])
+    expr = _tidy(expr, d.names, x_test[:256])
     # then the training data decides on numbers the network left slightly off (0.99993 → 1),
     # and the formula is tidied again (x**1 → x, sums that lost a term)
-    expr = tidy(snap_to_data(expr, d.names, x_train, y_train), d.names, x_test[:256])
+    expr = _tidy(snap_to_data(expr, d.names, x_train, y_train), d.names, x_test[:256])
     pred = evaluate(expr, d.names, x_test)
     if pred is None or not np.isfinite(pred).all():
         return None
@@ -260,6 +261,15 @@ def _judge(model: KAN, d: _Data, source: str) -> dict | None:
         "source": source,
         "model": model,
     }
+
+
+def _tidy(expr: sympy.Expr, names: list[str], x: torch.Tensor) -> sympy.Expr:
+    """``tidy``, except for formulas whose expanded form is large: sympy's factoring ran for
+    minutes on one (exp of a product of six sums, an inexact candidate for a 6-input law),
+    far past the budget, and such a formula is no answer anyway."""
+    if sympy.count_ops(expr) > MAX_TIDY_OPS or sympy.count_ops(sympy.expand(expr)) > MAX_TIDY_OPS:
+        return expr
+    return tidy(expr, names, x)
 
 
 def pareto_front(cands: list[dict]) -> list[dict]:
