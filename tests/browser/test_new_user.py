@@ -119,6 +119,10 @@ def test_play_on_the_toy_stops_by_itself_and_says_why(
     step = int(page.locator("[data-step]").inner_text())
     assert 90 <= step < 2000, step  # after the grid updates and two windows; far from Play's cap
     page.screenshot(path=str(artifacts / "new-user-toy-stopped-1280.png"))
+    # the explanation lasts until something else happens: an edit leaves plain "Paused"
+    page.get_by_role("button", name="Auto-prune", exact=True).click()
+    expect(page.locator("ol.history li")).to_have_count(1)
+    expect(status).to_have_text("Paused")
 
     # switched off, the next Play runs until paused (the status line reads "Training")
     with page.expect_response(lambda r: r.url.endswith("/settings") and r.ok) as answer:

@@ -5,7 +5,7 @@
 import { h } from "../dom.js";
 
 // A run the server stopped because the loss stopped improving (a "paused" event with
-// data.reason "plateau"): the status line says why until the next run starts.
+// data.reason "plateau"): the status line says why until the next event.
 const PLATEAU_TEXT = "Stopped: the loss stopped improving";
 const STATUS_TEXT = {
   idle: "Ready: press Play", // a viewer, who has no Play button, reads VIEWER_IDLE instead
@@ -24,9 +24,8 @@ export class StatusView {
     this.errorText = h("span.error-text", { role: "alert" });
     root.append(this.pill, this.errorText, this.step, this.conn);
     store.on("status", () => this.render());
-    store.on("event", (ev) => {
-      if (ev.kind === "paused") this.plateauStep = ev.data?.reason === "plateau" ? ev.step : null;
-    });
+    // any later event (an edit, a run, a pause) ends that explanation
+    store.on("event", (ev) => (this.plateauStep = ev.kind === "paused" && ev.data?.reason === "plateau" ? ev.step : null));
     this.render();
   }
 
