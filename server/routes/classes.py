@@ -161,6 +161,8 @@ async def get_class(
     class_id: str, classes: ClassesDep, settings: SettingsDep, creds: Credentials, request: Request
 ) -> dict:
     room, st = _access(classes, class_id, creds)
+    if st is None and room.rec.session_id:  # the teacher's dashboard uses the class's session
+        request.app.state.access.touch(room.rec.session_id)  # (a challenge's source): no expiry
     url = join_url(request, settings, room.rec.code)
     return await _call(class_views.dashboard, classes, room, st, url)
 

@@ -31,6 +31,7 @@ def small(tmp_path):
         max_class_students=4,
         max_class_copies=2,
         class_ttl_hours=1,
+        session_ttl_hours=1,
         metrics_hz=200,
         edges_hz=50,
     )
@@ -136,6 +137,24 @@ def test_a_class_whose_teacher_has_gone_expires(small):
     finally:
         again.close()
     assert rec.id == kept["id"] and rec.used == pytest.approx(time.time(), abs=60)
+
+
+def test_the_teachers_dashboard_keeps_a_challenges_source_session(small):
+    body = {
+        "challenge": {"formula": "x_1*x_2", "width": [2, 2, 1], "train_num": 50, "test_num": 20}
+    }
+    cl = small.post("/api/classes", json=body).json()
+    t = bearer(cl["teacher_token"])
+    source = small.get(f"/api/classes/{cl['id']}", headers=t).json()["source"]
+    access, manager = small.app.state.access, small.app.state.manager
+    old = time.time() - 2 * HOUR
+    access.touch(source["id"], now=old, force=True)  # as if last used two hours ago
+    assert source["id"] in access.expired()
+    assert small.get(f"/api/classes/{cl['id']}", headers=t).is_success  # the teacher is back
+    assert access.sweep(manager) == []
+    assert small.get(
+        f"/api/sessions/{source['id']}", headers=bearer(source["owner_token"])
+    ).is_success
 
 
 def test_expiry_off_keeps_every_class(tmp_path):
