@@ -35,7 +35,7 @@ from kan_core.pykan_ckpt import from_pykan_checkpoint
 
 from .budget import model_cost
 from .config import Settings
-from .data import SpecError, build_dataset, check_limits, parse_csv
+from .data import SpecError, build_dataset, check_class_labels, check_limits, parse_csv
 from .manager import stored
 from .schemas import TrainSettings
 from .sessions import CommandError, Session
@@ -177,22 +177,6 @@ def check_csv(
         check_class_labels(table[:, -1], n_out)
     target = header[-1] if n_labels == 1 else header[n_in:]
     return header[:n_in], target, table.shape[0], classifier
-
-
-def check_class_labels(labels: torch.Tensor, n_out: int) -> None:
-    """A classifier's labels are class indices ``0 … n_out − 1``; SpecError naming a bad row."""
-    if n_out < 2:
-        raise SpecError(
-            "loss: cross_entropy needs a model with one output (logit) per class, at least 2; "
-            f"this model has {n_out}"
-        )
-    bad = (labels != labels.round()) | (labels < 0) | (labels > n_out - 1)
-    if bool(bad.any()):
-        row = int(bad.nonzero()[0])
-        raise SpecError(
-            f"data: the class column must hold class indices 0 … {n_out - 1} (one per output "
-            f"logit); data row {row + 1} has {float(labels[row])!r}"
-        )
 
 
 def upload_spec(

@@ -144,8 +144,12 @@ def build_spec(req: SessionCreate, settings: Settings) -> dict[str, Any]:
         "train": req.train.model_dump(),
     }
     samples = req.train_num + req.test_num  # a CSV's own rows instead, below
-    if req.train.loss == "cross_entropy" and req.preset not in classification.BY_NAME:
-        raise SpecError("train.loss: cross_entropy needs class labels: use a classification preset")
+    ce_ok = req.preset in classification.BY_NAME or req.csv is not None
+    if req.train.loss == "cross_entropy" and not ce_ok:
+        raise SpecError(
+            "train.loss: cross_entropy needs class labels: use a classification preset, or a "
+            "CSV whose target column holds class indices"
+        )
     if req.preset in classification.BY_NAME:
         c = classification.BY_NAME[req.preset]
         variables, width = ["x_1", "x_2"], list(req.width or c.width)
@@ -174,15 +178,64 @@ def build_spec(req: SessionCreate, settings: Settings) -> dict[str, Any]:
     else:
         header, table = parse_csv(req.csv, settings)
         samples = table.shape[0]
-        target = req.target or header[-1]
-        if target not in header:
-            raise SpecError(f"target: no column {target!r} in the CSV header {header}")
-        variables = [h for h in header if h != target]
-        width = list(req.width or [len(variables), 5, 1])
+        target, width = _csv_targets(req, header, table)
+        variables = [h for h in header if h not in targets({"target": target})]
+        width = width or [len(variables), 5, 1]
         spec.update(kind="csv", target=target, test_fraction=req.test_fraction)
+        if req.train.loss == "cross_entropy":
+            spec.update(task="classification")
     spec.update(variables=variables, width=width, train_num=req.train_num, test_num=req.test_num)
     check_limits(spec, settings, samples)
     return spec
+
+
+def n_outputs(width: list) -> int:
+    """Nodes of a width's last layer (an entry may be ``[sum, mult]``)."""
+    last = width[-1]
+    return last if isinstance(last, int) else sum(last)
+
+
+def _csv_targets(req: SessionCreate, header: list[str], table: torch.Tensor):
+    """``(target, width or None)`` of a JSON CSV create. One target column (``target``, default
+    the last); a ``width`` ending in ``n > 1`` outputs takes the CSV's last ``n`` columns as the
+    targets; ``train.loss`` cross_entropy reads the target as class indices (its width ends in
+    one logit per class, by default as many as the labels name)."""
+    width = list(req.width) if req.width else None
+    n_out = n_outputs(width) if width else 1
+    if req.train.loss == "cross_entropy" or n_out == 1:
+        target = req.target or header[-1]
+        if target not in header:
+            raise SpecError(f"target: no column {target!r} in the CSV header {header}")
+        if req.train.loss == "cross_entropy":
+            labels = table[:, header.index(target)]
+            n_classes = n_out if width else max(2, int(labels.max().clamp(min=0)) + 1)
+            check_class_labels(labels, n_classes)
+            width = width or [len(header) - 1, 5, n_classes]
+        return target, width
+    if req.target is not None:
+        raise SpecError(
+            f"target: a width ending in {n_out} outputs takes the CSV's last {n_out} columns as "
+            "its targets; leave 'target' out (or reorder the columns)"
+        )
+    if len(header) <= n_out:
+        raise SpecError(f"csv: {n_out} target columns need at least one input column besides")
+    return header[-n_out:], width
+
+
+def check_class_labels(labels: torch.Tensor, n_out: int) -> None:
+    """A classifier's labels are class indices ``0 … n_out − 1``; SpecError naming a bad row."""
+    if n_out < 2:
+        raise SpecError(
+            "loss: cross_entropy needs a model with one output (logit) per class, at least 2; "
+            f"this model has {n_out}"
+        )
+    bad = (labels != labels.round()) | (labels < 0) | (labels > n_out - 1)
+    if bool(bad.any()):
+        row = int(bad.nonzero()[0])
+        raise SpecError(
+            f"data: the class column must hold class indices 0 … {n_out - 1} (one per output "
+            f"logit); data row {row + 1} has {float(labels[row])!r}"
+        )
 
 
 def _parse(formula: str):
@@ -199,10 +252,12 @@ def check_limits(spec: dict[str, Any], settings: Settings, samples: int) -> None
     arity = spec.get("mult_arity", 2)
     if width[0] not in (n_var, [n_var, 0]):
         raise SpecError(f"width: first layer must be {n_var} (one per variable), got {width[0]}")
-    n_out = width[-1] if isinstance(width[-1], int) else sum(width[-1])
+    n_out = n_outputs(width)
     if spec.get("task") == "classification":
         if spec.get("kind") != "csv" and n_out != 2:  # the presets have two classes
             raise SpecError(f"width: last layer must be 2 (one logit per class), got {width[-1]}")
+        if n_out < 2:
+            raise SpecError(f"width: last layer must be ≥ 2 (one logit per class), got {width[-1]}")
     elif n_out != len(targets(spec)):
         n = len(targets(spec))
         raise SpecError(

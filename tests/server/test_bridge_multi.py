@@ -239,3 +239,52 @@ def test_a_two_output_upload_survives_a_restart(settings, expected):
         snap = c.get(s.url(), headers=s.headers).json()
         assert output_labels(snap) == ["u", "v"]
         assert c.app.state.manager.get_live(s.id).dataset["test_label"].shape[1] == 2
+
+
+# --- JSON creates from CSV text: several targets, or class labels ---------------------------------
+def test_a_json_csv_create_with_a_two_output_width_takes_the_last_two_columns(client, expected):
+    text = data_csv(expected, "regress", ["a", "b", "u", "v"]).decode()
+    r = client.post("/api/sessions", json={"csv": text, "width": [2, 4, 2]})
+    assert r.status_code == 201, r.text
+    s = Sess(r.json()["id"], r.json()["owner_token"], r.json()["viewer_token"])
+    live = client.app.state.manager.get_live(s.id)
+    assert live.variables == ["a", "b"] and live.spec["target"] == ["u", "v"]
+    d = expected["regress"]["data"]
+    x_all = torch.cat([d["train_input"], d["test_input"]])
+    y_all = torch.cat([d["train_label"], d["test_label"]])
+    rows = (live.dataset["test_input"][:, None, :] == x_all[None]).all(2).float().argmax(1)
+    torch.testing.assert_close(live.dataset["test_label"], y_all[rows])
+    assert train(client, s, 2)["kind"] == "trained"
+    assert len(ok(client.get(s.url("/formula"), headers=s.headers))["outputs"]) == 2
+    # a single 'target' cannot name two outputs; a width that does not fit says so
+    for body, message in (
+        ({"csv": text, "width": [2, 4, 2], "target": "u"}, "last 2 columns"),
+        ({"csv": text, "width": [2, 4, 3]}, "first layer must be 1"),  # a → b, u, v
+        ({"csv": text, "width": [2, 4, 1]}, "first layer must be 3"),  # u is an input then
+    ):
+        r = client.post("/api/sessions", json=body)
+        assert r.status_code == 422 and message in r.text, (body, r.text)
+
+
+def test_a_json_csv_create_with_cross_entropy_is_a_classifier(client, expected):
+    text = data_csv(expected, "classifier", ["a", "b", "label"]).decode()
+    body = {"csv": text, "width": [2, 3, 2], "train": {"loss": "cross_entropy", "lamb": 0}}
+    r = client.post("/api/sessions", json=body)
+    assert r.status_code == 201, r.text
+    s = Sess(r.json()["id"], r.json()["owner_token"], r.json()["viewer_token"])
+    live = client.app.state.manager.get_live(s.id)
+    assert (
+        live.spec["task"] == "classification" and live.dataset["train_label"].dtype == torch.int64
+    )
+    assert train(client, s, 10)["kind"] == "trained"
+    regions = ok(client.get(s.url("/regions"), headers=s.headers))
+    assert regions["accuracy"]["test"] > 0.7  # a circle learned in ten steps
+    # the default width ends in one logit per class the labels name
+    r = client.post("/api/sessions", json={"csv": text, "train": {"loss": "cross_entropy"}})
+    assert r.status_code == 201, r.text
+    assert client.app.state.manager.get_live(r.json()["id"]).spec["width"] == [2, 5, 2]
+    bad = text.replace(",0.0\n", ",0.5\n", 1)
+    r = client.post("/api/sessions", json={"csv": bad, "train": {"loss": "cross_entropy"}})
+    assert r.status_code == 422 and "class indices" in r.text
+    r = client.post("/api/sessions", json={"formula": "x*y", "train": {"loss": "cross_entropy"}})
+    assert r.status_code == 422 and "class labels" in r.text
