@@ -7,6 +7,10 @@ undo, a checkpoint while training): ``card`` returns the last result at once and
 computation when the session has committed since. Step, status and the network's test RMSE come
 from the session's hub (published every step). So a dashboard GET of 30 students costs
 microseconds per card, and formulas lag an edit by the time it takes to compute one.
+
+Also computed there: each layer's edge states (the card's mini diagram) and, in a CSV
+challenge, the errors on the held-out rows no student has (the network's every few seconds
+while it trains, the complete formula's once per formula), which rank the leaderboard.
 """
 
 from __future__ import annotations
@@ -180,8 +184,9 @@ class Figures:
             if e.running or e.source is blob:
                 return
             if e.marker == marker and e.result:
-                due = HELDOUT_EVERY_S if e.heldout is not None else SYMBOLIC_EVERY_S
-                if now - e.at < due or not (e.heldout or e.result.get("symbolic_edges")):
+                held = e.heldout is not None  # the network's held-out error moves with training
+                due = HELDOUT_EVERY_S if held else SYMBOLIC_EVERY_S
+                if now - e.at < due or not (held or e.result.get("symbolic_edges")):
                     return
             e.running, e.marker, e.at = True, marker, now
         self._pool.submit(self._compute, s, e, blob)
