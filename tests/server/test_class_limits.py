@@ -8,9 +8,12 @@ import sqlite3
 import time
 
 import pytest
+import torch
 from fastapi.testclient import TestClient
 from srv_helpers import create
 
+import kan_core
+from server.class_figures import DIAGRAM_EDGES, edge_layers
 from server.class_store import ClassStore
 from server.config import Settings
 from server.expiry import expire_classes
@@ -225,3 +228,16 @@ def test_a_class_file_from_before_expiry_gains_the_use_column(tmp_path):
         assert store.load_all()[0].used == 7.0
     finally:
         store.close()
+
+
+def test_a_large_network_gets_counts_only():
+    model = kan_core.KAN(width=[20, 20, 1], seed=0)
+    with torch.no_grad():
+        model.layers[0].mask[3, 4] = 0.0  # one pruned edge
+    rows = edge_layers(model)
+    assert [r["edges"] for r in rows] == [None, None]  # 420 edges: over DIAGRAM_EDGES
+    assert DIAGRAM_EDGES < 420
+    assert rows[0] == {"inputs": 20, "outputs": 20, "live": 399, "pruned": 1, "symbolic": 0,
+                       "edges": None}  # fmt: skip
+    small = edge_layers(kan_core.KAN(width=[2, 3, 1], seed=0))
+    assert [r["edges"] for r in small] == ["llllll", "lll"]
