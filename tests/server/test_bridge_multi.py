@@ -153,7 +153,7 @@ def test_every_view_and_edit_works_on_two_outputs(client, expected):
     assert "<code>u</code> =" in report.text and "<code>v</code> =" in report.text
     assert ok(client.get(s.url("/attribution"), headers=h))
     r = client.post(s.url("/discover"), json={}, headers=h)
-    assert r.status_code in (409, 422) and "one" in r.json()["detail"]
+    assert r.status_code == 409 and "one numeric output" in r.json()["detail"]
 
 
 def test_a_csv_must_fit_two_outputs(client, expected):
@@ -167,6 +167,11 @@ def test_a_csv_must_fit_two_outputs(client, expected):
     assert "class indices 0 … 1" in detail and "row 3" in detail
     detail = upload(client, {**ckpt("regress"), "loss": b"hinge"}, 422)
     assert "loss: 'hinge'" in detail
+    # the OpenAPI description says how the columns and the loss field are read
+    body = client.get("/openapi.json").json()["paths"]["/api/sessions"]["post"]["requestBody"]
+    schema = body["content"]["multipart/form-data"]["schema"]
+    assert schema["properties"]["loss"] == {"enum": ["mse", "cross_entropy"]}
+    assert "last n_out columns are the targets" in schema["description"]
 
 
 # --- a classifier ------------------------------------------------------------------------------
