@@ -33,7 +33,9 @@ export class ViewerFollow {
     bar.setAttribute("aria-label", "following the owner");
     replace(bar, this.who, h("span.follow-actions", {}, this.toggle, this.back));
     store.on("focus", (f) => this.applyFocus(f));
-    store.on("snapshot", () => store.session?.focus && this.applyFocus(store.session.focus));
+    // A snapshot without a focus keeps what the link's hash selected (#edge=…) until the owner
+    // selects something; a focus frame (the owner's click, or deselect) always applies.
+    store.on("snapshot", () => focusSelection(store.session?.focus) && this.applyFocus(store.session.focus));
     store.on("selection", () => this.onSelection());
     this.render();
   }
