@@ -16,6 +16,9 @@ import pytest
 from conftest import PageProblems
 from playwright.sync_api import expect
 
+from server.config import Settings
+from server.data import build_dataset
+
 SHOTS = Path("/tmp/kanwb-class")
 LAPTOP = {"viewport": {"width": 1280, "height": 800}}
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
@@ -155,6 +158,9 @@ CSV = "a,b,out\n" + "".join(
 )
 
 
+ANSWER = "out = a*b plus the Wombat offset"
+
+
 def test_a_challenge_from_a_csv_file(screens, base_url, live_server):
     teacher, problems = screens(LAPTOP)
     teacher.goto(base_url + "/join")
@@ -169,7 +175,7 @@ def test_a_challenge_from_a_csv_file(screens, base_url, live_server):
     expect(target).to_be_enabled()
     expect(target.locator("option")).to_have_text(["a", "b", "out"])
     expect(target).to_have_value("out")  # the last column, as for an upload
-    form.locator("input[name=answer]").fill("out = a*b + 0.123456")
+    form.locator("input[name=answer]").fill(ANSWER)
     form.locator("input[name=hidden]").fill("2")
     _shot(teacher, "teacher-challenge-from-csv")
     form.get_by_role("button", name="Start the challenge").click()
@@ -178,15 +184,36 @@ def test_a_challenge_from_a_csv_file(screens, base_url, live_server):
         "() => Object.values(JSON.parse(localStorage.getItem('kanwb.classes')))[0]"
     )
     status, view = live_server.api("GET", f"/api/classes/{cl['id']}", token=cl["teacher_token"])
-    assert (
-        status == 200 and view["challenge"] and view["source"]["formula"] == "out = a*b + 0.123456"
-    )
+    assert status == 200 and view["challenge"] and view["source"]["formula"] == ANSWER
     status, src = live_server.api(
         "GET", f"/api/sessions/{view['source']['id']}", token=view["source"]["owner_token"]
     )
     assert status == 200 and src["width"][0] == 2 and src["width"][1] in (2, [2, 0])
     teacher.get_by_role("button", name="Close").click()
     expect(teacher.get_by_role("button", name="Reveal")).to_be_visible()
+
+    # A student gets a copy of the training rows; the answer and the held-out labels (the
+    # split rebuilt as data.build_dataset makes it) are nowhere in their page.
+    phone, phone_problems = screens(PHONE)
+    phone.goto(base_url + "/join")
+    phone.locator("input[name=code]").fill(cl["code"])
+    phone.locator("input[name=name]").fill("Cleo")
+    phone.get_by_role("button", name="Join").click()
+    expect(teacher.locator('[data-student="Cleo"]')).to_be_visible()
+    teacher.get_by_role("button", name="Hand out copies").click()
+    expect(phone.locator(".classbar .follow-who")).to_have_text("Your own copy", timeout=15_000)
+    expect(phone.locator("[data-edge]").first).to_be_visible()
+    split = build_dataset(
+        {"kind": "csv", "target": "out", "seed": 0, "test_fraction": 0.2}, CSV, Settings()
+    )
+    held = {f"{float(v):.6f}" for v in split["test_label"].flatten().tolist()}
+    assert len(held) == 12
+    html = phone.evaluate("() => document.documentElement.outerHTML")
+    assert ANSWER not in html and not [v for v in held if v in html]
+    expect(teacher.locator('[data-student="Cleo"] svg.mini-diagram line')).to_have_count(6)
+
     teacher.get_by_role("button", name="Reveal").click()
-    expect(teacher.locator(".leaderboard .revealed")).to_contain_text("0.123456")
+    expect(teacher.locator(".leaderboard .revealed")).to_contain_text("Wombat")
+    expect(phone.locator(".classbar .follow-note")).to_contain_text("Wombat", timeout=5000)
     problems.assert_none()
+    phone_problems.assert_none()
