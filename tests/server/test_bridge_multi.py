@@ -238,12 +238,16 @@ def test_a_two_output_upload_survives_a_restart(settings, expected):
     with TestClient(create_app(settings)) as c:
         s = upload(c, parts)
         saved = c.get(s.url("/model"), headers=s.headers).content
+        k = upload(c, {**ckpt("classifier"), "loss": b"cross_entropy"})
+        labels = c.app.state.manager.get_live(k.id).dataset["train_label"].clone()
     with TestClient(create_app(settings)) as c:
         r = c.get(s.url("/model"), headers=s.headers)
         assert r.status_code == 200 and r.content == saved
         snap = c.get(s.url(), headers=s.headers).json()
         assert output_labels(snap) == ["u", "v"]
         assert c.app.state.manager.get_live(s.id).dataset["test_label"].shape[1] == 2
+        # the classifier comes back with the same class-index labels
+        assert torch.equal(c.app.state.manager.get_live(k.id).dataset["train_label"], labels)
 
 
 # --- JSON creates from CSV text: several targets, or class labels ---------------------------------
