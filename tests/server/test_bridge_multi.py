@@ -246,7 +246,8 @@ def test_a_two_output_upload_survives_a_restart(settings, expected):
         snap = c.get(s.url(), headers=s.headers).json()
         assert output_labels(snap) == ["u", "v"]
         assert c.app.state.manager.get_live(s.id).dataset["test_label"].shape[1] == 2
-        # the classifier comes back with the same class-index labels
+        # the classifier comes back (loaded on first use) with the same class-index labels
+        assert c.get(k.url(), headers=k.headers).status_code == 200
         assert torch.equal(c.app.state.manager.get_live(k.id).dataset["train_label"], labels)
 
 
