@@ -408,7 +408,7 @@ class Session:
 
     def drop_trainer(self) -> None:
         """New options take effect with a new trainer (the schedule continues)."""
-        self._trainer = None
+        self._trainer, self._plateau = None, None
 
     def restart_schedule(self) -> None:
         """After a reset: grid updates run again over the next steps."""
