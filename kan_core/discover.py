@@ -7,8 +7,9 @@ Strategy (docs/discover.md has the reasoning):
    folded back into the data's units before it is judged (exactly: its edges are symbolic).
 2. A fixed plan of candidates, cheapest and most often right first: a power law (a [n, 1, 1]
    network whose edges are logs and whose output is exp, fitted in closed form then trained);
-   a separable product (one mult node of arity n whose factors are found by alternating least
-   squares and snapped one by one); v·g(u) for monomials u, v (``discover_monomial``); an
+   v·g(u) for monomials u, v (``discover_monomial``); a separable product (one mult node of
+   arity n whose factors are found by alternating least squares and snapped one by one);
+   v·g(Σ h_i(x_i) + Σ c_ij x_i x_j) (``discover_additive``); exp of a separable product; an
    additive network [n, 1]; products [n, [0, 1], 1] (arity 2 and n); g(Σ) [n, 1, 1]; a
    product plus a sum [n, [1, 1], 1]; then wider networks that are pruned. Each network is
    trained with a small penalty, pruned where it has spare nodes, trained again, snapped edge
@@ -37,6 +38,7 @@ import sympy
 import torch
 
 from .datasets import validate_dataset
+from .discover_additive import additive_candidate
 from .discover_monomial import monomial_candidate
 from .formula import formula_complete, symbolic_formula
 from .model import KAN
@@ -333,12 +335,10 @@ def _search(dataset, budget_s, seed, progress, var_names, max_candidates) -> Dis
                 "elapsed_s": time.monotonic() - t0, "done": done}  # fmt: skip
         return progress(info) is not False if progress else True
 
-    first = [("power law", None), ("separable product", "separable")]
-    first += [
-        ("exp of a separable product", "separable-exp"),
-        ("function of monomials", "monomial"),
-    ]
-    first += _plan(n)
+    # closed-form entries first, most often right (on the Feynman sets) and cheapest first
+    first = [("power law", None), ("function of monomials", "monomial")]
+    first += [("separable product", "separable"), ("monomial times g(sum)", "additive")]
+    first += [("exp of a separable product", "separable-exp")] + _plan(n)
     for rnd in range(100):
         for label, spec in first if rnd == 0 else _plan(n):
             left = budget_s - (time.monotonic() - t0)
@@ -370,6 +370,8 @@ def _run(d: _Data, spec, seed: int) -> KAN | None:
             return _power_law(d, seed)
         if spec == "monomial":
             return monomial_candidate(d.ds, seed, d.in_time)
+        if spec == "additive":
+            return additive_candidate(d.ds, seed, d.in_time)
         if spec in ("separable", "separable-exp"):
             return _separable_product(d, seed, "exp" if spec.endswith("exp") else "x")
         return _kan(d, *spec[:2], seed, *spec[2:])
