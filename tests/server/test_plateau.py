@@ -125,3 +125,16 @@ def test_every_preset_and_custom_session_starts_with_lambda_and_auto_stop(client
         train = client.get(s.url(), headers=s.headers).json()["train"]
         assert train["lamb"] > 0 and train["stop_on_plateau"] is True, (body, train)
         client.delete(s.url(), headers=s.headers)
+
+
+def test_after_auto_prune_the_fine_tuning_run_stops_by_itself_too(client):
+    # Auto-prune sets λ to 0 (a settings change mid-session): the next run tracks the loss
+    # alone and still ends on a plateau, not in an error
+    s = create(client, preset="toy", train={"plateau_patience": 5})
+    ev = run_until_stopped(client, s.id, s.owner, s.viewer, "/train", {"steps": 5000})
+    assert ev["kind"] == "paused" and ev["data"] == {"reason": "plateau"}, ev
+    r = client.post(s.url("/prune"), json={"node_th": 0.01, "edge_th": 0.03}, headers=s.headers)
+    assert r.status_code == 200 and any("λ set to 0" in w for w in r.json()["warnings"]), r.text
+    ev2 = run_until_stopped(client, s.id, s.owner, s.viewer, "/train", {"steps": 5000})
+    assert ev2["kind"] == "paused" and ev2["data"] == {"reason": "plateau"}, ev2
+    assert ev["step"] + 2 * 5 <= ev2["step"] < ev["step"] + 2000, (ev, ev2)
