@@ -80,7 +80,9 @@ def formula_section(formula: dict, target: str | list[str], snap_edges: list[dic
             f'<div class="formula"><code>{escape(name)}</code> = '
             f"{mathml_or_text(out.get('mathml'), out.get('sympy', ''))}</div>"
         )
-    if formula.get("complete"):
+    if formula.get("complete") and formula.get("message"):  # a classifier's own terms
+        facts = f"<p>{_t(formula['message'])}.</p>"
+    elif formula.get("complete"):
         facts = (
             f"<p>Test RMSE of the formula: <b>{_num(formula.get('formula_rmse'))}</b>; "
             f"of the network: {_num(formula.get('network_rmse'))}.</p>"

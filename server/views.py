@@ -257,6 +257,6 @@ def _class_fidelity(model: kan_core.KAN, dataset: dict, exprs, variables: list[s
     return {
         "formula_rmse": rnd(gap) if math.isfinite(gap) else None,
         "network_rmse": 0.0,
-        "message": f"a classifier: the error is the formula's distance from the network's "
-        f"logits; test accuracy: formula {acc(pred)}, network {acc(net)}",
+        "message": f"A classifier: the formula's logits differ from the network's by "
+        f"{rnd(gap)} (RMS on test data); test accuracy: formula {acc(pred)}, network {acc(net)}",
     }

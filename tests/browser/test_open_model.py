@@ -101,5 +101,9 @@ def test_a_classifier_checkpoint_opens_with_its_decision_regions(
     expect(page.locator("[data-regions]")).to_be_visible()
     expect(page.locator(".math .math-line")).to_have_count(2)
     expect(page.locator(".math .math-line .lhs").first).to_have_text("class0 =")
+    page.get_by_label("auto-symbolic R² threshold").fill("0")  # snap every edge
+    page.get_by_role("button", name="Auto-symbolic", exact=True).click()
+    expect(page.locator(".math[data-formula=complete]")).to_be_visible(timeout=60_000)
+    expect(page.locator(".fit-quality")).to_contain_text("test accuracy: formula")
     page.screenshot(path=str(artifacts / "32-classifier-checkpoint.png"), full_page=True)
     problems.assert_none()

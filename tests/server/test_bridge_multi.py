@@ -209,7 +209,8 @@ def test_a_classifier_checkpoint_trains_with_cross_entropy(client, expected):
     formula = ok(client.get(s.url("/formula"), headers=s.headers))
     assert formula["complete"] and len(formula["outputs"]) == 2
     assert "test accuracy: formula" in formula["message"] and formula["formula_rmse"] is not None
-    assert client.get(s.url("/report.html"), headers=s.headers).status_code == 200
+    report = client.get(s.url("/report.html"), headers=s.headers)
+    assert report.status_code == 200 and "test accuracy: formula" in report.text
 
 
 def test_a_classifier_without_data_labels_its_own_predictions(client, expected):

@@ -25,8 +25,11 @@ export class FormulaView {
       const line = h("div.math-line", { "data-output": String(k) }, h("span.lhs", {}, `${names[k]} = `), mathml(out.mathml, out.sympy));
       math.append(line);
     }
-    const status = f.complete
-      ? h("p.fit-quality", {}, `Error on test data (RMSE): formula ${fmt(f.formula_rmse)} · network ${fmt(f.network_rmse)}. `, f.message ? `${f.message}.` : verdict(f))
+    // a complete formula's message (a classifier's) says how it compares, in its own terms
+    const status = f.complete && f.message
+      ? h("p.fit-quality", {}, `${f.message}.`)
+      : f.complete
+      ? h("p.fit-quality", {}, `Error on test data (RMSE): formula ${fmt(f.formula_rmse)} · network ${fmt(f.network_rmse)}. `, verdict(f))
       : h("p.muted", {}, `${symbolic} of ${live} live edges are symbolic. φ with subscript l,i,j is edge (l, i, j), still a learned spline${this.store.isOwner ? ": snap the edges (or use Auto-symbolic) to finish the formula." : "."}`);
     const copy = h(
       "div.panel-actions",
