@@ -48,6 +48,14 @@ class Challenge(Strict):
             raise ValueError("challenge: target and answer go with csv (a formula is its answer)")
         if self.csv is not None and self.ranges is not None:
             raise ValueError("challenge: ranges go with formula (a CSV has its own values)")
+        if self.csv is not None and (
+            (self.width is not None and self.width[-1] not in (1, [1, 0]))
+            or self.train.loss != "mse"
+        ):
+            raise ValueError(
+                "challenge: a CSV challenge has one numeric target (width ending in 1 output,"
+                " the mse loss); several outputs or class labels are not ranked yet"
+            )
         return self
 
 

@@ -116,6 +116,9 @@ def test_bad_csv_challenges_are_refused(client):
     assert r.status_code == 422 and "no column 'nope'" in r.text, r.text
     r = post({"csv": "a,b\n1,2\n"})
     assert r.status_code == 422 and "csv:" in r.text, r.text
+    for bad in ({"width": [2, 2, 2]}, {"train": {"loss": "cross_entropy"}}):
+        r = post({"csv": table(), **bad})
+        assert r.status_code == 422 and "one numeric target" in r.text, r.text
     r = post({"csv": table(), "width": [3, 2, 1]})
     assert r.status_code == 422 and "width:" in r.text, r.text
 
