@@ -7,7 +7,9 @@
    handed out copies, every copy training; 3 viewers per copy and 100 following the teacher's
    session (190 viewers); students poll the class state every 1.5 s, the teacher the dashboard
    every 2 s; 5 students edit at once (suggestions, accept, formula, undo, prune, undo).
-   Measured: command latency, dashboard GET, frames per viewer, each session's progress.
+   Measured: command latency, dashboard GET, frames per viewer (all of them, and those that
+   carry progress: loss points or edges, not the status-only frames a session sends while it
+   waits for a turn), each session's progress.
 
     .venv/bin/python bench/bench_server.py [--rounds 20] [--secs 8] [--viewers 1 50]
                                            [--sessions 30] [--class-secs 60]

@@ -12,6 +12,7 @@ import asyncio
 import itertools
 import json
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,8 +58,8 @@ class Hub:
     # The owner's selection (a class follows it): {"edge": [l,i,j] | None, "node": [l,i] | None}
     focus: dict[str, Any] = field(default_factory=lambda: {"edge": None, "node": None})
     focus_version: int = 0
-    # Bumped while the session trains but waits for a turn (no step, so no point to send): its
-    # viewers still get the status and step at least every sessions.PULSE_S.
+    # Bumped while the session trains but has not stepped for a while (waiting for a turn, a
+    # command, a long step): its viewers still get the status and step every sessions.PULSE_S.
     pulse: int = 0
 
     def __post_init__(self):
@@ -69,6 +70,7 @@ class Hub:
         # (viewer's step, step, status, points kept) -> serialised metrics frame, shared the same way
         self._metrics_frames: dict[tuple[int, int, str, int], str] = {}
         self._nodes_json = "[]"
+        self.metrics_at = time.monotonic()  # when the last metrics frame's content was published
         self._subscribers: dict[asyncio.Event, asyncio.AbstractEventLoop] = {}
 
     # --- subscribers (event loop side) ----------------------------------------------------
@@ -97,12 +99,14 @@ class Hub:
     def publish_status(self, status: str, step: int) -> None:
         with self._lock:
             self.status, self.step = status, step
+            self.metrics_at = time.monotonic()
         self._wake()
 
     def publish_point(self, point: dict[str, Any]) -> None:
         with self._lock:
             self.metrics.append(point)
             self.step = point["step"]
+            self.metrics_at = time.monotonic()
         self._wake()
 
     def publish_event(
@@ -134,6 +138,7 @@ class Hub:
         """Nothing new, but the session is alive: viewers get a metrics frame (no points)."""
         with self._lock:
             self.pulse += 1
+            self.metrics_at = time.monotonic()
         self._wake()
 
     def publish_focus(self, edge: list[int] | None, node: list[int] | None) -> None:

@@ -18,6 +18,7 @@ import math
 import queue
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -41,7 +42,8 @@ _threads_set = threading.Lock()
 SCORES_EVERY_S = 1.0  # edge/node scores shown while training may lag this much
 # While training, every viewer hears from its session at least this often: a metrics frame
 # (status, step, any new points) even while the session waits for a turn behind the others
-# (30 sessions share the cores, so a session steps only every few seconds in a class).
+# (30 sessions share the cores, so a session steps only every few seconds in a class), runs a
+# long command or a long step. One thread for all sessions (_Pulser), not their workers.
 PULSE_S = 0.4
 _DEFAULTS = TrainSettings()
 # settings the session applies itself (plateau auto-stop), not kan_core's TrainOptions
@@ -60,6 +62,47 @@ class CommandError(Exception):
     def __init__(self, status: int, message: str):
         super().__init__(message)
         self.status, self.message = status, message
+
+
+class _Pulser:
+    """Publishes a status-only metrics frame for every training session with viewers whose
+    hub has not published one for PULSE_S (a point, a status change or a pulse). Started with
+    the first session; one daemon thread per process, like the step scheduler."""
+
+    def __init__(self):
+        self._sessions: weakref.WeakSet[Session] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def add(self, s: Session) -> None:
+        with self._lock:
+            self._sessions.add(s)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="kan-pulse", daemon=True)
+                self._thread.start()
+
+    def discard(self, s: Session) -> None:
+        with self._lock:
+            self._sessions.discard(s)
+
+    def _run(self) -> None:
+        while True:
+            period = PULSE_S
+            time.sleep(min(0.05, period / 4))  # a frame at most period + 50 ms after the last
+            with self._lock:
+                sessions = list(self._sessions)
+            now = time.monotonic()
+            for s in sessions:
+                try:
+                    hub = s.hub
+                    if s.status == "training" and hub.n_subscribers:
+                        if now - hub.metrics_at >= period:
+                            hub.publish_pulse()
+                except Exception:  # this thread serves every session: it must not end
+                    log.exception("session %s: pulse failed", s.id)
+
+
+_PULSER = _Pulser()
 
 
 class Session:
@@ -116,11 +159,13 @@ class Session:
     # --- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
         self._thread.start()
+        _PULSER.add(self)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the worker after its current step; checkpoint an interrupted run; cancel a
         Discover search and wait for it (a thread left running in torch aborts the process
         at exit)."""
+        _PULSER.discard(self)
         self.submit(self._stop_now)
         if self.discovery is not None:
             self.discovery.stop(timeout)
@@ -189,9 +234,7 @@ class Session:
         if not t.granted:
             if not self._queue.empty():
                 return
-            while not t.event.wait(PULSE_S):  # in line: tell the viewers we are alive
-                if self.hub.n_subscribers:
-                    self.hub.publish_pulse()
+            t.event.wait()
             t.event.clear()
             if not t.granted:
                 return

@@ -1,7 +1,7 @@
 """Frames to a viewer while its session waits for a turn (issue 13 item 11: frames to every
 viewer >= 2/s with 30 sessions training): the session sends its status and step on a timer
-(sessions.PULSE_S) even when it cannot step, and the loss points still arrive, every one, in
-order, once its turn comes. Frames are encoded once and shared by viewers that are equally up
+(sessions.PULSE_S) even when it cannot step (in line, or its worker busy with a command), and
+the loss points still arrive, every one, in order, once its turn comes. Frames are encoded once and shared by viewers that are equally up
 to date.
 
 A fake slow step holds the only step slot (a gate the test opens), so "waiting behind a busy
@@ -116,6 +116,40 @@ def test_a_waiting_session_streams_at_least_two_frames_per_second_then_every_poi
         gate.set()
         timer.cancel()
         SCHEDULER.configure(0)
+
+
+def test_frames_go_on_while_the_worker_runs_a_long_command(client, monkeypatch):
+    """The pulse does not come from the worker: a command that holds it (a slow suggestion on
+    a busy box) leaves the viewers their frames."""
+    monkeypatch.setattr(sessions_mod, "PULSE_S", 0.05)
+    live_s = create(client, preset="toy", seed=3)
+    live = client.app.state.manager.get_live(live_s.id)
+    gate, started = threading.Event(), threading.Event()
+    threading.Timer(60, gate.set).start()
+
+    def slow_command() -> None:
+        started.set()
+        gate.wait(30)
+
+    try:
+        with client.websocket_connect(live_s.url(f"/stream?token={live_s.viewer}")) as ws:
+            assert ws.receive_json()["type"] == "snapshot"
+            r = client.post(live_s.url("/train"), json={"steps": 10_000}, headers=live_s.headers)
+            assert r.status_code == 200
+            live.submit(slow_command)
+            assert started.wait(30)
+            step0, quiet, t0 = live.step, 0, time.monotonic()
+            while quiet < 10:
+                msg = ws.receive_json()
+                if msg["type"] != "metrics":
+                    continue
+                assert msg["status"] == "training" and msg["step"] <= step0
+                quiet += msg["points"] == [] and msg["step"] == step0  # not sent before
+            assert not gate.is_set() and live.step == step0  # the worker was held throughout
+            assert quiet / (time.monotonic() - t0) >= 2.0
+    finally:
+        gate.set()
+        client.post(live_s.url("/pause"), headers=live_s.headers)
 
 
 def test_no_pulse_without_viewers_or_when_not_waiting(client, monkeypatch):
