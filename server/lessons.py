@@ -115,6 +115,11 @@ def regions(model: kan_core.KAN, s: Session, n: int) -> dict[str, Any]:
     col = x_1 index), a subsample of the training points, and train/test accuracy."""
     if not is_classifier(s):
         raise CommandError(409, "decision regions are drawn for classification sessions only")
+    if s.model.width_in[0] != 2:
+        raise CommandError(
+            409,
+            f"decision regions are drawn for two inputs; this classifier has {s.model.width_in[0]}",
+        )
     ds = s.dataset
     x_all = torch.cat([ds["train_input"], ds["test_input"]])
     lo, hi = x_all.min(0).values, x_all.max(0).values

@@ -286,3 +286,24 @@ def test_a_classification_session_survives_a_restart(settings):
         after = c.get(s.url("/regions?n=10"), headers=s.headers).json()
         assert after == before  # same dataset (seeded), same model
         assert train(c, s, 2)["kind"] == "trained"
+
+
+def test_regions_of_a_classifier_with_three_inputs_are_refused_by_name(client):
+    # a CSV classifier over three inputs: the plane of regions does not exist, say so (not a 500)
+    rows = [
+        f"{a / 7:.3f},{b / 5:.3f},{(a * b) % 3 / 3:.3f},{(a + b) % 2}"
+        for a in range(7)
+        for b in range(5)
+    ]
+    body = {
+        "csv": "a,b,c,k\n" + "\n".join(rows),
+        "width": [3, 3, 2],
+        "train": {"loss": "cross_entropy"},
+    }
+    r = client.post("/api/sessions", json=body)
+    assert r.status_code == 201, r.text
+    s = r.json()
+    r = client.get(
+        f"/api/sessions/{s['id']}/regions", headers={"Authorization": f"Bearer {s['owner_token']}"}
+    )
+    assert r.status_code == 409 and "two inputs" in r.text and "has 3" in r.text

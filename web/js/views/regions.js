@@ -29,7 +29,10 @@ export class RegionsView {
   }
 
   get active() {
-    return this.store.session?.train?.loss === "cross_entropy";
+    // drawn over the plane of two inputs (a classifier with more inputs has no such picture)
+    const w0 = this.store.session?.width?.[0];
+    const inputs = Array.isArray(w0) ? w0[0] : w0;
+    return this.store.session?.train?.loss === "cross_entropy" && inputs === 2;
   }
 
   render() {
