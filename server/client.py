@@ -123,9 +123,10 @@ def dataset_csv(dataset: Any) -> bytes:
     if not rows:
         raise ClientError("dataset: no rows (expected train_input/train_label or (x, y))")
     n_in, n_out = rows[0][1]
-    if n_out != 1:
-        raise ClientError(f"dataset: the workbench takes one output column, got {n_out}")
-    header = ",".join([f"x_{i + 1}" for i in range(n_in)] + ["y"])
+    # one target column "y", or y_1 … y_n for a model with n outputs (the upload takes a CSV's
+    # last n_out columns as its targets; a classifier's labels are one column of class indices)
+    targets = ["y"] if n_out == 1 else [f"y_{j + 1}" for j in range(n_out)]
+    header = ",".join([f"x_{i + 1}" for i in range(n_in)] + targets)
     return ("\n".join([header] + [r for r, _ in rows]) + "\n").encode()
 
 

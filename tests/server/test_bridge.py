@@ -374,8 +374,12 @@ def test_client_datasets_and_links_without_a_server(tmp_path):
     assert dataset_csv(pykan_dict).decode() == "x_1,x_2,y\n0.5,-1.0,1.0\n"
     (tmp_path / "d.csv").write_text("a,b\n1,2\n")
     assert dataset_csv(tmp_path / "d.csv") == b"a,b\n1,2\n"
-    with pytest.raises(ClientError, match="one output column"):
-        dataset_csv((x, np.ones((2, 2))))
+    # several outputs: one target column each, named y_1 … y_n
+    assert dataset_csv((x, np.array([[1.0, 2.0], [3.0, 4.0]]))).decode().splitlines() == [
+        "x_1,x_2,y_1,y_2",
+        "0.5,-1.0,1.0,2.0",
+        "2.0,3.25,3.0,4.0",
+    ]
     assert _parse_link("http://h:1/p/sessions/abc#owner=T&viewer=V") == ("http://h:1/p", "abc", "T")
     assert _parse_link("https://h/sessions/abc/?view=V") == ("https://h", "abc", "V")
     for bad in ("http://h/sessions/abc", "http://h/other/abc#owner=T", "/sessions/abc#owner=T"):
