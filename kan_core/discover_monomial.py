@@ -2,20 +2,23 @@
 ``u = Π x_i^q_i``, ``v = Π x_i^p_i`` (``v = 1`` allowed) and ``g(u) = c·f(a·u + b) + d``, ``f``
 from the symbolic library. sin(x_1·x_2), exp(-x_1/x_2), sin²(x_1·x_2/x_3) = (1 − cos 2u)/2,
 the Gaussian exp(-(x_2/x_1)²/2)/x_1, m_0/√(1 − v²/c²), 2U(1 − cos kd) are all of this kind, and
-none is a separable product (the entry before it in the plan) or a power law.
+none is a power law (the entry before it in the plan) or a separable product.
 
 For positive inputs the search works on ``z = log x``, where ``u = exp(q·z)``:
 
-1. **Direction.** Every ``q`` with entries in {−1, −½, 0, ½, 1} (largest |q_i| = 1, first
-   nonzero positive; {−1, 0, 1} for 5 or more inputs) is scored by a least-squares fit of a
-   cubic spline in ``t = q·z``: ``y ≈ G(t)`` (``v = 1``) and, for a target of one sign,
-   ``log|y| ≈ p·z + G(t)``. The right ``q`` leaves (nearly) no residual; all are scored at once.
-2. **Cofactor.** ``p`` is only defined up to a multiple of ``q`` (``G`` absorbs ``s·t``), so the
-   cofactors tried are ``p̂ + s·q`` rounded to halves, for the ``s`` that make one entry a half
-   integer; each is kept if the residual stays small.
-3. **Outer function.** ``g`` is snapped to the library on the samples ``(u, y/v)``, for ``u``
+1. **Direction and cofactor.** Every ``q`` with entries in {−1, −½, 0, ½, 1} (largest
+   |q_i| = 1, first nonzero positive; {−1, 0, 1} for 5 or more inputs) and every ``p`` in
+   {−1, 0, 1}ⁿ is scored by a least-squares cubic spline ``y/v ≈ G(q·z)`` (all pairs at once, from
+   the normal equations; a target of any sign: x_1·sin(x_2·x_3)). For a target of one sign also
+   ``log|y| ≈ p·z + G(q·z)`` with ``p`` free; ``p`` is then only defined up to a multiple of
+   ``q`` (``G`` absorbs ``s·t``), so the cofactors tried are ``p̂ + s·q`` rounded to halves.
+   The right pair leaves (nearly) no residual.
+2. **Outer function.** ``g`` is snapped to the library on the samples ``(u, y/v)``, for ``u``
    and its square and square root (``1/√(1 − u)`` needs ``u = v²/c²``); the simplest exact
    candidate wins.
+3. **Polish.** The library's six best fits are refined by
+   Levenberg–Marquardt in float64: on a short range (u ∈ [0.01, 1]) sin(u), tanh(u) and a
+   rational approximant agree to 1e-7, and only the exact one reaches float64 precision.
 4. The network is ``[n, [0, 1], 1]`` (``v = 1``: one mult node whose factors are the powers
    ``x_i^q_i``, the output edge ``g``) or ``[n, [0, 2], [0, 1], 1]`` (``u`` and ``v`` as mult
    nodes, then ``g(u)·v``), in the data's units, trained.
@@ -44,6 +47,8 @@ INTERVALS = 12  # of the cubic spline in t that scores a direction
 TOP_DIRECTIONS = 3  # per model (v = 1, and v·g(u)) carried to the library fit
 MAX_COFACTORS = 8  # per direction (those that fit as well as the best)
 BATCH = 128  # directions scored per batch
+SCORE_ROWS = 500  # training rows that score (direction, cofactor) pairs
+POLISH = 6  # library fits refined by Levenberg–Marquardt before the final choice
 
 
 def directions(n: int) -> torch.Tensor:
@@ -92,6 +97,26 @@ def score_directions(z: torch.Tensor, y: torch.Tensor, qs: torch.Tensor, linear:
         res.append(r[:, 0])
         ps.append(coef[:, : z.shape[1], 0] if linear else torch.zeros(len(q), z.shape[1]))
     return torch.cat(res), torch.cat(ps).double()
+
+
+def score_cofactors(z: torch.Tensor, y: torch.Tensor, qs: torch.Tensor, ps: torch.Tensor):
+    """Relative RMS residual ``(K, P)`` of ``y/v_p ≈ G(q·z)`` for every direction ``q`` and
+    cofactor ``p`` (a target of any sign: x_1·sin(x_2·x_3)), from the normal equations (the
+    residuals themselves would be a (K, N, P) tensor)."""
+    targets = y[:, None] / torch.exp(z @ ps.T)  # (N, P)
+    targets = targets / targets.std(0).clamp_min(1e-300)
+    targets = targets - targets.mean(0)
+    total = targets.pow(2).sum(0)  # (P,)
+    out = []
+    for start in range(0, len(qs), BATCH):
+        bases = _spline_bases(z @ qs[start : start + BATCH].T).permute(1, 0, 2)  # (K, N, B)
+        gram = bases.transpose(1, 2) @ bases
+        ridge = 1e-10 * gram.diagonal(0, 1, 2).mean(1)[:, None, None]
+        rhs = bases.transpose(1, 2) @ targets  # (K, B, P)
+        coef = torch.linalg.solve(gram + ridge * torch.eye(gram.shape[1]), rhs)
+        rss = (total - (coef * rhs).sum(1)).clamp_min(0)
+        out.append((rss / len(z)).sqrt())
+    return torch.cat(out)
 
 
 def cofactors(z, logy, q: torch.Tensor, p_hat: torch.Tensor) -> list[torch.Tensor]:
@@ -143,8 +168,55 @@ def _outer_fits(x, y, pairs) -> list[tuple[float, int, torch.Tensor, torch.Tenso
             if math.isfinite(f.r2):
                 size = f.complexity + int((q != 0).sum()) + int((p != 0).sum())
                 out.append((max(1 - f.r2, 0.0), size, q, p, f))
+    out.sort(key=lambda o: o[0])
+    out = [_polished(x, y, o) for o in out[:POLISH]] + out[POLISH:]
     floor = min((o[0] for o in out), default=1.0)
-    return sorted(out, key=lambda o: (o[0] > max(10 * floor, 1e-9), o[1], o[0]))
+    # exact (to float64 after the polish) beats nearly exact: sin(u) on u ∈ [0.01, 1] is
+    # nearly u − u³/6, and a rational approximant must not win on size
+    return sorted(out, key=lambda o: (o[0] > max(100 * floor, 1e-14), o[1], o[0]))
+
+
+def _jacobian(fn, u: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    """d(c·f(a·u + b) + d)/d(a, b, c, d) ``(N, 4)``; f' from one backward pass (f acts
+    elementwise)."""
+    a, b, c, _ = theta.tolist()
+    arg = (a * u + b).requires_grad_(True)
+    with torch.enable_grad():
+        f = fn(arg)
+        (slope,) = torch.autograd.grad(f.sum(), arg)
+    f = f.detach()
+    return torch.stack([c * slope * u, c * slope, f, torch.ones_like(f)], 1)
+
+
+def _polished(x, y, cand):
+    """``cand`` with its ``a, b, c, d`` refined by Levenberg–Marquardt in float64 (the library
+    fit stops at a few iterations: near-equal functions on a short range stay apart by 1e-7)."""
+    _, size, q, p, fit = cand
+    fn = SYMBOLIC_LIB[fit.name].torch_fn
+    u, g = _powers(x, q), y / _powers(x, p)
+    theta = torch.tensor([fit.a, fit.b, fit.c, fit.d], dtype=torch.float64)
+
+    def resid(t):
+        return t[2] * fn(t[0] * u + t[1]) + t[3] - g
+
+    r = resid(theta)
+    lam = 1e-3
+    for _ in range(40):
+        jac = _jacobian(fn, u, theta)
+        jtj = jac.T @ jac
+        step = torch.linalg.solve(jtj + lam * torch.diag(jtj.diagonal() + 1e-30), -jac.T @ r)
+        r_new = resid(theta + step)
+        if bool(torch.isfinite(r_new).all()) and r_new.pow(2).sum() < r.pow(2).sum():
+            theta, r, lam = theta + step, r_new, lam / 3
+        else:
+            lam *= 4
+            if lam > 1e8:
+                break
+    err = float(r.pow(2).mean() / g.var())
+    if not err < cand[0]:
+        return cand
+    a, b, c, d = theta.tolist()
+    return (err, size, q, p, SymbolicFit(fit.name, a, b, c, d, 1 - err, fit.complexity))
 
 
 def _edge(m: KAN, l: int, i: int, j: int, name: str, fit: SymbolicFit | None = None) -> None:
@@ -188,9 +260,11 @@ def monomial_candidate(ds: dict, seed: int, in_time) -> KAN | None:
     if n < 2 or not (bool((x > 0).all()) and bool((ds["test_input"] > 0).all())):
         return None
     z, qs = x.log(), directions(n)
-    ys = (y - y.mean()) / (y.std() + 1e-300)
-    res, _ = score_directions(z, ys, qs, linear=False)
-    pairs = [(qs[k], torch.zeros(n, dtype=torch.float64)) for k in res.argsort()[:TOP_DIRECTIONS]]
+    step = max(1, len(z) // SCORE_ROWS)
+    ps = torch.tensor(list(itertools.product((-1.0, 0.0, 1.0), repeat=n)), dtype=torch.float64)
+    res = score_cofactors(z[::step], y[::step], qs, ps).flatten()
+    top = res.argsort()[: 2 * TOP_DIRECTIONS].tolist()
+    pairs = [(qs[k // len(ps)], ps[k % len(ps)]) for k in top]
     sign = 1.0 if bool((y > 0).all()) else -1.0 if bool((y < 0).all()) else 0.0
     if sign != 0.0:
         logy = (sign * y).log()
