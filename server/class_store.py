@@ -5,8 +5,7 @@ sessions' lock, and the same fault handling applies (``dbfile.open_database`` se
 file aside). Each public method is one committed transaction; a write that fails raises
 :class:`~server.store.StorageError` with a readable reason and changes nothing.
 
-Also here: :func:`fork_rows`, the one place that copies a session's stored rows (the session
-and its edit history) to a new session id, for hand-out.
+(Hand-out copies a session's stored rows with :meth:`~server.store.Store.fork`.)
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .store import SessionRecord, SqliteDatabase, StorageError, Store
+from .store import SqliteDatabase, StorageError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS classes (
@@ -167,27 +166,3 @@ class ClassStore(SqliteDatabase):
                 out[cid].students.append(StudentRecord(seq, name, tok, sid, joined))
         return list(out.values())
 
-
-def fork_rows(store: Store, source_id: str, rec: SessionRecord) -> None:
-    """Store ``rec`` (a new session: the source's committed state under new tokens) and copy
-    the source's edit history to it, in one transaction of the sessions' database."""
-
-    def write(db: sqlite3.Connection) -> None:
-        now = time.time()
-        db.execute(
-            "INSERT INTO sessions (id, owner_token, viewer_token, spec, csv, created, updated,"
-            " step, rejects, metrics, fits, model) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                rec.id, rec.owner_token, rec.viewer_token, json.dumps(rec.spec), rec.csv,
-                now, now, rec.step, json.dumps(rec.rejects), json.dumps(rec.metrics),
-                json.dumps(rec.fits), rec.model,
-            ),
-        )  # fmt: skip
-        db.execute(
-            "INSERT INTO edits (session_id, seq, kind, params, summary, step, created, undone,"
-            " before, after) SELECT ?, seq, kind, params, summary, step, created, undone,"
-            " before, after FROM edits WHERE session_id = ?",
-            (rec.id, source_id),
-        )
-
-    store._tx(write)  # the sessions' Store's transaction: committed, or as if never run

@@ -210,6 +210,13 @@ export class Controller {
   // --- keeping derived data fresh ----------------------------------------------------------
   onEvent(ev) {
     if (ev.kind === "error") this.toasts.error(`Training stopped: ${ev.message}`);
+    // the disk refused a checkpoint: progress is held in memory until a later save works
+    if (ev.kind === "unsaved" && !this._unsaved) this._unsaved = this.toasts.show(ev.message, "warning", 0);
+    if (ev.kind === "saved") {
+      this._unsaved?.remove();
+      this._unsaved = null;
+      this.toasts.show(ev.message, "info", 6000);
+    }
     if (ev.kind === "trained" || ev.kind === "paused") {
       this.refreshFormula();
       this.refreshSelection();
