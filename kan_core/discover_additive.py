@@ -72,9 +72,20 @@ def _solve(design: torch.Tensor, targets: torch.Tensor):
     return coef, res / targets.std(0).clamp_min(1e-300)
 
 
-def _exponents(n: int) -> torch.Tensor:
+def _exponents(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Cofactor exponents tried: a small grid, plus the power law's exponents rounded to
+    integers with any subset of them zeroed (the inputs S reads: 3·p·z·√(x²+y²)/r⁵ needs
+    r⁻⁵, outside the grid)."""
+    n = x.shape[1]
     values = (-2.0, -1.0, 0.0, 1.0, 2.0) if n <= 4 else (-1.0, 0.0, 1.0)
-    return torch.tensor(list(itertools.product(values, repeat=n)), dtype=torch.float64)
+    out = list(itertools.product(values, repeat=n))
+    if bool((y > 0).all()) or bool((y < 0).all()):
+        design = torch.cat([x.log(), torch.ones(len(x), 1, dtype=x.dtype)], 1)
+        sol = torch.linalg.lstsq(design, y.abs().log()[:, None], driver="gelsd").solution
+        base = sol[:n, 0].round().clamp(-5, 5).tolist()
+        for keep in itertools.product((0.0, 1.0), repeat=n):
+            out.append(tuple(b * k for b, k in zip(base, keep, strict=True)))
+    return torch.tensor(sorted(set(out)), dtype=torch.float64)
 
 
 def search(x: torch.Tensor, y: torch.Tensor):
@@ -82,7 +93,7 @@ def search(x: torch.Tensor, y: torch.Tensor):
     n = x.shape[1]
     pairs = list(itertools.combinations(range(n), 2))
     design = _design(x, pairs)
-    ps, logx = _exponents(n), x.log()
+    ps, logx = _exponents(x, y), x.log()
     best = None
     for start in range(0, len(ps), BATCH):
         p = ps[start : start + BATCH]

@@ -41,8 +41,9 @@ __all__ = ["monomial_candidate"]
 OUTER_LIB = ["x", "x^2", "x^3", "1/x", "1/x^2", "sqrt", "1/sqrt(x)", "exp", "log", "sin",
              "cos", "tanh", "arctan", "arcsin", "gaussian"]  # fmt: skip
 # exponent → library edge x^e (a factor of a mult node); 0 is the constant factor 1
-POWER_EDGE = {1.0: "x", 2.0: "x^2", 3.0: "x^3", 4.0: "x^4", -1.0: "1/x", -2.0: "1/x^2",
-              -3.0: "1/x^3", 0.5: "sqrt", -0.5: "1/sqrt(x)", 1.5: "x^1.5", 0.0: "0"}  # fmt: skip
+POWER_EDGE = {1.0: "x", 2.0: "x^2", 3.0: "x^3", 4.0: "x^4", 5.0: "x^5", -1.0: "1/x",
+              -2.0: "1/x^2", -3.0: "1/x^3", -4.0: "1/x^4", -5.0: "1/x^5", 0.5: "sqrt",
+              -0.5: "1/sqrt(x)", 1.5: "x^1.5", 0.0: "0"}  # fmt: skip
 INTERVALS = 12  # of the cubic spline in t that scores a direction
 TOP_DIRECTIONS = 3  # per model (v = 1, and v·g(u)) carried to the library fit
 MAX_COFACTORS = 8  # per direction (those that fit as well as the best)
