@@ -47,6 +47,8 @@ POWER_EDGE = {1.0: "x", 2.0: "x^2", 3.0: "x^3", 4.0: "x^4", 5.0: "x^5", -1.0: "1
 INTERVALS = 12  # of the cubic spline in t that scores a direction
 TOP_DIRECTIONS = 3  # per model (v = 1, and v·g(u)) carried to the library fit
 MAX_COFACTORS = 8  # per direction (those that fit as well as the best)
+BOSE = "1/(exp(x)-1)"  # the one composite outer function (see _bose)
+BOSE_PAIRS = 24  # (q, p) pairs it is fitted for
 BATCH = 128  # directions scored per batch
 SCORE_ROWS = 500  # training rows that score (direction, cofactor) pairs
 POLISH = 6  # library fits refined by Levenberg–Marquardt before the final choice
@@ -145,6 +147,41 @@ def _powers(x: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
     return torch.exp(x.log() @ e)
 
 
+def _edges_ok(q: torch.Tensor, p: torch.Tensor) -> bool:
+    return all(float(e) in POWER_EDGE for e in torch.cat([q, p]))
+
+
+def _bose(z: torch.Tensor) -> torch.Tensor:
+    """1/(eᶻ − 1), Planck's and Bose's law: ħω³/(eᴴ − 1) with H = ħω/kT is v·g(u) with this g
+    (a composite: the network spends an exp edge and a 1/x edge on it)."""
+    return 1 / torch.expm1(z.clamp(-40, 40))
+
+
+def _bose_fits(x, y, pairs):
+    """``c/(e^(a·u + b) − 1) + d`` fitted to ``(u, y/v)`` for each pair, from a few starting
+    rates ``a`` (c, d in closed form), then polished; candidates as in ``_outer_fits``."""
+    out = []
+    for q, p in pairs:
+        u, g = _powers(x, q), y / _powers(x, p)
+        best = None
+        for rate in (0.25, 0.5, 1.0, 2.0, 4.0):
+            a = rate / float(u.median())
+            f = _bose(a * u)
+            design = torch.stack([f, torch.ones_like(f)], 1)
+            if not bool(torch.isfinite(f).all()):
+                continue
+            c, d = torch.linalg.lstsq(design, g[:, None]).solution[:, 0].tolist()
+            err = float((c * f + d - g).pow(2).mean() / g.var())
+            if best is None or err < best[0]:
+                best = (err, a, c, d)
+        if best is None:
+            continue
+        err, a, c, d = best
+        size = 4 + int((q != 0).sum()) + int((p != 0).sum())
+        out.append(_polished(x, y, (err, size, q, p, SymbolicFit(BOSE, a, 0.0, c, d, 1 - err, 4))))
+    return out
+
+
 def _outer_fits(x, y, pairs) -> list[tuple[float, int, torch.Tensor, torch.Tensor, SymbolicFit]]:
     """Library fits of ``g`` on ``(u, y/v)`` for every ``(q, p)`` in ``pairs`` and the scales of
     ``q`` whose powers are library edges: ``(1 − R², size, q, p, fit)``, best first."""
@@ -152,7 +189,7 @@ def _outer_fits(x, y, pairs) -> list[tuple[float, int, torch.Tensor, torch.Tenso
     for q, p in pairs:
         for scale in (1.0, 2.0, 0.5, -1.0, -2.0, -0.5):
             qs = q * scale
-            if all(float(e) in POWER_EDGE for e in qs) and all(float(e) in POWER_EDGE for e in p):
+            if _edges_ok(qs, p):
                 rows.append((qs, p))
     if not rows:
         return []
@@ -171,6 +208,8 @@ def _outer_fits(x, y, pairs) -> list[tuple[float, int, torch.Tensor, torch.Tenso
                 out.append((max(1 - f.r2, 0.0), size, q, p, f))
     out.sort(key=lambda o: o[0])
     out = [_polished(x, y, o) for o in out[:POLISH]] + out[POLISH:]
+    # the log model's pairs (last in ``pairs``) carry the cofactors a composite needs
+    out += _bose_fits(x, y, [(q, p) for q, p in pairs[::-1] if _edges_ok(q, p)][:BOSE_PAIRS])
     floor = min((o[0] for o in out), default=1.0)
     # exact (to float64 after the polish) beats nearly exact: sin(u) on u ∈ [0.01, 1] is
     # nearly u − u³/6, and a rational approximant must not win on size
@@ -193,7 +232,7 @@ def _polished(x, y, cand):
     """``cand`` with its ``a, b, c, d`` refined by Levenberg–Marquardt in float64 (the library
     fit stops at a few iterations: near-equal functions on a short range stay apart by 1e-7)."""
     _, size, q, p, fit = cand
-    fn = SYMBOLIC_LIB[fit.name].torch_fn
+    fn = _bose if fit.name == BOSE else SYMBOLIC_LIB[fit.name].torch_fn
     u, g = _powers(x, q), y / _powers(x, p)
     theta = torch.tensor([fit.a, fit.b, fit.c, fit.d], dtype=torch.float64)
 
@@ -230,7 +269,7 @@ def _edge(m: KAN, l: int, i: int, j: int, name: str, fit: SymbolicFit | None = N
 def build(x: torch.Tensor, q: torch.Tensor, p: torch.Tensor, fit: SymbolicFit, seed: int) -> KAN:
     """The network of ``Π x^p · g(Π x^q)`` (see the module docstring, point 4)."""
     n = x.shape[1]
-    if not bool((p != 0).any()):
+    if not bool((p != 0).any()) and fit.name != BOSE:
         m = KAN(width=[n, [0, 1], 1], mult_arity=n, grid=5, k=3, seed=seed)
         m.set_reference_input(x)
         with torch.no_grad():
@@ -239,6 +278,8 @@ def build(x: torch.Tensor, q: torch.Tensor, p: torch.Tensor, fit: SymbolicFit, s
             _edge(m, 0, i, i, POWER_EDGE[float(q[i])])
         _edge(m, 1, 0, 0, fit.name, fit)
         return m
+    if fit.name == BOSE:
+        return _build_bose(x, q, p, fit, seed)
     m = KAN(width=[n, [0, 2], [0, 1], 1], mult_arity=[2, [n, n], [2], 2], grid=5, k=3, seed=seed)
     m.set_reference_input(x)
     with torch.no_grad():
@@ -250,6 +291,28 @@ def build(x: torch.Tensor, q: torch.Tensor, p: torch.Tensor, fit: SymbolicFit, s
     _edge(m, 1, 0, 0, fit.name, fit)
     _edge(m, 1, 1, 1, "x")
     _edge(m, 2, 0, 0, "x")
+    return m
+
+
+def _build_bose(x, q, p, fit: SymbolicFit, seed: int) -> KAN:
+    """``v·c/(e^(a·u + b) − 1) + d``: ``[n, [0, 2], 2, [0, 1], 1]``, u and v as mult nodes,
+    then an exp edge (``e^(a·u + b)``) and a 1/x edge (``c/(e − 1) + d``), then the product."""
+    n = x.shape[1]
+    width, arity = [n, [0, 2], 2, [0, 1], 1], [2, [n, n], 2, [2], 2]
+    m = KAN(width=width, mult_arity=arity, grid=5, k=3, seed=seed)
+    m.set_reference_input(x)
+    with torch.no_grad():
+        m.layers[0].mask.copy_(torch.cat([torch.eye(n), torch.eye(n)], 1))
+        m.layers[1].mask.copy_(torch.eye(2))
+        m.layers[2].mask.copy_(torch.eye(2))
+    for i in range(n):
+        _edge(m, 0, i, i, POWER_EDGE[float(q[i])])
+        _edge(m, 0, i, n + i, POWER_EDGE[float(p[i])])
+    m.fix_symbolic(1, 0, 0, "exp", fit=SymbolicFit("exp", fit.a, fit.b, 1.0, 0.0, 1.0, 2))
+    _edge(m, 1, 1, 1, "x")
+    m.fix_symbolic(2, 0, 0, "1/x", fit=SymbolicFit("1/x", 1.0, -1.0, fit.c, fit.d, 1.0, 2))
+    _edge(m, 2, 1, 1, "x")
+    _edge(m, 3, 0, 0, "x")
     return m
 
 

@@ -85,3 +85,16 @@ def test_deterministic_for_a_seed():
         assert torch.equal(a(x), b(x))
         got = float(a(x[:1]))
     assert math.isclose(got, math.exp(-float(x[0, 0] / x[0, 1])), rel_tol=1e-5)
+
+
+def test_planck_and_bose_through_the_composite_outer_function():
+    """ħω/(e^(ħω/kT) − 1) (AI Feynman III.4.33): v = x_1·x_2, u = x_1·x_2/(x_3·x_4),
+    g = 1/(eᵘ − 1), built as an exp edge then a 1/x edge."""
+    text, ranges = "x_1*x_2/(exp(x_1*x_2/(x_3*x_4)) - 1)", [[1, 5]] * 4
+    ds = dataset_from_formula(text, ranges=ranges, seed=0, train_num=1000)
+    m = monomial_candidate(ds, seed=0, in_time=_always)
+    names = ["x_1", "x_2", "x_3", "x_4"]
+    (expr,) = symbolic_formula(m, names)
+    truth = sympy.sympify(text, locals={n: sympy.Symbol(n, real=True) for n in names})
+    assert _max_rel_error(expr, truth, names, ranges) < 1e-5, expr
+    assert m.width[2] == [2, 0]  # the exp edges' layer before the product
