@@ -156,8 +156,19 @@ def symbolic_formula(model, var_names=None, placeholders: bool = False, digits: 
     if not placeholders and model.reference_input is not None:
         x = model.reference_input
         x = x[torch.linspace(0, x.shape[0] - 1, min(256, x.shape[0])).long()]
-        exprs = [simplify_on_data(e, names, x) for e in exprs]
+        exprs = [_tidy(simplify_on_data(e, names, x), names, x) for e in exprs]
     return exprs
+
+
+TIDY_MAX_NODES = 80  # larger formulas keep the plain form (rewriting them can take seconds)
+
+
+def _tidy(expr: sympy.Expr, names: list[str], x: torch.Tensor) -> sympy.Expr:
+    """``simplify.tidy`` (products from sums of squares, exp/log pairs as powers, constants
+    merged; every rewrite checked on ``x``) for formulas of at most ``TIDY_MAX_NODES`` nodes."""
+    from .simplify import complexity, tidy  # (simplify imports this module)
+
+    return tidy(expr, names, x) if complexity(expr) <= TIDY_MAX_NODES else expr
 
 
 def pykan_formula(

@@ -99,16 +99,38 @@ def _rewrites(expr: sympy.Expr) -> list[sympy.Expr]:
     return out
 
 
+def _flat_terms(expr: sympy.Expr, names: list[str], x: torch.Tensor, tol: float) -> sympy.Expr:
+    """Terms of a sum that barely vary on ``x`` (std ≤ ``tol``) replaced by their mean, so the
+    constants cancel: ``x₁x₂ − 61.798·cos(0.0007·√x₂ − 0.0944) + 61.52`` (a hidden node left
+    nearly constant) becomes ``x₁x₂ + 0.0014``, whose constant then snaps."""
+    if not expr.is_Add:
+        return expr
+    keep, const = [], 0.0
+    for term in expr.args:
+        v = evaluate(term, names, x) if term.free_symbols else None
+        if v is not None and np.isfinite(v).all() and float(v.std()) <= tol:
+            const += float(v.mean())
+        else:
+            keep.append(term)
+    if len(keep) == len(expr.args):
+        return expr
+    return sympy.Add(*keep, sympy.Float(const))
+
+
 def tidy(expr: sympy.Expr, names: list[str], x: torch.Tensor, rel_tol: float = 1e-4):
-    """The simplest form of ``expr`` that agrees with it on the rows of ``x``: rewrites that
-    turn exp/log pairs into powers, expand or factor products, then numbers snapped to 0,
-    integers, simple fractions or multiples of π within ``rel_tol`` of the values' spread."""
+    """The simplest form of ``expr`` that agrees with it on the rows of ``x``: terms that are
+    constant on the data merged into the constant, rewrites that turn exp/log pairs into
+    powers, expand (``a(x+y)² − a(x−y)²`` → ``4a·xy``) or factor products, then numbers snapped
+    to 0, integers, simple fractions or multiples of π within ``rel_tol`` of the values'
+    spread."""
     ref = evaluate(expr, names, x)
     if ref is None or not np.isfinite(ref).all():
         return expr
     scale = float(ref.std() + np.abs(ref).mean() * 1e-3 + 1e-12)
     best, best_size = expr, complexity(expr)
-    for form in _rewrites(expr):
+    flat = _flat_terms(expr, names, x, rel_tol * scale)
+    forms = _rewrites(expr) if flat is expr else [*_rewrites(flat), expr]
+    for form in forms:
         form = simplify_on_data(form, names, x, rel_tol)
         v = evaluate(form, names, x)
         if v is None or not np.isfinite(v).all():

@@ -21,6 +21,7 @@ __all__ = [
     "fits_for_samples",
     "rank",
     "rerank_by_refit",
+    "settle_ties",
     "suggest_symbolic",
     "symbolic_fit",
     "unfix_symbolic",
@@ -307,7 +308,8 @@ def auto_symbolic(model, lib=None, r2_threshold=None, x=None, exclude=None):
     edges = [e for e in model.edges() if model.edge_state(*e) == "active" and e not in skip]
     if not edges:
         return {}
-    done = {}
+    target = _network_target(model, x)
+    done, ties = {}, {}
     for e, fits in zip(edges, _fits_for_edges(model, edges, fns, x), strict=True):
         ranked = rank([f for f in fits if f.name not in rejected.get(e, ())])
         if not ranked:
@@ -317,4 +319,71 @@ def auto_symbolic(model, lib=None, r2_threshold=None, x=None, exclude=None):
             continue
         _set_symbolic(model, *e, best)
         done[e] = best
+        near = [f for f in ranked[1:TIE_CANDIDATES] if f.score >= best.score - NEAR_TIE]
+        if near:
+            ties[e] = [best, *near]
+    if ties and target is not None and model.n_edge <= TIE_MAX_EDGES:
+        done |= settle_ties(model, ties, x, target)
     return done
+
+
+TIE_CANDIDATES = 3  # per edge: the best and up to two near-ties are tried
+TIE_MAX_EDGES = 64  # larger models keep the per-edge ranking (the refits would take seconds)
+TIE_MAX_TRIALS = 16  # refits per auto_symbolic call at most
+TIE_REFIT_STEPS = 3  # L-BFGS steps of each trial
+TIE_SAMPLES = 256  # rows of the reference input the trials fit
+TIE_GAIN = 0.99  # a swap must cut the refit error below this fraction of the current one
+
+
+@torch.no_grad()
+def _network_target(model, x):
+    """What the trials must reproduce: the network's own outputs on (a subsample of) ``x``,
+    taken before any edge is snapped; ``None`` when they are not finite."""
+    if x.shape[0] > TIE_SAMPLES:
+        x = x[torch.linspace(0, x.shape[0] - 1, TIE_SAMPLES).long()]
+    y = model(x)
+    return (x, y) if bool(torch.isfinite(y).all()) else None
+
+
+def _trial_rmse(model, data: dict) -> float:
+    """RMSE after ``TIE_REFIT_STEPS`` L-BFGS steps on a copy (inf if the fit fails)."""
+    from .train import fit
+
+    trial = model.copy()
+    try:
+        hist = fit(trial, data, opt="LBFGS", steps=TIE_REFIT_STEPS, update_grid=False)
+    except (ValueError, RuntimeError):
+        return math.inf
+    loss = [float(v) for v in hist["train_loss"]]
+    return min(loss) if loss and math.isfinite(min(loss)) else math.inf
+
+
+def settle_ties(model, ties: dict, x, target) -> dict:
+    """Let the data decide near-ties among snapped edges (per-edge R² rates ``log`` and a
+    shifted ``1/sqrt`` alike on [1, 5], but only ``log`` turns a sum into a product exactly).
+    With every edge at its best-ranked candidate, each edge of ``ties`` (closest ties first)
+    tries its other candidates: the model is copied, the edge swapped, ``TIE_REFIT_STEPS``
+    L-BFGS steps fit the network's own outputs ``target = (x, y)``, and the swap is kept when
+    the error drops by over 1 % against the same refit of the current choice (the candidates
+    are near-ties by the complexity-aware score already; within 1 % the better-ranked one
+    stays, as in ``rerank_by_refit``). Greedy, at most ``TIE_MAX_TRIALS`` refits; the trials
+    run on copies. Returns ``{edge: fit}`` of the swaps made."""
+    xs, ys = target
+    data = {"train_input": xs, "train_label": ys, "test_input": xs, "test_label": ys}
+    order = sorted(ties, key=lambda e: ties[e][0].score - ties[e][1].score)
+    budget = TIE_MAX_TRIALS
+    current = _trial_rmse(model, data)
+    budget -= 1
+    swapped = {}
+    for e in order:
+        for alt in ties[e][1:]:
+            if budget <= 0:
+                return swapped
+            trial = model.copy()
+            _set_symbolic(trial, *e, alt)
+            rmse = _trial_rmse(trial, data)
+            budget -= 1
+            if rmse < current * TIE_GAIN:
+                _set_symbolic(model, *e, alt)
+                swapped[e], current = alt, rmse
+    return swapped
