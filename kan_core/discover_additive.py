@@ -36,6 +36,7 @@ INVERSES = {
     "sqrt": lambda u: u * u if bool((u >= 0).all()) else None,
     "x^2": lambda u: u.sqrt() if bool((u > 0).all()) else None,
     "1/x": lambda u: 1 / u if bool((u.abs() > 0).all()) else None,
+    "exp": lambda u: u.log() if bool((u > 0).all()) else None,  # y = exp(S): pykan's toy
 }
 INTERVALS = 10  # of each input's spline in the scoring design
 ROWS = 600  # training rows used to score (all are used for the final fit)
@@ -88,12 +89,16 @@ def _exponents(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return torch.tensor(sorted(set(out)), dtype=torch.float64)
 
 
-def search(x: torch.Tensor, y: torch.Tensor):
-    """The best ``(relative residual, p, g)`` by step 1 of the module docstring, or None."""
+def search(x: torch.Tensor, y: torch.Tensor, cofactor: bool = True):
+    """The best ``(relative residual, p, g)`` by step 1 of the module docstring, or None.
+    Without ``cofactor`` (inputs of any sign) only ``v = 1`` is tried: ``y = g(S)``."""
     n = x.shape[1]
     pairs = list(itertools.combinations(range(n), 2))
     design = _design(x, pairs)
-    ps, logx = _exponents(x, y), x.log()
+    if cofactor:
+        ps, logx = _exponents(x, y), x.log()
+    else:
+        ps, logx = torch.zeros(1, n, dtype=torch.float64), torch.zeros_like(x)
     best = None
     for start in range(0, len(ps), BATCH):
         p = ps[start : start + BATCH]
@@ -186,17 +191,22 @@ def build(x, h, kept, prod_coef, p, g: str, seed: int) -> KAN:
 
 def additive_candidate(ds: dict, seed: int, in_time) -> KAN | None:
     """The plan entry: the best ``v·g(S)`` network for ``ds`` (data units), trained, or None
-    (fewer than 2 inputs, inputs not all positive, no structure fits within ``GOOD``)."""
+    (fewer than 2 inputs, no structure fits within ``GOOD``). A monomial cofactor ``v`` needs
+    every input positive (in the training and the test rows); otherwise ``v = 1``."""
     x, y = ds["train_input"].double(), ds["train_label"].double()[:, 0]
     n = x.shape[1]
-    if n < 2 or not (bool((x > 0).all()) and bool((ds["test_input"] > 0).all())):
+    if n < 2:
         return None
+    positive = bool((x > 0).all()) and bool((ds["test_input"] > 0).all())
     step = max(1, x.shape[0] // ROWS)
-    found = search(x[::step], y[::step])
+    found = search(x[::step], y[::step], cofactor=positive)
     if found is None or found[0] > GOOD:
         return None
     _, p, g = found
-    w = INVERSES[g](y / torch.exp(x.log() @ p))
+    v = torch.exp(x.log() @ p) if bool((p != 0).any()) else torch.ones_like(y)
+    w = INVERSES[g](y / v)
+    if w is None:
+        return None
     kept, h, prod_coef = _terms(x, w)
     m = build(x, h, kept, prod_coef, p, g, seed)
     m.fit(ds, opt="LBFGS", steps=40, callback=in_time)

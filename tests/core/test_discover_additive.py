@@ -61,8 +61,22 @@ def test_no_structure_no_candidate():
     """sin(x_1·x_2) is no v·g(sum) for g in x, √, x², 1/x: the entry declines (None)."""
     ds = _data("sin(x_1*x_2)", [[0.5, 2]] * 2)
     assert additive_candidate(ds, seed=0, in_time=_always) is None
-    signed = _data("x_1*x_2", [[-1, 1]] * 2)
-    assert additive_candidate(signed, seed=0, in_time=_always) is None  # inputs not positive
+
+
+def test_inputs_of_any_sign_take_g_of_a_sum_without_a_cofactor():
+    """pykan's toy exp(sin(πx_1) + x_2²) on [−1, 1]² (g = exp, the page's first preset) and
+    x_1·x_2 there (one product term): no monomial cofactor, since x^p needs x > 0."""
+    for text, g in [("exp(sin(pi*x_1) + x_2**2)", "exp"), ("x_1*x_2", "x")]:
+        ds = _data(text, [[-1, 1]] * 2)
+        x, y = ds["train_input"].double(), ds["train_label"].double()[:, 0]
+        _, p, found_g = search(x, y, cofactor=False)
+        assert p.tolist() == [0, 0] and found_g == g, text
+        m = additive_candidate(ds, seed=0, in_time=_always)
+        assert m is not None, text
+        (expr,) = symbolic_formula(m, ["x_1", "x_2"])
+        # relative error away from x_1·x_2's zeros: the toy is positive everywhere
+        ranges = [[0.1, 1], [-1, -0.1]] if g == "x" else [[-1, 1]] * 2
+        assert _max_rel_error(expr, text, 2, ranges) < 1e-4, (text, expr)
 
 
 def test_deterministic_for_a_seed():
