@@ -134,3 +134,26 @@ def test_play_on_the_toy_stops_by_itself_and_says_why(
     page.get_by_role("button", name="Pause", exact=True).click()
     expect(status).to_have_text("Paused")
     problems.assert_none()
+
+
+def test_discover_on_the_toy_reads_its_formula(
+    page: Page, base_url, live_server, problems, artifacts
+):
+    """The page's first preset, pykan's toy exp(sin(πx₁) + x₂²), and Discover untouched."""
+    page.goto(base_url + "/")
+    page.locator('[data-preset="toy"]').click()
+    page.wait_for_url(re.compile(r"/sessions/"))
+    expect(page.locator("[data-edge]").first).to_be_visible()
+
+    shown, plain = discover_with_default_budget(page, artifacts, "new-user-toy")
+    assert_same_function(
+        plain, lambda x: torch.exp(torch.sin(math.pi * x[:, 0]) + x[:, 1] ** 2), [(-1, 1)] * 2
+    )
+    # e to the power (x₂² + sin(πx₁)), in either order: no other terms, no numbers left
+    # (sympy's MathML writes e as the exponential e, U+2147)
+    base, power = shown[0], shown[1:]
+    assert base in "eⅇ" and sorted(power.split("+")) == ["sin(πx1)", "x22"], shown
+    applied = use_it(page)
+    assert applied == shown, (applied, shown)
+    page.screenshot(path=str(artifacts / "new-user-toy-discovered-1280.png"))
+    problems.assert_none()
