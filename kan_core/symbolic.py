@@ -329,7 +329,7 @@ def auto_symbolic(model, lib=None, r2_threshold=None, x=None, exclude=None):
 
 TIE_CANDIDATES = 3  # per edge: the best and up to two near-ties are tried
 TIE_MAX_EDGES = 64  # larger models keep the per-edge ranking (the refits would take seconds)
-TIE_MAX_TRIALS = 16  # refits per auto_symbolic call at most
+TIE_MAX_TRIALS = 24  # refits per auto_symbolic call at most
 TIE_REFIT_STEPS = 3  # L-BFGS steps of each trial
 TIE_SAMPLES = 256  # rows of the reference input the trials fit
 TIE_GAIN = 0.99  # a swap must cut the refit error below this fraction of the current one
@@ -361,8 +361,9 @@ def _trial_rmse(model, data: dict) -> float:
 def settle_ties(model, ties: dict, x, target) -> dict:
     """Let the data decide near-ties among snapped edges (per-edge R² rates ``log`` and a
     shifted ``1/sqrt`` alike on [1, 5], but only ``log`` turns a sum into a product exactly).
-    With every edge at its best-ranked candidate, each edge of ``ties`` (closest ties first)
-    tries its other candidates: the model is copied, the edge swapped, ``TIE_REFIT_STEPS``
+    With every edge at its best-ranked candidate, first joint swaps per node
+    (``_node_moves``), then each edge of ``ties`` (closest ties first) with each of its other
+    candidates, are tried: the model is copied, the edges swapped, ``TIE_REFIT_STEPS``
     L-BFGS steps fit the network's own outputs ``target = (x, y)``, and the swap is kept when
     the error drops by over 1 % against the same refit of the current choice (the candidates
     are near-ties by the complexity-aware score already; within 1 % the better-ranked one
@@ -371,19 +372,37 @@ def settle_ties(model, ties: dict, x, target) -> dict:
     xs, ys = target
     data = {"train_input": xs, "train_label": ys, "test_input": xs, "test_label": ys}
     order = sorted(ties, key=lambda e: ties[e][0].score - ties[e][1].score)
-    budget = TIE_MAX_TRIALS
+    moves = _node_moves(ties) + [{e: alt} for e in order for alt in ties[e][1:]]
     current = _trial_rmse(model, data)
-    budget -= 1
     swapped = {}
-    for e in order:
-        for alt in ties[e][1:]:
-            if budget <= 0:
-                return swapped
-            trial = model.copy()
-            _set_symbolic(trial, *e, alt)
-            rmse = _trial_rmse(trial, data)
-            budget -= 1
-            if rmse < current * TIE_GAIN:
-                _set_symbolic(model, *e, alt)
-                swapped[e], current = alt, rmse
+    for move in moves[: TIE_MAX_TRIALS - 1]:
+        move = {e: f for e, f in move.items() if symbolic_fit(model, *e).name != f.name}
+        if not move:
+            continue
+        trial = model.copy()
+        for e, f in move.items():
+            _set_symbolic(trial, *e, f)
+        rmse = _trial_rmse(trial, data)
+        if rmse < current * TIE_GAIN:
+            for e, f in move.items():
+                _set_symbolic(model, *e, f)
+            swapped |= move
+            current = rmse
     return swapped
+
+
+def _node_moves(ties: dict) -> list[dict]:
+    """Joint swaps tried first: for each node, every function that two or more of its tied
+    input edges could take, on all of them at once (``exp(log x₁ + log x₂)`` is a product only
+    when both edges are ``log``; swapping one at a time may not show it)."""
+    by_node: dict = {}
+    for (l, i, j), fits in ties.items():
+        by_node.setdefault((l, j), []).append(((l, i, j), fits))
+    moves = []
+    for edges in by_node.values():
+        names = {}
+        for e, fits in edges:
+            for f in fits:
+                names.setdefault(f.name, {})[e] = f
+        moves += [m for m in names.values() if len(m) >= 2]
+    return moves
