@@ -49,6 +49,18 @@ def test_a_near_tie_that_makes_the_product_exact_wins():
     assert sympy.simplify(symbolic_formula(m)[0] - X1 * X2) == 0
 
 
+def test_tied_edges_of_one_node_are_swapped_together():
+    m, x, y = _product_model()
+    ties = {}
+    for i in (0, 1):
+        fits = _fits_of_log(x[:, i], ["1/sqrt(x)", "log"])
+        fix_symbolic(m, 0, i, 0, "1/sqrt(x)", fit=fits["1/sqrt(x)"])
+        ties[(0, i, 0)] = [fits["1/sqrt(x)"], fits["log"]]
+    swapped = settle_ties(m, ties, x, (x, y))
+    assert {e: f.name for e, f in swapped.items()} == {(0, 0, 0): "log", (0, 1, 0): "log"}
+    assert sympy.simplify(symbolic_formula(m)[0] - X1 * X2) == 0
+
+
 def test_an_exact_edge_is_not_swapped_for_a_near_tie():
     m, x, y = _product_model()
     fits = _fits_of_log(x[:, 1], ["log", "x^3"])
