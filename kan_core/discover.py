@@ -242,7 +242,10 @@ def _judge(model: KAN, d: _Data, source: str) -> dict | None:
     if model is None:
         return None
     try:
-        (expr,) = symbolic_formula(model, d.names)
+        # placeholders=True: the raw formula (every edge is symbolic, so none appears);
+        # symbolic_formula's own tidying has no size guard before simplify_on_data, which ran
+        # for minutes on one candidate, so discover tidies itself (_tidy) within its limits
+        (expr,) = symbolic_formula(model, d.names, placeholders=True)
     except (ValueError, ArithmeticError, TypeError):  # a degenerate fit: skip the candidate
         return None
     x_test, y_test = d.ds["test_input"], d.ds["test_label"][:, 0].double().numpy()

@@ -16,7 +16,7 @@ For positive inputs the search works on ``z = log x``, where ``u = exp(q·z)``:
 2. **Outer function.** ``g`` is snapped to the library on the samples ``(u, y/v)``, for ``u``
    and its square and square root (``1/√(1 − u)`` needs ``u = v²/c²``); the simplest exact
    candidate wins.
-3. **Polish.** The library's six best fits are refined by
+3. **Polish.** The library's 16 best fits are refined by
    Levenberg–Marquardt in float64: on a short range (u ∈ [0.01, 1]) sin(u), tanh(u) and a
    rational approximant agree to 1e-7, and only the exact one reaches float64 precision.
 4. The network is ``[n, [0, 1], 1]`` (``v = 1``: one mult node whose factors are the powers
@@ -51,7 +51,7 @@ BOSE = "1/(exp(x)-1)"  # the one composite outer function (see _bose)
 BOSE_PAIRS = 24  # (q, p) pairs it is fitted for
 BATCH = 128  # directions scored per batch
 SCORE_ROWS = 500  # training rows that score (direction, cofactor) pairs
-POLISH = 6  # library fits refined by Levenberg–Marquardt before the final choice
+POLISH = 16  # library fits refined by Levenberg–Marquardt before the final choice
 
 
 def directions(n: int) -> torch.Tensor:
@@ -207,7 +207,11 @@ def _outer_fits(x, y, pairs) -> list[tuple[float, int, torch.Tensor, torch.Tenso
                 size = f.complexity + int((q != 0).sum()) + int((p != 0).sum())
                 out.append((max(1 - f.r2, 0.0), size, q, p, f))
     out.sort(key=lambda o: o[0])
-    out = [_polished(x, y, o) for o in out[:POLISH]] + out[POLISH:]
+    # polished: the best overall, and each function's best (approximants built from powers
+    # can fill the top: c·u + d·u³ ≈ sin u on u ∈ [0, 1], before the polish shows which is exact)
+    firsts = {o[4].name: k for k, o in reversed(list(enumerate(out)))}
+    chosen = set(range(min(POLISH, len(out)))) | set(firsts.values())
+    out = [_polished(x, y, o) if k in chosen else o for k, o in enumerate(out)]
     # the log model's pairs (last in ``pairs``) carry the cofactors a composite needs
     out += _bose_fits(x, y, [(q, p) for q, p in pairs[::-1] if _edges_ok(q, p)][:BOSE_PAIRS])
     floor = min((o[0] for o in out), default=1.0)
@@ -335,7 +339,8 @@ def monomial_candidate(ds: dict, seed: int, in_time) -> KAN | None:
         res, ps = score_directions(z, logy, qs, linear=True)
         for k in res.argsort()[:TOP_DIRECTIONS].tolist():
             pairs += [(qs[k], p) for p in cofactors(z, logy, qs[k], ps[k])]
-    ranked = _outer_fits(x, y, pairs)
+    unique = {(tuple((q + 0.0).tolist()), tuple((p + 0.0).tolist())): (q, p) for q, p in pairs}
+    ranked = _outer_fits(x, y, list(unique.values()))  # (+ 0.0: −0.0 and 0.0 are one pair)
     if not ranked:
         return None
     _, _, q, p, fit = ranked[0]
