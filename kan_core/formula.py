@@ -164,11 +164,14 @@ TIDY_MAX_NODES = 80  # larger formulas keep the plain form (rewriting them can t
 
 
 def _tidy(expr: sympy.Expr, names: list[str], x: torch.Tensor) -> sympy.Expr:
-    """``simplify.tidy`` (products from sums of squares, exp/log pairs as powers, constants
-    merged; every rewrite checked on ``x``) for formulas of at most ``TIDY_MAX_NODES`` nodes."""
+    """``simplify.tidy`` (exp/log pairs as powers, sums of squares factored into products,
+    constants merged; every rewrite checked on ``x``; products of sums are not multiplied out)
+    for formulas of at most ``TIDY_MAX_NODES`` nodes."""
     from .simplify import complexity, tidy  # (simplify imports this module)
 
-    return tidy(expr, names, x) if complexity(expr) <= TIDY_MAX_NODES else expr
+    if complexity(expr) > TIDY_MAX_NODES:
+        return expr
+    return tidy(expr, names, x, expand=False)
 
 
 def pykan_formula(

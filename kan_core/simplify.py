@@ -81,19 +81,26 @@ def _monic_power(e: sympy.Pow) -> sympy.Expr:
     return c**e.exp * sympy.Pow(sympy.Add(*(t / c for t in e.base.args)), e.exp)
 
 
-def _rewrites(expr: sympy.Expr) -> list[sympy.Expr]:
-    """Equivalent forms to choose from (the data checks each)."""
+def _has_product_of_sums(expr: sympy.Expr) -> bool:
+    return any(e.is_Mul and any(f.is_Add for f in e.args) for e in sympy.preorder_traversal(expr))
+
+
+def _rewrites(expr: sympy.Expr, expand: bool = True) -> list[sympy.Expr]:
+    """Equivalent forms to choose from (the data checks each); ``expand=False`` leaves out
+    the fully expanded form (a product of sums then stays a product unless it factors)."""
     out = [expr]
     try:
         powers = sympy.powsimp(sympy.expand_power_exp(expr))  # exp(a·log x + c) → e^c·x^a
         out.append(powers)
         out.append(sympy.powsimp(powers, force=True))  # √x·√y → √(xy) (the data must agree)
-        out.append(sympy.expand(powers))
+        if expand:
+            out.append(sympy.expand(powers))
         out.append(_monic(powers))
         if sympy.count_ops(powers) <= MAX_SIMPLIFY_OPS:
             # (not sympy.simplify: its trigsimp ran for minutes on a 48-node cos/exp formula)
             out.append(sympy.factor_terms(powers))
-            out.append(sympy.factor(powers))
+            if expand or not _has_product_of_sums(powers):  # (factor expands first)
+                out.append(sympy.factor(powers))
     except Exception:  # noqa: BLE001 — a rewrite that fails is simply not offered
         pass
     return out
@@ -117,19 +124,20 @@ def _flat_terms(expr: sympy.Expr, names: list[str], x: torch.Tensor, tol: float)
     return sympy.Add(*keep, sympy.Float(const))
 
 
-def tidy(expr: sympy.Expr, names: list[str], x: torch.Tensor, rel_tol: float = 1e-4):
+def tidy(expr: sympy.Expr, names: list[str], x: torch.Tensor, rel_tol: float = 1e-4, expand=True):
     """The simplest form of ``expr`` that agrees with it on the rows of ``x``: terms that are
     constant on the data merged into the constant, rewrites that turn exp/log pairs into
     powers, expand (``a(x+y)² − a(x−y)²`` → ``4a·xy``) or factor products, then numbers snapped
     to 0, integers, simple fractions or multiples of π within ``rel_tol`` of the values'
-    spread."""
+    spread. ``expand=False``: products of sums are not multiplied out (``symbolic_formula``
+    keeps a mult node's product visible); they still become products or powers by factoring."""
     ref = evaluate(expr, names, x)
     if ref is None or not np.isfinite(ref).all():
         return expr
     scale = float(ref.std() + np.abs(ref).mean() * 1e-3 + 1e-12)
     best, best_size = expr, complexity(expr)
     flat = _flat_terms(expr, names, x, rel_tol * scale)
-    forms = _rewrites(expr) if flat is expr else [*_rewrites(flat), expr]
+    forms = _rewrites(expr, expand) if flat is expr else [*_rewrites(flat, expand), expr]
     for form in forms:
         form = simplify_on_data(form, names, x, rel_tol)
         v = evaluate(form, names, x)

@@ -365,9 +365,10 @@ def settle_ties(model, ties: dict, x, target) -> dict:
     (``_node_moves``), then each edge of ``ties`` (closest ties first) with each of its other
     candidates, are tried: the model is copied, the edges swapped, ``TIE_REFIT_STEPS``
     L-BFGS steps fit the network's own outputs ``target = (x, y)``, and the swap is kept when
-    the error drops by over 1 % against the same refit of the current choice (the candidates
-    are near-ties by the complexity-aware score already; within 1 % the better-ranked one
-    stays, as in ``rerank_by_refit``). Greedy, at most ``TIE_MAX_TRIALS`` refits; the trials
+    the error drops by over 1 % against the same refit of the current choice (within 1 % the
+    better-ranked one stays, as in ``rerank_by_refit``), and by a further 3× per unit of added
+    complexity (a 10× smaller squared error, as ``COMPLEXITY_WEIGHT`` rates one unit: a sine
+    used as a nearly straight line must not win by fitting the network's own wiggles). Greedy, at most ``TIE_MAX_TRIALS`` refits; the trials
     run on copies. Returns ``{edge: fit}`` of the swaps made."""
     xs, ys = target
     data = {"train_input": xs, "train_label": ys, "test_input": xs, "test_label": ys}
@@ -383,7 +384,8 @@ def settle_ties(model, ties: dict, x, target) -> dict:
         for e, f in move.items():
             _set_symbolic(trial, *e, f)
         rmse = _trial_rmse(trial, data)
-        if rmse < current * TIE_GAIN:
+        extra = sum(f.complexity - symbolic_fit(model, *e).complexity for e, f in move.items())
+        if rmse < current * TIE_GAIN * 10 ** (-COMPLEXITY_WEIGHT / 2 * max(extra, 0)):
             for e, f in move.items():
                 _set_symbolic(model, *e, f)
             swapped |= move
