@@ -10,7 +10,8 @@ Strategy (docs/discover.md has the reasoning):
    v·g(u) for monomials u, v (``discover_monomial``); a separable product (one mult node of
    arity n whose factors are found by alternating least squares and snapped one by one);
    v·g(Σ h_i(x_i) + Σ c_ij x_i x_j) (``discover_additive``); a separable product plus such a
-   sum (``discover_sum``); exp of a separable product; an
+   sum (``discover_sum``); a quotient of quadratic forms (``discover_rational``); exp of a
+   separable product; an
    additive network [n, 1]; products [n, [0, 1], 1] (arity 2 and n); g(Σ) [n, 1, 1]; a
    product plus a sum [n, [1, 1], 1]; then wider networks that are pruned. Each network is
    trained with a small penalty, pruned where it has spare nodes, trained again, snapped edge
@@ -41,6 +42,7 @@ import torch
 from .datasets import validate_dataset
 from .discover_additive import additive_candidate
 from .discover_monomial import monomial_candidate
+from .discover_rational import rational_candidate
 from .discover_sum import sum_candidate
 from .formula import formula_complete, symbolic_formula
 from .model import KAN
@@ -343,8 +345,8 @@ def _search(dataset, budget_s, seed, progress, var_names, max_candidates) -> Dis
     # closed-form entries first, most often right (on the Feynman sets) and cheapest first
     first = [("power law", None), ("function of monomials", "monomial")]
     first += [("separable product", "separable"), ("monomial times g(sum)", "additive")]
-    first += [("separable product + sum", "sum"), ("exp of a separable product", "separable-exp")]
-    first += _plan(n)
+    first += [("separable product + sum", "sum"), ("quotient of quadratic forms", "rational")]
+    first += [("exp of a separable product", "separable-exp")] + _plan(n)
     for rnd in range(100):
         for label, spec in first if rnd == 0 else _plan(n):
             left = budget_s - (time.monotonic() - t0)
@@ -380,6 +382,8 @@ def _run(d: _Data, spec, seed: int) -> KAN | None:
             return additive_candidate(d.ds, seed, d.in_time)
         if spec == "sum":
             return sum_candidate(d.ds, seed, d.in_time)
+        if spec == "rational":
+            return rational_candidate(d.ds, seed, d.in_time)
         if spec in ("separable", "separable-exp"):
             return _separable_product(d, seed, "exp" if spec.endswith("exp") else "x")
         return _kan(d, *spec[:2], seed, *spec[2:])
