@@ -335,10 +335,10 @@ def monomial_candidate(ds: dict, seed: int, in_time) -> KAN | None:
     pairs = [(qs[k // len(ps)], ps[k % len(ps)]) for k in top]
     sign = 1.0 if bool((y > 0).all()) else -1.0 if bool((y < 0).all()) else 0.0
     if sign != 0.0:
-        logy = (sign * y).log()
-        res, ps = score_directions(z, logy, qs, linear=True)
+        zs, logy = z[::step], (sign * y[::step]).log()
+        res, ps = score_directions(zs, logy, qs, linear=True)
         for k in res.argsort()[:TOP_DIRECTIONS].tolist():
-            pairs += [(qs[k], p) for p in cofactors(z, logy, qs[k], ps[k])]
+            pairs += [(qs[k], p) for p in cofactors(zs, logy, qs[k], ps[k])]
     unique = {(tuple((q + 0.0).tolist()), tuple((p + 0.0).tolist())): (q, p) for q, p in pairs}
     ranked = _outer_fits(x, y, list(unique.values()))  # (+ 0.0: −0.0 and 0.0 are one pair)
     if not ranked:
