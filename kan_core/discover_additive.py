@@ -1,5 +1,5 @@
 """A plan entry of ``discover``: a monomial times a function of a quadratic-additive sum,
-``y = v·g(S)`` with ``v = Π x_i^p_i`` (``v = 1`` allowed), ``g`` one of x, √x, x², 1/x and
+``y = v·g(S)`` with ``v = Π x_i^p_i`` (``v = 1`` allowed), ``g`` one of x, √x, x², 1/x, exp and
 ``S = Σ h_i(x_i) + Σ c_ij·x_i·x_j``. ½m(v² + u² + w²), nkT·ln(V₂/V₁), √((x₂−x₁)² + (y₂−y₁)²),
 m₁m₂/((x₂−x₁)² + (y₂−y₁)²) and x₁y₁ + x₂y₂ + x₃y₃ are of this kind; none is a power law, a
 separable product or a function of monomials (the entries before it).
