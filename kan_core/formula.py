@@ -225,6 +225,12 @@ def _candidates(v: float):
         num = round(v / math.pi * den)
         if 0 < abs(num) <= 12:
             out.append(sympy.Rational(num, den) * sympy.pi)
+    for den in (1, 2, 3, 4, 6, 8):  # reciprocals: Coulomb's 1/(4π), 1/(2π)
+        num = round(v * math.pi * den)
+        if 0 < abs(num) <= 4 and math.gcd(num, den) == 1:
+            out.append(sympy.Rational(num, den) / sympy.pi)
+    for root in (sympy.sqrt(2 * sympy.pi), sympy.sqrt(sympy.pi)):  # the Gaussian's 1/√(2π)
+        out += [c for c in (1 / root, root, -1 / root, -root) if abs(float(c) - v) <= 1e-3 * abs(v)]
     out += [sympy.Float(_round_sig(v, d), d) for d in (1, 2, 3)]
     return out
 
@@ -268,9 +274,10 @@ def snap_numbers(floats, vals: list[float], error, limit: float, chosen=None) ->
 def simplify_on_data(
     expr: sympy.Expr, names: list[str], x: torch.Tensor, rel_tol: float = 1e-4
 ) -> sympy.Expr:
-    """Replace each number by the simplest of ``0``, an integer, a multiple of ``π/den`` or a
-    shorter decimal, whenever the formula's values on ``x`` move by less than ``rel_tol`` of their
-    spread (cumulatively): no artefacts like ``1.0·exp(…) − 1.97e-5``, no accuracy lost."""
+    """Replace each number by the simplest of ``0``, an integer, a multiple of ``π/den`` (or
+    ``1/(den·π)``, ``1/√(2π)``) or a shorter decimal, whenever the formula's values on ``x`` move
+    by less than ``rel_tol`` of their spread (cumulatively): no artefacts like
+    ``1.0·exp(…) − 1.97e-5``, no accuracy lost."""
     cols = [c.numpy() for c in x.detach().double().T]
     floats = sorted(expr.atoms(sympy.Float), key=lambda a: abs(float(a)))
     fn = with_parameters(expr, names, floats)

@@ -72,3 +72,18 @@ def test_a_term_that_varies_is_kept():
     expr = X1 * X2 + 0.5 * sympy.cos(X2)
     out = tidy(expr, NAMES, _box())
     assert out.has(sympy.cos(X2)), out
+
+
+def test_reciprocals_of_pi_and_the_gaussians_constant_are_named():
+    from kan_core.formula import simplify_on_data
+
+    x = _x()
+    # Coulomb's 1/(4π) and the normal density's 1/√(2π), as a network's numbers come out
+    coulomb = simplify_on_data(0.0795775 * X1 / X2**2, NAMES, x)
+    assert sympy.simplify(coulomb - X1 / (4 * sympy.pi * X2**2)) == 0, coulomb
+    gauss = simplify_on_data(0.398942 * sympy.exp(-(X1**2) / 2), NAMES, x)
+    want = sympy.exp(-(X1**2) / 2) / sympy.sqrt(2 * sympy.pi)
+    assert sympy.simplify(gauss - want) == 0, gauss
+    # a number the data tells apart from 1/(4π) (0.5 % off) stays a decimal
+    other = simplify_on_data(0.08 * X1 / X2**2, NAMES, x)
+    assert not other.has(sympy.pi), other
