@@ -52,13 +52,16 @@ export class NetworkView {
     const { width: W, height: H } = this.root.getBoundingClientRect();
     this.size = { width: W, height: H };
     if (W < 50 || H < 50) return;
-    this.svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
+    // on a phone the diagram's tools (importance, Download) sit over the top centre: the
+    // drawing starts below them (same scale: the view box is as large as the element)
+    const top = W < 640 ? 34 : 0;
+    this.svg.setAttribute("viewBox", `0 ${-top} ${W} ${H}`);
     const { edges: allEdges, nodes: allNodes } = this.store;
     const live = this.compact && canCompact(session.width) ? liveMap(session.width, allNodes, allEdges) : null;
     this.bar.render(session.width, allNodes, allEdges, !!live);
     const geo = live
-      ? computeLayout(live.counts, W, H)
-      : computeLayout(nodeCounts(session.width), W, H, subnodeCounts(session.width, allEdges));
+      ? computeLayout(live.counts, W, H - top)
+      : computeLayout(nodeCounts(session.width), W, H - top, subnodeCounts(session.width, allEdges));
     const boxKey = live ? live.box : edgeKey;
     const nodeKey = live ? live.node : (l, i) => `${l},${i}`;
     this.liveStates = live ? stateKey(allNodes, allEdges) : null;
