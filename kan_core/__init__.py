@@ -45,9 +45,9 @@ from .spline import curve2coef as curve2coef
 from .spline import curve_to_coef as curve_to_coef
 from .spline import extend_grid as extend_grid
 from .symbolic import SymbolicFit as SymbolicFit
-from .symbolic import rerank_by_refit as rerank_by_refit
 from .symbolic_lib import SYMBOLIC_LIB as SYMBOLIC_LIB
 from .symbolic_lib import SymbolicFunction as SymbolicFunction
+from .ties import rerank_by_refit as rerank_by_refit
 from .train import StepResult as StepResult
 from .train import Trainer as Trainer
 from .train import TrainOptions as TrainOptions

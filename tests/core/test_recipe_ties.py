@@ -5,14 +5,9 @@ import sympy
 import torch
 
 from kan_core import KAN, symbolic_formula
-from kan_core.symbolic import (
-    SymbolicFit,
-    fits_for_samples,
-    fix_symbolic,
-    settle_ties,
-    symbolic_fit,
-)
+from kan_core.symbolic import SymbolicFit, fits_for_samples, fix_symbolic, symbolic_fit
 from kan_core.symbolic_lib import SYMBOLIC_LIB
+from kan_core.ties import settle_ties
 
 X1, X2 = sympy.symbols("x_1 x_2", real=True)
 
