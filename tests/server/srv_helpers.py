@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
@@ -69,3 +70,25 @@ def read_each(ws, *preds, limit: int = 5000) -> list[dict]:
         if all(m is not None for m in found):
             return found
     raise AssertionError("expected messages never came")
+
+
+def ckpt_parts(fix: Path, name: str, cache: bool = True) -> dict[str, bytes]:
+    """The multipart parts of a pykan checkpoint fixture ``fix/name_*`` (``saveckpt``'s files)."""
+    parts = {
+        "pykan_config": (fix / f"{name}_config.yml").read_bytes(),
+        "pykan_state": (fix / f"{name}_state").read_bytes(),
+    }
+    if cache:
+        parts["pykan_cache_data"] = (fix / f"{name}_cache_data").read_bytes()
+    return parts
+
+
+def upload(client: TestClient, parts: dict[str, bytes], status: int = 201):
+    """A multipart create; the new session, or (for another ``status``) the error's detail."""
+    r = client.post("/api/sessions", files={k: (k, v) for k, v in parts.items()})
+    assert r.status_code == status, r.text
+    if status != 201:
+        detail = r.json()["detail"]
+        return detail if isinstance(detail, str) else r.text
+    d = r.json()
+    return Sess(d["id"], d["owner_token"], d["viewer_token"])

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from srv_helpers import Sess, train
+from srv_helpers import Sess, ckpt_parts, train, upload
 
 from kan_core import KAN
 
@@ -23,23 +23,7 @@ def expected() -> dict:
 
 
 def ckpt(name: str, cache: bool = True) -> dict[str, bytes]:
-    parts = {
-        "pykan_config": (FIX / f"{name}_config.yml").read_bytes(),
-        "pykan_state": (FIX / f"{name}_state").read_bytes(),
-    }
-    if cache:
-        parts["pykan_cache_data"] = (FIX / f"{name}_cache_data").read_bytes()
-    return parts
-
-
-def upload(client, parts: dict[str, bytes], status: int = 201):
-    r = client.post("/api/sessions", files={k: (k, v) for k, v in parts.items()})
-    assert r.status_code == status, r.text
-    if status != 201:
-        detail = r.json()["detail"]
-        return detail if isinstance(detail, str) else r.text
-    d = r.json()
-    return Sess(d["id"], d["owner_token"], d["viewer_token"])
+    return ckpt_parts(FIX, name, cache)
 
 
 def csv_bytes(names: list[str], x: torch.Tensor, y: torch.Tensor) -> bytes:
