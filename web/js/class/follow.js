@@ -8,6 +8,7 @@ import { rememberSession } from "../tokens.js";
 import { ClassApi, classTokens, copyUrl, followUrl } from "./api.js";
 import { boardTable } from "./dashboard.js";
 import { modal } from "./share.js";
+import { focusSelection, selKey } from "./viewer.js";
 
 const POLL_MS = 1500;
 const HELD = "While you follow, the teacher's screen shows the candidates. Press \u201cLook around on my own\u201d to fit them here.";
@@ -94,10 +95,9 @@ export class ClassBar {
   applyFocus(f) {
     this.focus = f;
     if (this.own || this.onCopy) return;
-    const sel = f?.edge ? { kind: "edge", key: f.edge.join(",") } : f?.node ? { kind: "node", key: f.node.join(",") } : null;
     this.applying = true;
     try {
-      this.controller.select(sel);
+      this.controller.select(focusSelection(f));
     } finally {
       this.applying = false;
     }
@@ -106,10 +106,7 @@ export class ClassBar {
   /** A click of the student's own while following: they are looking around now. */
   onSelection() {
     if (this.applying || this.own || this.onCopy) return;
-    const sel = this.store.selection;
-    const f = this.focus;
-    const teacherKey = f?.edge ? `edge:${f.edge.join(",")}` : f?.node ? `node:${f.node.join(",")}` : null;
-    if ((sel ? `${sel.kind}:${sel.key}` : null) !== teacherKey) this.setOwn(true);
+    if (selKey(this.store.selection) !== selKey(focusSelection(this.focus))) this.setOwn(true);
   }
 
   render() {

@@ -14,7 +14,8 @@ export function focusSelection(f) {
   return null;
 }
 
-const selKey = (sel) => (sel ? `${sel.kind}:${sel.key}` : null);
+/** A selection as one comparable string ("edge:0,1,0"), or null. */
+export const selKey = (sel) => (sel ? `${sel.kind}:${sel.key}` : null);
 
 export class ViewerFollow {
   /** `regions` from buildWorkbench; `controller.select` applies the owner's focus. */
