@@ -52,6 +52,14 @@ def discover_with_default_budget(page: Page, artifacts, name: str) -> tuple[str,
     return math_text(page.locator(".discover-pick .math")), plain
 
 
+def open_the_toy(page: Page, base_url: str) -> None:
+    """From the start page, the gallery's first preset (pykan's toy), as a new user opens it."""
+    page.goto(base_url + "/")
+    page.locator('[data-preset="toy"]').click()
+    page.wait_for_url(re.compile(r"/sessions/"))
+    expect(page.locator("[data-edge]").first).to_be_visible()
+
+
 def use_it(page: Page) -> str:
     page.get_by_role("button", name="Use this formula", exact=True).click()
     formula = page.locator('.formula [data-formula="complete"]')
@@ -103,10 +111,7 @@ def test_a_typed_product_reads_as_x1_x2(page: Page, base_url, live_server, probl
 def test_play_on_the_toy_stops_by_itself_and_says_why(
     page: Page, base_url, live_server, problems, artifacts
 ):
-    page.goto(base_url + "/")
-    page.locator('[data-preset="toy"]').click()
-    page.wait_for_url(re.compile(r"/sessions/"))
-    expect(page.locator("[data-edge]").first).to_be_visible()
+    open_the_toy(page, base_url)
 
     # Play, and no Pause: the run ends by itself once the loss levels off (auto-stop is on)
     expect(page.get_by_label("stop when the loss plateaus")).to_be_checked()
@@ -140,10 +145,7 @@ def test_discover_on_the_toy_reads_its_formula(
     page: Page, base_url, live_server, problems, artifacts
 ):
     """The page's first preset, pykan's toy exp(sin(πx₁) + x₂²), and Discover untouched."""
-    page.goto(base_url + "/")
-    page.locator('[data-preset="toy"]').click()
-    page.wait_for_url(re.compile(r"/sessions/"))
-    expect(page.locator("[data-edge]").first).to_be_visible()
+    open_the_toy(page, base_url)
 
     shown, plain = discover_with_default_budget(page, artifacts, "new-user-toy")
     assert_same_function(
