@@ -23,6 +23,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -190,3 +191,27 @@ def pytest_collection_modifyitems(config, items):
     if browser and len(browser) != len(items):
         config.hook.pytest_deselected(items=browser)
         items[:] = [it for it in items if it not in browser]
+
+
+@pytest.fixture
+def screens(browser):
+    """screens(kind) → (page, problems) in a fresh context of that kind (the class tests);
+    script that a hostile name makes run (a dialog, ``__pwned()``) fails the test.
+    Expectations wait up to 15 s here (joins fork sessions, pages poll every 1.5 s, and the CI
+    box is shared), back to Playwright's 5 s afterwards."""
+    contexts, ran = [], []
+    expect.set_options(timeout=15_000)
+
+    def make(kind: dict):
+        ctx = browser.new_context(**kind)
+        contexts.append(ctx)
+        page = ctx.new_page()
+        page.on("dialog", lambda d: (ran.append(d.message), d.dismiss()))
+        page.expose_function("__pwned", lambda: ran.append("pwned"))
+        return page, PageProblems(page)
+
+    yield make
+    expect.set_options(timeout=5_000)
+    for ctx in contexts:
+        ctx.close()
+    assert ran == [], f"a student name ran as script: {ran}"

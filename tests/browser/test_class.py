@@ -13,8 +13,6 @@ import json
 import re
 from pathlib import Path
 
-import pytest
-from conftest import PageProblems
 from playwright.sync_api import expect
 
 SHOTS = Path("/tmp/kanwb-class")
@@ -28,29 +26,6 @@ PHONE = {
 PROJECTOR = {"viewport": {"width": 683, "height": 512}, "device_scale_factor": 1.5}
 HOSTILE = "<img src=x onerror=__pwned()>Ana"
 SMALL_TOY = {"preset": "toy", "width": [2, 3, 1], "train_num": 200, "test_num": 200, "seed": 0}
-
-
-@pytest.fixture
-def screens(browser):
-    """screens(kind) → (page, problems) in a fresh context; script run by a name is caught.
-    Expectations wait up to 15 s here (joins fork sessions, pages poll every 1.5 s, and the CI
-    box is shared), back to Playwright's 5 s afterwards."""
-    contexts, ran = [], []
-    expect.set_options(timeout=15_000)
-
-    def make(kind: dict):
-        ctx = browser.new_context(**kind)
-        contexts.append(ctx)
-        page = ctx.new_page()
-        page.on("dialog", lambda d: (ran.append(d.message), d.dismiss()))
-        page.expose_function("__pwned", lambda: ran.append("pwned"))
-        return page, PageProblems(page)
-
-    yield make
-    expect.set_options(timeout=5_000)
-    for ctx in contexts:
-        ctx.close()
-    assert ran == [], f"a student name ran as script: {ran}"
 
 
 def _shot(page, name: str) -> None:

@@ -12,8 +12,6 @@ import statistics
 import time
 from pathlib import Path
 
-import pytest
-from conftest import PageProblems
 from playwright.sync_api import expect
 
 from server.config import Settings
@@ -24,23 +22,6 @@ LAPTOP = {"viewport": {"width": 1280, "height": 800}}
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 SMALL_TOY = {"preset": "toy", "width": [2, 3, 1], "train_num": 200, "test_num": 200, "seed": 0}
 SELECTED = re.compile(r"\bselected\b")
-
-
-@pytest.fixture
-def screens(browser):
-    contexts = []
-    expect.set_options(timeout=15_000)
-
-    def make(kind: dict):
-        ctx = browser.new_context(**kind)
-        contexts.append(ctx)
-        page = ctx.new_page()
-        return page, PageProblems(page)
-
-    yield make
-    expect.set_options(timeout=5_000)
-    for ctx in contexts:
-        ctx.close()
 
 
 def _shot(page, name: str) -> None:
