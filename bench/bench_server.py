@@ -73,17 +73,15 @@ def headless(body: dict, secs: float) -> float:
     """steps/s of kan_core's Trainer in this process, as a session worker would run it: the
     spec, dataset and model the server builds from `body`, its torch threads, from WARM_STEP."""
     import kan_core
-    from kan_core import TrainOptions
     from server.config import Settings
     from server.data import build_dataset, build_model, build_spec
     from server.schemas import SessionCreate
+    from server.sessions import train_options
 
     cfg, threads = Settings(), torch.get_num_threads()
     spec = build_spec(SessionCreate(**body), cfg)
     data = build_dataset(spec, None, cfg)
-    # the session's options that kan_core's trainer takes (not the loss name, not auto-stop)
-    train = {k: v for k, v in spec["train"].items() if k in TrainOptions.__dataclass_fields__}
-    opts = kan_core.TrainOptions(**train, seed=spec["seed"])
+    opts = train_options(spec)  # as the session's worker builds them
     tr = kan_core.Trainer(build_model(spec, data), data, opts)
     torch.set_num_threads(cfg.torch_threads)
     while tr.steps_done < WARM_STEP:

@@ -56,6 +56,14 @@ def loss_function(name: str):
     return torch.nn.CrossEntropyLoss() if name == "cross_entropy" else None
 
 
+def train_options(spec: dict) -> kan_core.TrainOptions:
+    """kan_core's training options for a session's spec: its train settings less those the
+    session applies itself (plateau auto-stop), the loss by name, the session's seed."""
+    train = {k: v for k, v in spec["train"].items() if k not in _SESSION_ONLY}
+    loss_fn = loss_function(train.pop("loss", "mse"))
+    return kan_core.TrainOptions(**train, seed=spec["seed"], loss_fn=loss_fn)
+
+
 class CommandError(Exception):
     """A refused command: ``status`` is the HTTP code routes answer with."""
 
@@ -330,9 +338,7 @@ class Session:
 
     def _get_trainer(self) -> kan_core.Trainer:
         if self._trainer is None:
-            train = {k: v for k, v in self.spec["train"].items() if k not in _SESSION_ONLY}
-            loss_fn = loss_function(train.pop("loss", "mse"))
-            opts = kan_core.TrainOptions(**train, seed=self.spec["seed"], loss_fn=loss_fn)
+            opts = train_options(self.spec)
             self._trainer = kan_core.Trainer(self.model, self.dataset, opts)
             # The grid-update schedule counts from the session's first step, not from the
             # last restart or edit; a reset starts it again.
