@@ -254,6 +254,10 @@ def _exclusions(model, exclude) -> tuple[set, dict]:
 
 def auto_symbolic(model, lib=None, r2_threshold=None, x=None, exclude=None):
     """Snap every active (numeric, unpruned) edge to its best candidate, all edges in one batch.
+    Snapping everything (no ``r2_threshold``, no edge excluded) first merges hidden nodes that
+    share one job (``redundant.drop_redundant_nodes``: a node goes, as ``prune_node``, when a
+    refit of the rest reproduces the network); near-ties are then settled by refits
+    (``ties.settle_ties``). Models of over ``TIE_MAX_EDGES`` edges skip both.
 
     ``r2_threshold``: only snap edges whose best candidate reaches it (``None`` = snap all).
     ``exclude``: ``{(l, i, j): names}`` the user rejected, or a collection of ``(l, i, j)``
@@ -267,12 +271,16 @@ def auto_symbolic(model, lib=None, r2_threshold=None, x=None, exclude=None):
     skip, rejected = _exclusions(model, exclude)
     fns = resolve_lib(lib)
     x = _data(model, x)
-    edges = [e for e in model.edges() if model.edge_state(*e) == "active" and e not in skip]
-    if not edges:
-        return {}
     from .ties import NEAR_TIE, TIE_CANDIDATES, TIE_MAX_EDGES, network_target, settle_ties
 
     target = network_target(model, x)
+    if r2_threshold is None and not skip and target is not None and model.n_edge <= TIE_MAX_EDGES:
+        from .redundant import drop_redundant_nodes
+
+        drop_redundant_nodes(model, target)
+    edges = [e for e in model.edges() if model.edge_state(*e) == "active" and e not in skip]
+    if not edges:
+        return {}
     done, ties = {}, {}
     for e, fits in zip(edges, _fits_for_edges(model, edges, fns, x), strict=True):
         ranked = rank([f for f in fits if f.name not in rejected.get(e, ())])
