@@ -279,11 +279,17 @@ def auto_symbolic(s: Session, r2_threshold: float | None) -> dict[str, Any]:
     exclude = {tuple(int(v) for v in k.split(",")): tuple(v) for k, v in s.rejects.items()}
 
     def apply():
+        before = set(s.model.pruned_nodes)
         fits = s.model.auto_symbolic(r2_threshold=r2_threshold, exclude=exclude)
+        merged = sorted(set(s.model.pruned_nodes) - before)  # nodes that shared a job
         detail = {}
         for (l, i, j), fit in fits.items():
             s.fits[f"{l},{i},{j}"] = detail[f"{l},{i},{j}"] = views.fit_dict(fit)
-        return f"auto-symbolic fixed {len(fits)} edge(s)", [], {"fits": detail}
+        summary = f"auto-symbolic fixed {len(fits)} edge(s)"
+        if merged:
+            nodes = ", ".join(f"({l},{i})" for l, i in merged)
+            summary += f"; hidden node(s) {nodes} merged into the rest (their job was shared)"
+        return summary, [], {"fits": detail, "merged_nodes": [list(n) for n in merged]}
 
     return edit(s, "auto_symbolic", {"r2_threshold": r2_threshold}, apply)
 

@@ -160,6 +160,22 @@ def test_auto_symbolic_gives_a_complete_formula(client):
     assert "<math" in f["outputs"][0]["mathml"]
 
 
+def test_auto_symbolic_names_the_nodes_it_merged_and_undo_brings_them_back(client):
+    s = create(client, preset="toy")  # untrained [2, 5, 1]: its hidden nodes are near-lines
+    r = client.post(s.url("/auto-symbolic"), json={}, headers=s.headers)
+    assert r.status_code == 200, r.text
+    merged = r.json()["detail"]["merged_nodes"]
+    assert merged and all(l == 1 for l, _ in merged)
+    assert all(f"({l},{i})" in r.json()["summary"] for l, i in merged)
+    edges = client.get(s.url(), headers=s.headers).json()["edges"]
+    gone = {(e["l"], e["i"], e["j"]) for e in edges if e["state"] == "pruned"}
+    for _, i in merged:  # every edge into and out of a merged node
+        assert {(0, 0, i), (0, 1, i), (1, i, 0)} <= gone
+    assert client.post(s.url("/undo"), headers=s.headers).status_code == 200
+    edges = client.get(s.url(), headers=s.headers).json()["edges"]
+    assert all(e["state"] == "active" for e in edges)
+
+
 def test_undo_redo_history(client):
     s = create(client, preset="toy")
     client.post(s.url("/edges/0/0/0/prune"), headers=s.headers)
