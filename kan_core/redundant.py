@@ -53,11 +53,11 @@ def _refit_error(model, data: dict, spread: float) -> float:
     return last / spread if math.isfinite(last) else math.inf
 
 
-def drop_redundant_nodes(model, target) -> list[tuple[int, int]]:
+def drop_redundant_nodes(model, target, keep=()) -> list[tuple[int, int]]:
     """Prune (in place, as ``prune_node``) each hidden node whose work the rest of the network
     takes over: weakest first (``node_scores`` on the target's inputs), at most
     ``NODE_DROP_MAX_TRIALS`` trials, never a layer's last node nor a node with a symbolic edge
-    (someone's choice, kept). ``target = (x, y)``: the
+    or an edge in ``keep`` (someone's choices, kept). ``target = (x, y)``: the
     network's own outputs (``ties.network_target``). A kept trial's refitted parameters replace
     the model's. Returns the dropped nodes ``(l, i)``."""
     from .prune import node_scores, prune_node
@@ -68,7 +68,8 @@ def drop_redundant_nodes(model, target) -> list[tuple[int, int]]:
         return []
     data = {"train_input": xs, "train_label": ys, "test_input": xs, "test_label": ys}
     scores = node_scores(model, xs)
-    nodes = [n for n in _live_hidden_nodes(model) if not _snapped(model, *n)]
+    kept = {(l + 1, j) for l, _, j in keep} | {(l, i) for l, i, _ in keep if l > 0}
+    nodes = [n for n in _live_hidden_nodes(model) if n not in kept and not _snapped(model, *n)]
     order = sorted(nodes, key=lambda n: float(scores[n[0]][n[1]]))
     dropped = []
     for l, i in order[:NODE_DROP_MAX_TRIALS]:

@@ -254,9 +254,9 @@ def _exclusions(model, exclude) -> tuple[set, dict]:
 
 def auto_symbolic(model, lib=None, r2_threshold=None, x=None, exclude=None):
     """Snap every active (numeric, unpruned) edge to its best candidate, all edges in one batch.
-    Snapping everything (no ``r2_threshold``, no edge excluded) first merges hidden nodes that
-    share one job (``redundant.drop_redundant_nodes``: a node goes, as ``prune_node``, when a
-    refit of the rest reproduces the network); near-ties are then settled by refits
+    First, hidden nodes that share one job are merged (``redundant.drop_redundant_nodes``: a
+    node goes, as ``prune_node``, when a refit of the rest reproduces the network; not a node
+    with an excluded or symbolic edge); after snapping, near-ties are settled by refits
     (``ties.settle_ties``). Models of over ``TIE_MAX_EDGES`` edges skip both.
 
     ``r2_threshold``: only snap edges whose best candidate reaches it (``None`` = snap all).
@@ -274,10 +274,10 @@ def auto_symbolic(model, lib=None, r2_threshold=None, x=None, exclude=None):
     from .ties import NEAR_TIE, TIE_CANDIDATES, TIE_MAX_EDGES, network_target, settle_ties
 
     target = network_target(model, x)
-    if r2_threshold is None and not skip and target is not None and model.n_edge <= TIE_MAX_EDGES:
+    if target is not None and model.n_edge <= TIE_MAX_EDGES:
         from .redundant import drop_redundant_nodes
 
-        drop_redundant_nodes(model, target)
+        drop_redundant_nodes(model, target, keep=skip)
     edges = [e for e in model.edges() if model.edge_state(*e) == "active" and e not in skip]
     if not edges:
         return {}

@@ -41,10 +41,20 @@ def test_a_node_doing_a_real_second_term_stays():
     assert all(torch.equal(before[k], v) for k, v in m.state_dict().items())
 
 
-def test_auto_symbolic_with_a_threshold_keeps_every_node():
+def test_a_node_with_an_edge_left_numeric_or_snapped_stays():
     m, x = _fitted([1, 2, 1], lambda x: torch.sin(2 * x), -1, 1)
-    m.auto_symbolic(r2_threshold=0.0)
-    assert len(_live_hidden_nodes(m)) == 2
+    both = m.copy()
+    both.fix_symbolic(0, 0, 0, "x")  # someone's choice on node (1, 0)
+    m.auto_symbolic(r2_threshold=0.0, exclude=[(1, 1, 0)])  # node (1, 1) left numeric
+    assert _live_hidden_nodes(m) == [(1, 1)]  # the other one may go, and does
+    both.auto_symbolic(exclude=[(1, 1, 0)])
+    assert len(_live_hidden_nodes(both)) == 2
+
+
+def test_auto_symbolic_with_a_threshold_still_merges():
+    m, x = _fitted([1, 2, 1], lambda x: torch.sin(2 * x), -1, 1)
+    m.auto_symbolic(r2_threshold=0.9)
+    assert len(_live_hidden_nodes(m)) == 1
 
 
 def test_the_recipe_reads_a_product_split_over_two_nodes_as_one():

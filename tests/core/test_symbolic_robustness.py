@@ -247,7 +247,8 @@ def test_one_name_is_one_name_not_its_letters():
 def test_auto_symbolic_exclude_edges():
     m, _ = _two_input_model()
     fits = m.auto_symbolic(exclude=[(0, 0, 0), (1, 2, 0)])
-    assert set(fits) == set(m.edges()) - {(0, 0, 0), (1, 2, 0)}
+    live = {e for e in m.edges() if m.edge_state(*e) != "pruned"}
+    assert set(fits) == live - {(0, 0, 0), (1, 2, 0)}  # (others may be merged away)
     assert m.edge_state(0, 0, 0) == "active" and m.edge_state(1, 2, 0) == "active"
 
 

@@ -75,8 +75,11 @@ export class Controller {
   refine(grid) {
     return this.mutate(() => this.api.post("/refine", { grid }));
   }
-  autoSymbolic(r2) {
-    return this.mutate(() => this.api.post("/auto-symbolic", { r2_threshold: Number.isFinite(r2) ? r2 : null }));
+  async autoSymbolic(r2) {
+    const res = await this.mutate(() => this.api.post("/auto-symbolic", { r2_threshold: Number.isFinite(r2) ? r2 : null }));
+    // hidden nodes that shared one job were merged into the rest: say so (Undo brings them back)
+    if (res?.detail?.merged_nodes?.length) this.toasts.show(`${res.summary}. Undo brings them back.`, "info", 8000);
+    return res;
   }
   /** Undo says what it did: an edit's undo also discards the training since that edit. */
   async undo() {
