@@ -159,3 +159,30 @@ def test_discover_on_the_toy_reads_its_formula(
     assert applied == shown, (applied, shown)
     page.screenshot(path=str(artifacts / "new-user-toy-discovered-1280.png"))
     problems.assert_none()
+
+
+def test_play_auto_symbolic_play_on_the_toy_reads_its_formula(
+    page: Page, base_url, live_server, problems, artifacts
+):
+    """Without Discover, three clicks: Play (stops by itself), Auto-symbolic (the hidden nodes
+    that shared the job are merged away and the page says which; the rest snap), Play."""
+    open_the_toy(page, base_url)
+    play = page.get_by_role("button", name="Play", exact=True)
+    status = page.locator("span.status[data-status]")
+    play.click()
+    expect(status).to_have_text("Stopped: the loss stopped improving", timeout=120_000)
+    page.get_by_role("button", name="Auto-symbolic", exact=True).click()
+    expect(page.locator(".toast").filter(has_text="merged into the rest")).to_be_visible(
+        timeout=60_000
+    )
+    expect(page.locator("ol.history li")).to_have_count(1)
+    play.click()
+    expect(status).to_have_text("Stopped: the loss stopped improving", timeout=120_000)
+    formula = page.locator('.formula [data-formula="complete"]')
+    # e to the power (x₂² + sin(πx₁)): no other terms, no numbers left
+    expect(formula).to_contain_text("sin(π", timeout=30_000)
+    shown = math_text(formula)
+    base, power = shown[0], shown[1:]
+    assert base in "eⅇ" and sorted(power.split("+")) == ["sin(πx1)", "x22"], shown
+    page.screenshot(path=str(artifacts / "new-user-toy-three-clicks-1280.png"))
+    problems.assert_none()
