@@ -4,7 +4,7 @@ leaves two hidden nodes sharing one job — ``x₁x₂x₃`` split over a strong
 above any prune threshold. Snapped, such a pair reads as two half-right terms. Scores cannot tell
 a shared job from a real second term (``x₁x₂ + x₃x₄`` scores 0.71 and 0.71); a refit can: the
 network without the node is fitted to the full network's own outputs, and the node goes when the
-others take its work over (error below ``NODE_DROP_NRMSE`` of the output's spread). Measured on
+others take its work over (error below ``NODE_DROP_NRMSE`` of each output's spread). Measured on
 bench_feynman's two-node models: shared jobs refit to 0.09–0.5 % of the spread, real second terms
 stay at 10–70 %."""
 
@@ -43,24 +43,26 @@ def _snapped(model, l: int, i: int) -> bool:
     )
 
 
-def _refit_error(model, data: dict, spread: float) -> float:
+def _refit_error(model, data: dict, spread: torch.Tensor) -> float:
+    """The refitted model's worst output error over that output's spread (inf if it fails)."""
     from .train import fit
+
+    give_up = HOPELESS * NODE_DROP_NRMSE * float(spread.min())  # (RMSE over all outputs)
 
     def hopeless(_result, trainer):
         loss = trainer.history["train_loss"]
-        if len(loss) == NODE_DROP_CHECK and float(loss[-1]) > HOPELESS * NODE_DROP_NRMSE * spread:
+        if len(loss) == NODE_DROP_CHECK and float(loss[-1]) > give_up:
             return False  # stop: the rest cannot take this node's work over
         return None
 
     try:
-        hist = fit(
-            model, data, opt="LBFGS", steps=NODE_DROP_STEPS, update_grid=False, callback=hopeless
-        )
+        fit(model, data, opt="LBFGS", steps=NODE_DROP_STEPS, update_grid=False, callback=hopeless)
+        with torch.no_grad():
+            err = (model(data["train_input"]) - data["train_label"]).square().mean(0).sqrt()
     except (ValueError, RuntimeError):
         return math.inf
-    loss = [float(v) for v in hist["train_loss"]]
-    last = loss[-1] if loss else math.inf  # the state a kept trial hands on
-    return last / spread if math.isfinite(last) else math.inf
+    worst = float((err / spread).max())  # per output: a small output's job counts as much
+    return worst if math.isfinite(worst) else math.inf
 
 
 def drop_redundant_nodes(model, target, keep=()) -> list[tuple[int, int]]:
@@ -73,9 +75,10 @@ def drop_redundant_nodes(model, target, keep=()) -> list[tuple[int, int]]:
     from .prune import node_scores, prune_node
 
     xs, ys = target
-    spread = float(ys.std())
-    if xs.shape[0] < NODE_DROP_MIN_ROWS or not (math.isfinite(spread) and spread > 0):
+    spread = ys.std(0)  # per output
+    if xs.shape[0] < NODE_DROP_MIN_ROWS or not bool(torch.isfinite(spread).all()):
         return []
+    spread = spread.clamp_min(1e-6 * float(spread.max()) + 1e-30)  # a constant output: no slack
     data = {"train_input": xs, "train_label": ys, "test_input": xs, "test_label": ys}
     scores = node_scores(model, xs)
     kept = {(l + 1, j) for l, _, j in keep} | {(l, i) for l, i, _ in keep if l > 0}
