@@ -428,11 +428,13 @@ class KAN(PykanExtras, PykanState, nn.Module):
         unfix_symbolic(self, *self._edge(l, i, j))
         self.log_history("unfix_symbolic")
 
-    def auto_symbolic(self, lib=None, r2_threshold=None, x=None, exclude=None, **pykan_kw):
+    def auto_symbolic(
+        self, lib=None, r2_threshold=None, x=None, exclude=None, merge_nodes=True, **pykan_kw
+    ):
         from .symbolic import auto_symbolic
 
         pykan_keywords("auto_symbolic", pykan_kw, *SYMBOLIC_KEYWORDS)
-        done = auto_symbolic(self, lib=lib, r2_threshold=r2_threshold, x=x, exclude=exclude)
+        done = auto_symbolic(self, lib, r2_threshold, x=x, exclude=exclude, merge_nodes=merge_nodes)
         self.log_history("auto_symbolic")
         return done
 

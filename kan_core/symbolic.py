@@ -252,12 +252,13 @@ def _exclusions(model, exclude) -> tuple[set, dict]:
     return {edge(e) for e in exclude}, {}
 
 
-def auto_symbolic(model, lib=None, r2_threshold=None, x=None, exclude=None):
+def auto_symbolic(model, lib=None, r2_threshold=None, x=None, exclude=None, merge_nodes=True):
     """Snap every active (numeric, unpruned) edge to its best candidate, all edges in one batch.
     First, hidden nodes that share one job are merged (``redundant.drop_redundant_nodes``: a
     node goes, as ``prune_node``, when a refit of the rest reproduces the network; not a node
     with an excluded or symbolic edge); after snapping, near-ties are settled by refits
-    (``ties.settle_ties``). Models of over ``TIE_MAX_EDGES`` edges skip both.
+    (``ties.settle_ties``). Models of over ``TIE_MAX_EDGES`` edges skip both;
+    ``merge_nodes=False`` keeps every node, as pykan does.
 
     ``r2_threshold``: only snap edges whose best candidate reaches it (``None`` = snap all).
     ``exclude``: ``{(l, i, j): names}`` the user rejected, or a collection of ``(l, i, j)``
@@ -268,13 +269,15 @@ def auto_symbolic(model, lib=None, r2_threshold=None, x=None, exclude=None):
             raise TypeError(f"r2_threshold must be a number or None, got {r2_threshold!r}")
         if math.isnan(r2_threshold):
             raise ValueError(f"r2_threshold must not be NaN, got {r2_threshold!r}")
+    if not isinstance(merge_nodes, bool):
+        raise TypeError(f"merge_nodes must be True or False, got {merge_nodes!r}")
     skip, rejected = _exclusions(model, exclude)
     fns = resolve_lib(lib)
     x = _data(model, x)
     from .ties import NEAR_TIE, TIE_CANDIDATES, TIE_MAX_EDGES, network_target, settle_ties
 
     target = network_target(model, x)
-    if target is not None and model.n_edge <= TIE_MAX_EDGES:
+    if merge_nodes and target is not None and model.n_edge <= TIE_MAX_EDGES:
         from .redundant import drop_redundant_nodes
 
         drop_redundant_nodes(model, target, keep=skip)

@@ -1,6 +1,7 @@
 """Hidden nodes that share one job are merged before snapping (kan_core.redundant): the node goes
 when a refit of the rest reproduces the network; a node doing a real second term stays."""
 
+import pytest
 import sympy
 import torch
 
@@ -54,6 +55,14 @@ def test_a_node_with_an_edge_left_numeric_or_snapped_stays():
     assert _live_hidden_nodes(m) == [(1, 1)]  # the other one may go, and does
     both.auto_symbolic(exclude=[(1, 1, 0)])
     assert len(_live_hidden_nodes(both)) == 2
+
+
+def test_merge_nodes_false_keeps_every_node_as_pykan():
+    m, x = _fitted([1, 2, 1], lambda x: torch.sin(2 * x), -1, 1)
+    with pytest.raises(TypeError, match="merge_nodes"):
+        m.auto_symbolic(merge_nodes="no")
+    m.auto_symbolic(merge_nodes=False)
+    assert len(_live_hidden_nodes(m)) == 2
 
 
 def test_auto_symbolic_with_a_threshold_still_merges():
