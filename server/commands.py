@@ -275,12 +275,16 @@ def unreject(s: Session, l: int, i: int, j: int, name: str) -> dict[str, Any]:
     return _result(s, "unreject", summary, detail={"rejected": left})
 
 
-def auto_symbolic(s: Session, r2_threshold: float | None) -> dict[str, Any]:
+def auto_symbolic(
+    s: Session, r2_threshold: float | None, merge_nodes: bool = True
+) -> dict[str, Any]:
     exclude = {tuple(int(v) for v in k.split(",")): tuple(v) for k, v in s.rejects.items()}
 
     def apply():
         before = set(s.model.pruned_nodes)
-        fits = s.model.auto_symbolic(r2_threshold=r2_threshold, exclude=exclude)
+        fits = s.model.auto_symbolic(
+            r2_threshold=r2_threshold, exclude=exclude, merge_nodes=merge_nodes
+        )
         merged = sorted(set(s.model.pruned_nodes) - before)  # nodes that shared a job
         detail = {}
         for (l, i, j), fit in fits.items():
@@ -291,7 +295,8 @@ def auto_symbolic(s: Session, r2_threshold: float | None) -> dict[str, Any]:
             summary += f"; hidden node(s) {nodes} merged into the rest (their job was shared)"
         return summary, [], {"fits": detail, "merged_nodes": [list(n) for n in merged]}
 
-    return edit(s, "auto_symbolic", {"r2_threshold": r2_threshold}, apply)
+    params = {"r2_threshold": r2_threshold, "merge_nodes": merge_nodes}
+    return edit(s, "auto_symbolic", params, apply)
 
 
 # --- history --------------------------------------------------------------------------------

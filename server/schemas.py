@@ -131,6 +131,7 @@ class SymbolicRequest(Strict):
 
 class AutoSymbolicRequest(Strict):
     r2_threshold: Finite | None = Field(None, ge=-1e6, le=1)
+    merge_nodes: bool = True  # prune hidden nodes whose job the rest takes over first
 
 
 # --- responses --------------------------------------------------------------------------------

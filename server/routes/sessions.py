@@ -328,7 +328,7 @@ async def refine(s: OwnerSession, body: RefineRequest, settings: SettingsDep) ->
 
 @router.post("/{session_id}/auto-symbolic", response_model=EditResult, responses=ERRORS)
 async def auto_symbolic(s: OwnerSession, body: AutoSymbolicRequest) -> dict:
-    return await run_command(s, commands.auto_symbolic, body.r2_threshold)
+    return await run_command(s, commands.auto_symbolic, body.r2_threshold, body.merge_nodes)
 
 
 @router.get("/{session_id}/formula", response_model=Formula, responses=ERRORS)

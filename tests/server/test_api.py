@@ -174,6 +174,13 @@ def test_auto_symbolic_names_the_nodes_it_merged_and_undo_brings_them_back(clien
     assert client.post(s.url("/undo"), headers=s.headers).status_code == 200
     edges = client.get(s.url(), headers=s.headers).json()["edges"]
     assert all(e["state"] == "active" for e in edges)
+    # merge_nodes false: every node kept, as pykan
+    r = client.post(s.url("/auto-symbolic"), json={"merge_nodes": False}, headers=s.headers)
+    assert r.status_code == 200 and r.json()["detail"]["merged_nodes"] == []
+    edges = client.get(s.url(), headers=s.headers).json()["edges"]
+    assert all(e["state"] == "symbolic" for e in edges)
+    bad = client.post(s.url("/auto-symbolic"), json={"merge_nodes": "x"}, headers=s.headers)
+    assert bad.status_code == 422 and "merge_nodes" in bad.text
 
 
 def test_undo_redo_history(client):
