@@ -11,10 +11,14 @@ from .curves import edge_curve as edge_curve
 from .curves import edge_curves as edge_curves
 from .datasets import PRESETS as PRESETS
 from .datasets import Preset as Preset
+from .datasets import augment_input as augment_input
 from .datasets import create_dataset as create_dataset
 from .datasets import create_dataset_from_data as create_dataset_from_data
 from .datasets import dataset_from_formula as dataset_from_formula
 from .datasets import validate_dataset as validate_dataset
+from .derivatives import batch_hessian as batch_hessian
+from .derivatives import batch_jacobian as batch_jacobian
+from .derivatives import get_derivative as get_derivative
 from .discover import DiscoverResult as DiscoverResult
 from .discover import discover as discover
 from .feynman import get_feynman_dataset as get_feynman_dataset
@@ -36,6 +40,7 @@ from .parser import ParsedFormula as ParsedFormula
 from .parser import parse_formula as parse_formula
 from .prune import PrunePlan as PrunePlan
 from .pykan_extras import add_symbolic as add_symbolic
+from .pykan_extras import model2param as model2param
 from .runtime import tune_allocator as tune_allocator
 from .simplify import complexity as complexity
 from .spline import B_batch as B_batch
@@ -100,6 +105,11 @@ def __getattr__(name: str):
 __all__ = [
     "MLP",
     "add_symbolic",
+    "augment_input",
+    "batch_hessian",
+    "batch_jacobian",
+    "get_derivative",
+    "model2param",
     "get_feynman_dataset",
     "kanpiler",
     "DiscoverResult",

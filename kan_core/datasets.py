@@ -132,6 +132,32 @@ def create_dataset_from_data(inputs, labels, train_ratio: float = 0.8, device="c
     }
 
 
+def augment_input(orig_vars, aux_vars, x):
+    """pykan's ``augment_input``: columns of ``aux_vars`` (sympy expressions in the symbols
+    ``orig_vars``, e.g. ``[a + b, a * b]``) computed from ``x`` and put *before* its columns.
+    ``x``: a ``(batch, len(orig_vars))`` tensor, or a dataset dict (its inputs are replaced, in
+    place, and it is returned). Expressions must be sympy objects (a string is refused: it would
+    be code)."""
+    import sympy
+
+    if isinstance(x, dict):
+        for key in ("train_input", "test_input"):
+            x[key] = augment_input(orig_vars, aux_vars, x[key])
+        return x
+    orig_vars, aux_vars = list(orig_vars), list(aux_vars)
+    for e in aux_vars:
+        if not isinstance(e, sympy.Basic):
+            raise TypeError(f"aux_vars must be sympy expressions, got {e!r}")
+    if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.shape[1] != len(orig_vars):
+        raise ValueError(f"x must be a (batch, {len(orig_vars)}) tensor, one column per variable")
+    cols = [x[:, i].detach().double().numpy() for i in range(len(orig_vars))]
+    extra = []
+    for e in aux_vars:
+        v = np.asarray(sympy.lambdify(orig_vars, e, modules="numpy")(*cols), dtype=np.float64)
+        extra.append(torch.from_numpy(np.broadcast_to(v, (x.shape[0],)).copy()).to(x.dtype))
+    return torch.cat([torch.stack(extra, 1), x], 1) if extra else x
+
+
 def dataset_from_formula(
     text: str, ranges=(-1, 1), train_num: int = 1000, test_num: int = 1000, seed: int = 0
 ) -> dict:

@@ -397,11 +397,13 @@ class KAN(PykanExtras, PykanState, nn.Module):
 
         restore_node(self, as_index(l, "layer"), as_index(i, "node"))
 
-    def suggest_symbolic(self, l, i, j, lib=None, topk=5, x=None, exclude=(), **pykan_kw):
+    def suggest_symbolic(
+        self, l, i, j, lib=None, topk=5, x=None, exclude=(), weight_simple=0.8, **pykan_kw
+    ):
         from .symbolic import suggest_symbolic
 
         pykan_keywords("suggest_symbolic", pykan_kw, *SYMBOLIC_KEYWORDS)
-        return suggest_symbolic(self, l, i, j, lib=lib, topk=topk, x=x, exclude=exclude)
+        return suggest_symbolic(self, l, i, j, lib, topk, x, exclude, weight_simple)
 
     def fix_symbolic(self, l, i, j, name, x=None, fit=None, fit_params_bool=True, **pykan_kw):
         """Snap edge ``(l, i, j)`` to ``name``, fitting ``c·f(a·x+b)+d`` to the edge on ``x``

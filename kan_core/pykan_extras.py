@@ -6,7 +6,16 @@ function in this module or another ``kan_core`` module.
 
 from __future__ import annotations
 
-__all__ = ["PykanExtras", "add_symbolic"]
+__all__ = ["PykanExtras", "add_symbolic", "model2param"]
+
+
+def model2param(model):
+    """pykan's ``model2param``: every parameter of ``model``, flattened into one vector (in
+    ``model.parameters()`` order; kan_core's parameters are laid out its own way, so the vector
+    is not pykan's, only its length and order rule are)."""
+    import torch
+
+    return torch.cat([p.reshape(-1) for p in model.parameters()])
 
 
 def add_symbolic(name, fun, c=1, fun_singularity=None):

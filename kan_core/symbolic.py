@@ -81,11 +81,29 @@ def canonical(
     return a, b, c, d
 
 
-def rank(fits: list[SymbolicFit]) -> list[SymbolicFit]:
-    """Best first: nearly-as-good simpler candidates beat marginally better complex ones."""
+def complexity_weight(weight_simple) -> float:
+    """pykan's ``weight_simple`` (0 … 1: how much simplicity counts against fit quality; its
+    default 0.8) as kan_core's score units per unit of complexity: 0.8 → ``COMPLEXITY_WEIGHT``,
+    0 → 0 (fit quality alone), 1 → simplest first."""
+    if isinstance(weight_simple, bool) or not isinstance(weight_simple, int | float):
+        raise TypeError(f"weight_simple must be a number in [0, 1], got {weight_simple!r}")
+    if not 0 <= weight_simple <= 1:
+        raise ValueError(f"weight_simple must be in [0, 1], got {weight_simple!r}")
+    if weight_simple == 1:
+        return 1e6
+    return COMPLEXITY_WEIGHT * (weight_simple / (1 - weight_simple)) / 4  # (0.8 / 0.2 = 4)
+
+
+def rank(fits: list[SymbolicFit], weight: float = COMPLEXITY_WEIGHT) -> list[SymbolicFit]:
+    """Best first: nearly-as-good simpler candidates beat marginally better complex ones
+    (``weight``: score units one unit of complexity costs)."""
     usable = [f for f in fits if math.isfinite(f.r2)]
+
+    def score(f):
+        return f.score + (COMPLEXITY_WEIGHT - weight) * f.complexity
+
     # "0" (a constant) only leads when the edge really is flat.
-    return sorted(usable, key=lambda f: (f.name == "0" and f.r2 < 0.999, -f.score))
+    return sorted(usable, key=lambda f: (f.name == "0" and f.r2 < 0.999, -score(f)))
 
 
 def _data(model, x) -> torch.Tensor:
@@ -147,9 +165,11 @@ def fits_for_samples(ex, ey, fns, polish_top: int | None = POLISH_TOP) -> list[l
     return out
 
 
-def suggest_symbolic(model, l, i, j, lib=None, topk=5, x=None, exclude=()):
+def suggest_symbolic(model, l, i, j, lib=None, topk=5, x=None, exclude=(), weight_simple=0.8):
     """Top ``topk`` candidates for edge ``(l, i, j)``, best first (pruned edges refuse).
-    ``exclude``: names (or one name) the user rejected."""
+    ``exclude``: names (or one name) the user rejected. ``weight_simple``: pykan's, how much
+    simplicity counts (``complexity_weight``)."""
+    weight = complexity_weight(weight_simple)
     l, i, j = model._edge(l, i, j)
     if model.edge_state(l, i, j) == "pruned":
         raise ValueError(f"edge ({l},{i},{j}) is pruned; restore it before asking for suggestions")
@@ -159,7 +179,7 @@ def suggest_symbolic(model, l, i, j, lib=None, topk=5, x=None, exclude=()):
         raise ValueError(f"topk must be at least 1, got {topk}")
     rejected = set(check_names(exclude, "exclude"))
     fits = _fits_for_edges(model, [(l, i, j)], resolve_lib(lib), _data(model, x))[0]
-    return rank([f for f in fits if f.name not in rejected])[:topk]
+    return rank([f for f in fits if f.name not in rejected], weight)[:topk]
 
 
 def _check_fit(fit, name: str, dtype: torch.dtype) -> None:

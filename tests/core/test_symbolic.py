@@ -176,3 +176,25 @@ def test_near_ties_are_ordered_by_the_models_error_after_a_refit():
     )
     for a, b in zip(before, m.state_dict().values(), strict=True):
         assert torch.equal(a, b)
+
+
+def test_weight_simple_trades_fit_for_simplicity_as_pykan():
+    """pykan's suggest_symbolic(weight_simple=…): 0 ranks by fit alone, 1 by simplicity alone,
+    the default 0.8 is kan_core's own ranking (its tutorial Example_10 passes 0.0)."""
+    from kan_core import KAN
+
+    m = KAN(width=[1, 1], seed=3)
+    x = torch.linspace(-1, 1, 200).unsqueeze(1)
+    ds = {"train_input": x, "train_label": torch.exp(x) * torch.sin(3 * x)}
+    ds |= {"test_input": x, "test_label": ds["train_label"]}
+    m.fit(ds, steps=20)
+    every = m.suggest_symbolic(0, 0, 0, topk=100, weight_simple=0.0)
+    assert [f.r2 for f in every] == sorted((f.r2 for f in every), reverse=True)
+    assert m.suggest_symbolic(0, 0, 0, topk=100) == m.suggest_symbolic(
+        0, 0, 0, topk=100, weight_simple=0.8
+    )
+    simple = m.suggest_symbolic(0, 0, 0, topk=100, weight_simple=1.0)
+    simple = [f for f in simple if f.name != "0"]  # (a constant leads only on a flat edge)
+    assert [f.complexity for f in simple] == sorted(f.complexity for f in simple)
+    with pytest.raises(ValueError, match="weight_simple"):
+        m.suggest_symbolic(0, 0, 0, weight_simple=1.5)
