@@ -63,7 +63,7 @@ ALLOCATOR_TUNED = tune_allocator()  # see kan_core.runtime (opt out: KAN_CORE_TU
 MultKAN = KAN  # pykan's class name
 
 # pykan's ``from kan import *`` also hands out the libraries its modules import — torch, nn,
-# NumPy as np, sympy and (by ``from sympy import *``) sympy's names, matplotlib's plt — and its
+# NumPy as np, sympy and (by ``from sympy import *``) sympy's names, matplotlib's plt, tqdm — and its
 # tutorials use them unprefixed. The star import here gives the ones they use; plt only where
 # matplotlib is installed, imported on first use (``import kan_core`` never imports it).
 import numpy as np  # noqa: E402
@@ -99,6 +99,10 @@ def __getattr__(name: str):
         import matplotlib.pyplot as plt
 
         return plt
+    if name == "tqdm":  # (pykan's tutorials draw progress bars with it; optional too)
+        from tqdm import tqdm
+
+        return tqdm
     raise AttributeError(f"module 'kan_core' has no attribute {name!r}")
 
 
@@ -184,3 +188,5 @@ __all__ = [
 ]
 if _find_spec("matplotlib") is not None:
     __all__.append("plt")
+if _find_spec("tqdm") is not None:
+    __all__.append("tqdm")

@@ -107,6 +107,8 @@ def test_star_import_gives_pykans_tutorial_names():
         "assert KAN is MultKAN and callable(create_dataset_from_data) and callable(ex_round)\n"
         "from importlib.util import find_spec\n"
         "assert find_spec('matplotlib') is None or plt.__name__ == 'matplotlib.pyplot'\n"
+        "assert find_spec('tqdm') is None or list(tqdm(range(2), disable=True)) == [0, 1]\n"
+        "assert callable(batch_jacobian) and callable(batch_hessian) and callable(model2param)\n"
         "print('ok')\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
