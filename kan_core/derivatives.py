@@ -71,6 +71,8 @@ def get_derivative(
 
     from torch.func import functional_call
 
+    from .pykan_extras import model2param
+
     if loss_mode != "pred":
         raise ValueError(f"loss_mode {loss_mode!r} is not supported (only 'pred')")
     if derivative not in ("hessian", "jacobian"):
@@ -87,5 +89,5 @@ def get_derivative(
         pred = functional_call(model, params, (inputs,))
         return (pred - labels).square().mean().reshape(1, 1)
 
-    p = torch.cat([q.detach().reshape(-1) for q in model.parameters()])[None]
+    p = model2param(model).detach()[None]
     return (batch_hessian if derivative == "hessian" else batch_jacobian)(loss_of, p)
