@@ -35,12 +35,12 @@ def _live_hidden_nodes(model) -> list[tuple[int, int]]:
     return nodes
 
 
-def _snapped(model, l: int, i: int) -> bool:
-    """Whether an edge into or out of node ``(l, i)`` is symbolic (a choice already made)."""
-    into, out = model.layers[l - 1], model.layers[l]
-    return bool(
-        (into.sym_mask[:, i] * into.mask[:, i]).any() or (out.sym_mask[i] * out.mask[i]).any()
-    )
+def _chosen(model, l: int, i: int, keep) -> bool:
+    """Whether an edge into or out of node ``(l, i)`` is symbolic or in ``keep`` (a choice
+    already made)."""
+    from .prune import _node_edges
+
+    return any(e in keep or model.edge_state(*e) == "symbolic" for e in _node_edges(model, l, i))
 
 
 def _refit_error(model, data: dict, spread: torch.Tensor) -> float:
@@ -81,8 +81,8 @@ def drop_redundant_nodes(model, target, keep=()) -> list[tuple[int, int]]:
     spread = spread.clamp_min(1e-6 * float(spread.max()) + 1e-30)  # a constant output: no slack
     data = {"train_input": xs, "train_label": ys, "test_input": xs, "test_label": ys}
     scores = node_scores(model, xs)
-    kept = {(l + 1, j) for l, _, j in keep} | {(l, i) for l, i, _ in keep if l > 0}
-    nodes = [n for n in _live_hidden_nodes(model) if n not in kept and not _snapped(model, *n)]
+    keep = set(keep)
+    nodes = [n for n in _live_hidden_nodes(model) if not _chosen(model, *n, keep)]
     order = sorted(nodes, key=lambda n: float(scores[n[0]][n[1]]))
     dropped = []
     for l, i in order[:NODE_DROP_MAX_TRIALS]:
