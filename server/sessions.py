@@ -81,6 +81,7 @@ class _Pulser:
         self._sessions: weakref.WeakSet[Session] = weakref.WeakSet()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self.rounds = 0  # looks taken over the sessions (a test can wait for some to pass)
 
     def add(self, s: Session) -> None:
         with self._lock:
@@ -99,6 +100,7 @@ class _Pulser:
             time.sleep(min(0.05, period / 4))  # a frame at most period + 50 ms after the last
             with self._lock:
                 sessions = list(self._sessions)
+                self.rounds += 1
             now = time.monotonic()
             for s in sessions:
                 try:

@@ -155,6 +155,17 @@ def test_frames_go_on_while_the_worker_runs_a_long_command(client, monkeypatch):
         client.post(live_s.url("/pause"), headers=live_s.headers)
 
 
+def _let_the_pulser_look(rounds: int) -> None:
+    """Wait (bounded) until the pulse thread has looked at the sessions ``rounds`` more times
+    (each round sleeps a quarter period): an absence checked over that many looks, not over a
+    wall-clock guess that a busy box may fill with fewer."""
+    pulser = sessions_mod._PULSER
+    goal, deadline = pulser.rounds + rounds + 1, time.monotonic() + 30
+    while pulser.rounds < goal and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert pulser.rounds >= goal, "the pulse thread stopped looking"
+
+
 def test_no_pulse_without_viewers_or_when_not_waiting(client, monkeypatch):
     """A paused session sends nothing on a timer; a training one with no viewer publishes no
     pulse (its hub does not change)."""
@@ -175,7 +186,7 @@ def test_no_pulse_without_viewers_or_when_not_waiting(client, monkeypatch):
         while SCHEDULER.waiting < 1 and time.monotonic() < deadline:
             time.sleep(0.01)
         assert SCHEDULER.waiting == 1  # other is in line
-        time.sleep(0.5)  # ~10 pulse periods
+        _let_the_pulser_look(40)  # ~10 pulse periods
         assert live.hub.pulse == 0
         gate.set()
         deadline = time.monotonic() + 30
@@ -183,7 +194,7 @@ def test_no_pulse_without_viewers_or_when_not_waiting(client, monkeypatch):
             time.sleep(0.02)
         with client.websocket_connect(other.url(f"/stream?token={other.viewer}")) as ws:
             assert ws.receive_json()["type"] == "snapshot"
-            time.sleep(0.5)
+            _let_the_pulser_look(40)
             assert live.hub.pulse == 0  # paused: nothing on a timer
     finally:
         gate.set()
